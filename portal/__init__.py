@@ -1,0 +1,70 @@
+"""Lapor Pungli: an anonymous, encrypted reporting portal against illegal levies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from portal import config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, security, blueprints, errors, CLI."""
+    app = Flask(
+        __name__,
+        instance_path=config.instance_path(),
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    config.load(app, test_config)
+    register_extensions(app)
+    register_security(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions to this app."""
+    from portal import i18n
+    from portal.extensions import babel, csrf, db, limiter
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app, babel)
+
+
+def register_security(app: Flask) -> None:
+    """Headers on every response, proxy handling, scrubbed request logs."""
+    from portal import security
+
+    security.register(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per audience."""
+    from portal.api import bp as api_bp
+    from portal.citizens import bp as citizens_bp
+    from portal.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(citizens_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+
+def register_errors(app: Flask) -> None:
+    """Translated error pages (and JSON errors under /api)."""
+    from portal import errors
+
+    errors.register(app)
+
+
+def register_cli(app: Flask) -> None:
+    """Operator commands: `flask --app wsgi setup`, ..."""
+    from portal import cli
+
+    cli.register(app)

@@ -1,0 +1,164 @@
+"""The report form, shared by the HTML form and the JSON API so both validate alike."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, Field, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from portal.models import Category, Service, Unit
+from portal.services import catalog
+from portal.services.reports import ReportContent
+
+# Limits on every free-text field: long enough for a full account, short enough
+# that one report cannot fill the database.
+MAX_PROMISED = 500
+MAX_PERSON = 2000
+MAX_CHRONOLOGY = 10000
+MIN_CHRONOLOGY = 20
+MAX_CONTACT = 500
+MAX_AMOUNT = 10_000_000_000  # Rp10 miliar: anything above is a typo
+OLDEST_INCIDENT_YEARS = 10
+
+WHO_ASKED = [
+    ("officer", _l("An officer or staff member")),
+    ("broker", _l("A broker (calo)")),
+    ("other", _l("Someone else")),
+]
+PAID = [("yes", _l("Yes")), ("no", _l("No")), ("unknown", _l("I prefer not to say"))]
+
+_MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
+_AMOUNT = re.compile(r"^(?:rp\.?)?\s*([\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?$")
+
+
+def parse_rupiah(text: str) -> int | None:
+    """Read amounts as people write them: "Rp 150.000", "150rb", "1,5 juta", "200000"."""
+    cleaned = text.strip().lower()
+    if not cleaned:
+        return None
+    match = _AMOUNT.match(cleaned)
+    if not match:
+        raise ValueError(text)
+    number, unit = match.group(1).replace(" ", ""), match.group(2)
+    if unit:
+        # With a unit, "1,5" and "1.5" are decimals; without one, separators group thousands.
+        value = float(number.replace(",", "."))
+        return round(value * _MULTIPLIERS[unit])
+    digits = number.replace(".", "").replace(",", "")
+    if not digits.isdigit():
+        raise ValueError(text)
+    return int(digits)
+
+
+class RupiahField(StringField):
+    """A text box for an amount in Rupiah, forgiving of how it is written."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Keep the raw text for redisplay; parse into `amount`."""
+        self.data = valuelist[0] if valuelist else ""
+        self.amount: int | None = None
+        try:
+            self.amount = parse_rupiah(str(self.data or ""))
+        except ValueError:
+            self.process_errors.append(
+                _l("Write the amount in Rupiah using digits, for example 150000 or 150rb.")
+            )
+            return
+        if self.amount is not None and not 0 <= self.amount <= MAX_AMOUNT:
+            self.process_errors.append(_l("That amount is not plausible."))
+
+
+def _not_in_future(form: FlaskForm, field: Field) -> None:
+    if field.data and field.data > date.today():
+        raise ValidationError(_l("The date cannot be in the future."))
+    if field.data and field.data < date.today() - timedelta(days=365 * OLDEST_INCIDENT_YEARS):
+        raise ValidationError(_l("Reports about events older than ten years cannot be handled."))
+
+
+def _honeypot_empty(form: FlaskForm, field: Field) -> None:
+    if field.data:
+        raise ValidationError(_l("This form could not be sent."))
+
+
+class ReportForm(FlaskForm):
+    """Structured 5W+1H questions about one incident; never about the reporter."""
+
+    category = SelectField(_l("What happened?"), validators=[InputRequired()])
+    service = SelectField(_l("Which service were you using?"), validators=[InputRequired()])
+    unit = SelectField(_l("Where?"), validators=[InputRequired()])
+    incident_date = DateField(
+        _l("When did it happen?"),
+        format=["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"],
+        validators=[DataRequired(_l("Enter the date as dd/mm/yyyy.")), _not_in_future],
+    )
+    who_asked = RadioField(_l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired()])
+    amount_demanded = RupiahField(
+        _l("How much was asked (Rupiah)?"), validators=[Length(max=40)]
+    )
+    paid = RadioField(_l("Was it paid?"), choices=PAID, default="unknown", validators=[Optional()])
+    promised = StringField(
+        _l("What was promised in return?"), validators=[Length(max=MAX_PROMISED)]
+    )
+    person_description = TextAreaField(
+        _l("Describe the person who asked (not yourself)"),
+        validators=[Length(max=MAX_PERSON)],
+    )
+    chronology = TextAreaField(
+        _l("What happened, in order?"),
+        validators=[
+            DataRequired(_l("Tell us what happened.")),
+            Length(min=MIN_CHRONOLOGY, max=MAX_CHRONOLOGY),
+        ],
+    )
+    contact = TextAreaField(
+        _l("Contact details (optional)"), validators=[Length(max=MAX_CONTACT)]
+    )
+    # Honeypot: hidden from people by CSS; bots fill it.
+    website = StringField(_l("Leave this field empty"), validators=[_honeypot_empty])
+    # Marks one review so a reloaded "send" does not file the report twice.
+    submission = HiddenField()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.category.choices = catalog.choices(Category)
+        self.service.choices = catalog.choices(Service)
+        self.unit.choices = catalog.choices(Unit)
+
+    def content(self) -> ReportContent:
+        """The encrypted part of the report, from validated data."""
+        paid = {"yes": True, "no": False}.get(self.paid.data or "")
+        return ReportContent(
+            incident_date=self.incident_date.data,
+            who_asked=self.who_asked.data,
+            amount_demanded=self.amount_demanded.amount,
+            paid=paid,
+            promised=(self.promised.data or "").strip(),
+            person_description=(self.person_description.data or "").strip(),
+            chronology=(self.chronology.data or "").strip(),
+        )
+
+    def hints(self) -> list[str]:
+        """Non-blocking prompts for 5W+1H facts that are missing or thin."""
+        hints = []
+        if self.amount_demanded.amount is None:
+            hints.append(_l("How much was asked? Even an estimate helps the inspectorate."))
+        if self.paid.data in (None, "", "unknown"):
+            hints.append(_l("Say whether money was paid, if you can."))
+        if not (self.promised.data or "").strip():
+            hints.append(_l("What was promised in return, for example a faster KTP-el?"))
+        if not (self.person_description.data or "").strip():
+            hints.append(
+                _l("Describe who asked: role, uniform, counter number. Never describe yourself.")
+            )
+        if len((self.chronology.data or "").strip()) < 200:
+            hints.append(
+                _l("Tell what happened in order: when, where, who said what, what was handed over.")
+            )
+        if self.unit.data == "lainnya":
+            hints.append(_l("Name the place in your account, since you chose another place."))
+        return [str(hint) for hint in hints]

@@ -1,0 +1,87 @@
+"""Views of the citizen journey: form -> review -> one-time receipt. No JavaScript needed."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import abort, current_app, render_template, request, session
+from flask.typing import ResponseReturnValue
+
+from portal.citizens import bp
+from portal.citizens.forms import ReportForm
+from portal.extensions import limiter
+from portal.models import Category, Service, Unit
+from portal.services import catalog
+from portal.services.reports import NotInitialised, file_report, round_amount
+
+SENT_KEY = "sent_submissions"
+SENT_REMEMBERED = 5  # how many recent submission marks the cookie keeps
+
+
+def _submit_limit() -> str:
+    return str(current_app.config["RATELIMIT_REPORT_SUBMIT"])
+
+
+def _public_facts(form: ReportForm) -> dict[str, object]:
+    """The facts that become public statistics, as the reporter will see them."""
+    return {
+        "category": catalog.find_active(Category, form.category.data or ""),
+        "service": catalog.find_active(Service, form.service.data or ""),
+        "unit": catalog.find_active(Unit, form.unit.data or ""),
+        "incident_month": form.incident_date.data,
+        "amount": round_amount(form.amount_demanded.amount),
+    }
+
+
+@bp.get("/lapor")
+def report_form() -> ResponseReturnValue:
+    """Empty report form; `?layanan=` and `?unit=` pre-select a service or place."""
+    form = ReportForm()
+    if request.args.get("layanan") in dict(form.service.choices or []):
+        form.service.data = request.args["layanan"]
+    if request.args.get("unit") in dict(form.unit.choices or []):
+        form.unit.data = request.args["unit"]
+    return render_template("citizens/report_form.html", form=form)
+
+
+@bp.post("/lapor")
+def review() -> ResponseReturnValue:
+    """Validate and show the review step, or return to the form (to fix or to edit)."""
+    form = ReportForm()
+    if request.form.get("action") == "edit":
+        form.validate()  # fills parsed values; errors are not shown when editing
+        for field in form:
+            field.errors = []
+        return render_template("citizens/report_form.html", form=form)
+    if not form.validate():
+        return render_template("citizens/report_form.html", form=form), 400
+    form.submission.data = secrets.token_urlsafe(16)
+    return render_template(
+        "citizens/review.html", form=form, facts=_public_facts(form), hints=form.hints()
+    )
+
+
+@bp.post("/lapor/kirim")
+@limiter.limit(_submit_limit, methods=["POST"])
+def send() -> ResponseReturnValue:
+    """File the reviewed report and show the receipt once, on this response only."""
+    form = ReportForm()
+    if not form.validate():
+        return render_template("citizens/report_form.html", form=form), 400
+    submission = form.submission.data or ""
+    sent = list(session.get(SENT_KEY, []))
+    if submission and submission in sent:
+        return render_template("citizens/already_sent.html"), 409
+    try:
+        filed = file_report(
+            category=form.category.data or "",
+            service=form.service.data or "",
+            unit=form.unit.data or "",
+            content=form.content(),
+            contact=(form.contact.data or "").strip(),
+        )
+    except NotInitialised:
+        abort(503)
+    if submission:
+        session[SENT_KEY] = (sent + [submission])[-SENT_REMEMBERED:]
+    return render_template("citizens/receipt.html", filed=filed), 201

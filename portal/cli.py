@@ -1,0 +1,67 @@
+"""Operator commands, run as `flask --app wsgi <command>`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+
+import click
+from flask import Flask
+
+from portal.services import setup as setup_service
+
+MIN_PASSWORD_LENGTH = 12
+
+
+@click.command("setup")
+@click.option("--admin-email", default="admin@localhost", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the one-time secrets as JSON.")
+@click.option("--force", is_flag=True, help="Wipe an initialised instance and start over.")
+@click.option("--if-needed", is_flag=True, help="Do nothing (exit 0) if already initialised.")
+@click.option(
+    "--generate-password",
+    is_flag=True,
+    help="Make a one-time admin password instead of reading one from standard input.",
+)
+def setup_command(
+    admin_email: str, as_json: bool, force: bool, if_needed: bool, generate_password: bool
+) -> None:
+    """Create the database, the inspectorate key pair and the first admin.
+
+    The admin password is read from standard input. The TOTP secret and the
+    recovery key are printed once and never stored in clear: keep them offline.
+    """
+    if setup_service.is_initialised() and not force:
+        if if_needed:
+            return
+        raise click.ClickException("This instance is already initialised; use --force to wipe it.")
+    if generate_password:
+        password = secrets.token_urlsafe(12)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    result = setup_service.initialise(admin_email=admin_email, admin_password=password, force=force)
+    if as_json:
+        secrets_out = {
+            "admin_email": result.admin_email,
+            "totp_secret": result.totp_secret,
+            "recovery_key": result.recovery_key,
+        }
+        if generate_password:
+            secrets_out["admin_password"] = password
+        click.echo(json.dumps(secrets_out))
+        return
+    click.echo("Lapor Pungli is initialised. Shown ONCE; write these down and keep them offline:")
+    click.echo(f"  admin email:   {result.admin_email}")
+    if generate_password:
+        click.echo(f"  one-time admin password: {password}  (you must change it at first login)")
+    click.echo(f"  TOTP secret:   {result.totp_secret}  (add to an authenticator app)")
+    click.echo(f"  recovery key:  {result.recovery_key}")
+    click.echo("The recovery key opens every report if all staff passwords are lost.")
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app's CLI."""
+    app.cli.add_command(setup_command)

@@ -1,0 +1,130 @@
+"""Configuration defaults, environment overrides and validation.
+
+Every cost and limit lives here so tests can lower it through config instead of
+patching code. Production values are the defaults; nothing here is weakened for tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+# Argon2id cost for keys derived from a reporter's receipt and a staff password.
+# 64 MiB, 3 passes, 4 lanes: about 0.2 s on one core, well above OWASP's minimum.
+# Each wrapped key stores the parameters it was made with, so raising these later
+# does not lock anyone out.
+KDF_DEFAULTS = {"memory_kib": 65536, "iterations": 3, "lanes": 4}
+
+
+class DefaultConfig:
+    """Production-safe defaults. Instance config and environment may override them."""
+
+    # Locale: Bahasa Indonesia first, English second.
+    BABEL_DEFAULT_LOCALE = "id"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
+    LANGUAGES = ("id", "en")
+
+    # City: the prefix of every tracking code and the name shown on pages.
+    CITY_PREFIX = "SRG"
+    CITY_NAME = "Kota Serang"
+
+    # Key derivation costs (see KDF_DEFAULTS).
+    RECEIPT_KDF = dict(KDF_DEFAULTS)
+    PASSWORD_KDF = dict(KDF_DEFAULTS)
+
+    # Rate limits (Flask-Limiter syntax). Keys are keyed hashes of the address.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_DEFAULT = "300 per minute"
+    RATELIMIT_REPORT_SUBMIT = "10 per hour"
+    RATELIMIT_STATUS_LOOKUP = "30 per minute"
+    RATELIMIT_HEADERS_ENABLED = False
+
+    # Request bodies larger than this are refused before they are read.
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
+    # Cookies: HttpOnly always; Secure must be turned on behind HTTPS (see README).
+    SESSION_COOKIE_NAME = "lp_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = 3600 * 4
+
+    # Optional: an onion address announced with the Onion-Location header.
+    ONION_LOCATION: str | None = None
+    # Send HSTS only when the portal is served over HTTPS.
+    HSTS = False
+    # Number of proxies in front of the app whose X-Forwarded-For may be trusted.
+    PROXY_COUNT = 0
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+
+# Environment variables an operator may set, and the config key each one fills.
+ENVIRONMENT_KEYS = {
+    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
+    "SECRET_KEY": "SECRET_KEY",
+    "PORTAL_ONION_LOCATION": "ONION_LOCATION",
+}
+
+
+def instance_path() -> str:
+    """The instance folder: `PORTAL_INSTANCE` or `instance/` beside the package."""
+    configured = os.environ.get("PORTAL_INSTANCE")
+    if configured:
+        return str(Path(configured).resolve())
+    return str(Path(__file__).resolve().parent.parent / "instance")
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill app.config: defaults, then instance config.py, then environment, then tests."""
+    app.config.from_object(DefaultConfig)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+        app.instance_path, "portal.db"
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    for variable, key in ENVIRONMENT_KEYS.items():
+        if os.environ.get(variable):
+            app.config[key] = os.environ[variable]
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+    _normalise_database_url(app)
+    validate(app.config)
+
+
+def _instance_secret_key(folder: str) -> bytes:
+    """Read the instance's secret key, creating it (mode 0600) on first use."""
+    path = Path(folder) / "secret_key"
+    if not path.exists():
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _normalise_database_url(app: Flask) -> None:
+    """Let `postgresql://` URLs use psycopg 3, the driver we ship."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len(prefix) :]
+
+
+def validate(config: Any) -> None:
+    """Refuse to start on settings that would silently weaken the portal."""
+    secret = config["SECRET_KEY"]
+    if len(secret) < 32:
+        raise ValueError("SECRET_KEY must be at least 32 bytes long")
+    for name in ("RECEIPT_KDF", "PASSWORD_KDF"):
+        costs = config[name]
+        if set(costs) != set(KDF_DEFAULTS):
+            raise ValueError(f"{name} needs exactly {sorted(KDF_DEFAULTS)}")
+    if config["BABEL_DEFAULT_LOCALE"] not in config["LANGUAGES"]:
+        raise ValueError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")

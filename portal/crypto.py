@@ -1,0 +1,191 @@
+"""All key material and ciphers of the portal live here, and only here.
+
+Primitives (from `cryptography`):
+- AEAD: AES-256-GCM with a fresh random 96-bit nonce per encryption; every call binds
+  associated data naming the record, so a ciphertext moved to another record fails.
+- Sealing to the inspectorate: ephemeral X25519 + HKDF-SHA256 + AES-256-GCM.
+- Password and receipt keys: Argon2id with a per-item random salt; the parameters
+  are stored beside each wrapped key so costs can be raised without locking anyone out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from typing import NewType
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+DataKey = NewType("DataKey", bytes)
+PrivateKey = NewType("PrivateKey", bytes)
+PublicKey = NewType("PublicKey", bytes)
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+SALT_BYTES = 16
+_SEAL_INFO = b"lapor-pungli/seal/v1"
+
+
+class DecryptionError(Exception):
+    """A ciphertext did not open: wrong key, wrong record, or tampered bytes."""
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """Argon2id cost parameters, stored with everything derived from them."""
+
+    memory_kib: int
+    iterations: int
+    lanes: int
+
+    def encode(self) -> str:
+        """Serialise as a short string for a database column."""
+        return f"argon2id$m={self.memory_kib},t={self.iterations},p={self.lanes}"
+
+    @classmethod
+    def decode(cls, text: str) -> KdfParams:
+        """Parse the string written by `encode`."""
+        name, _, rest = text.partition("$")
+        if name != "argon2id":
+            raise ValueError(f"unknown KDF {name!r}")
+        fields = dict(part.split("=") for part in rest.split(","))
+        return cls(int(fields["m"]), int(fields["t"]), int(fields["p"]))
+
+    @classmethod
+    def from_config(cls, costs: dict[str, int]) -> KdfParams:
+        """Build from a config dict such as `RECEIPT_KDF`."""
+        return cls(costs["memory_kib"], costs["iterations"], costs["lanes"])
+
+
+def random_key() -> DataKey:
+    """A fresh random 256-bit symmetric key."""
+    return DataKey(os.urandom(KEY_BYTES))
+
+
+def random_salt() -> bytes:
+    """A fresh random salt for a KDF."""
+    return os.urandom(SALT_BYTES)
+
+
+def encrypt(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """AEAD-encrypt; returns nonce || ciphertext-with-tag."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def decrypt(key: bytes, blob: bytes, associated_data: bytes) -> bytes:
+    """Open a blob made by `encrypt` with the same key and associated data."""
+    if len(blob) < NONCE_BYTES + 16:
+        raise DecryptionError("ciphertext too short")
+    try:
+        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated_data)
+    except InvalidTag as error:
+        raise DecryptionError("ciphertext did not authenticate") from error
+
+
+def generate_keypair() -> tuple[PrivateKey, PublicKey]:
+    """A new X25519 key pair as raw 32-byte strings."""
+    private = X25519PrivateKey.generate()
+    return PrivateKey(_raw_private(private)), PublicKey(_raw_public(private.public_key()))
+
+
+def public_key_of(private_key: PrivateKey) -> PublicKey:
+    """The public half of a raw X25519 private key."""
+    return PublicKey(_raw_public(X25519PrivateKey.from_private_bytes(private_key).public_key()))
+
+
+def seal(public_key: PublicKey, plaintext: bytes, associated_data: bytes) -> bytes:
+    """Encrypt to a public key: ephemeral public key || nonce || ciphertext."""
+    ephemeral = X25519PrivateKey.generate()
+    ephemeral_public = _raw_public(ephemeral.public_key())
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public_key))
+    key = _hkdf(shared, salt=ephemeral_public + public_key, info=_SEAL_INFO)
+    return ephemeral_public + encrypt(key, plaintext, associated_data)
+
+
+def unseal(private_key: PrivateKey, blob: bytes, associated_data: bytes) -> bytes:
+    """Open a blob made by `seal` with the matching private key."""
+    if len(blob) < KEY_BYTES:
+        raise DecryptionError("sealed blob too short")
+    ephemeral_public = blob[:KEY_BYTES]
+    own = X25519PrivateKey.from_private_bytes(private_key)
+    try:
+        shared = own.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+    except ValueError as error:  # all-zero shared secret from a crafted point
+        raise DecryptionError("invalid ephemeral key") from error
+    key = _hkdf(shared, salt=ephemeral_public + _raw_public(own.public_key()), info=_SEAL_INFO)
+    return decrypt(key, blob[KEY_BYTES:], associated_data)
+
+
+def derive_key(secret: bytes, salt: bytes, params: KdfParams) -> bytes:
+    """Stretch a human secret (receipt, password) into a 256-bit key with Argon2id."""
+    kdf = Argon2id(
+        salt=salt,
+        length=KEY_BYTES,
+        iterations=params.iterations,
+        lanes=params.lanes,
+        memory_cost=params.memory_kib,
+    )
+    return kdf.derive(secret)
+
+
+def expand_key(secret: bytes, salt: bytes, purpose: str) -> bytes:
+    """Derive a purpose-specific 256-bit key from high-entropy input with HKDF-SHA256."""
+    return _hkdf(secret, salt=salt, info=b"lapor-pungli/" + purpose.encode())
+
+
+def keyed_hash(key: bytes, purpose: str, value: str) -> str:
+    """HMAC-SHA256 of a value under a purpose-specific subkey, as hex.
+
+    Used where a value must be recognised but never stored, such as a client
+    address for rate limiting.
+    """
+    subkey = expand_key(key, b"", "keyed-hash/" + purpose)
+    return hmac.new(subkey, value.encode(), hashlib.sha256).hexdigest()
+
+
+def constant_time_equal(left: bytes, right: bytes) -> bool:
+    """Compare secrets without leaking where they differ."""
+    return hmac.compare_digest(left, right)
+
+
+def _hkdf(secret: bytes, *, salt: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt or None, info=info).derive(
+        secret
+    )
+
+
+def _raw_private(key: X25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.Raw,
+        serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+
+
+def _raw_public(key: X25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+@dataclass(frozen=True)
+class PasswordKeys:
+    """Two independent keys from one Argon2id run over a password."""
+
+    verifier: bytes  # stored; proves the password without revealing the wrapping key
+    wrapping_key: bytes  # never stored; wraps the member's copy of the private key
+
+
+def password_keys(password: str, salt: bytes, params: KdfParams) -> PasswordKeys:
+    """Derive a staff member's verifier and wrapping key (one Argon2id run)."""
+    master = derive_key(password.encode(), salt, params)
+    return PasswordKeys(
+        verifier=expand_key(master, salt, "password/verifier"),
+        wrapping_key=expand_key(master, salt, "password/wrap"),
+    )

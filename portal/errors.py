@@ -1,0 +1,59 @@
+"""Error pages: translated HTML for people, JSON under /api; never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+
+def messages() -> dict[int, str]:
+    """Plain-language messages per HTTP status, in the current language."""
+    return {
+        400: _("The request could not be understood. Please check what you entered."),
+        403: _("You do not have access to this page."),
+        404: _("This page does not exist."),
+        405: _("This page cannot be used that way."),
+        413: _("What you sent is too large."),
+        415: _("Send JSON with the header Content-Type: application/json."),
+        429: _("Too many attempts. Please wait a while and try again."),
+        500: _("Something went wrong on our side. Nothing you sent was kept half-way."),
+    }
+
+
+def api_error(
+    status: int, code: str, message: str, fields: dict[str, list[str]] | None = None
+) -> tuple[Response, int]:
+    """The API's one error shape: {"error": {"code", "message", "fields"}}."""
+    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def handle_http(error: HTTPException) -> tuple[Response | str, int]:
+    """Render any HTTP error in the visitor's language."""
+    status = error.code or 500
+    message = messages().get(status, error.description or "")
+    if isinstance(error, CSRFError):
+        message = _("The form expired or was sent from elsewhere. Please open it again.")
+    if _wants_json():
+        code = (error.name or "error").lower().replace(" ", "_")
+        return api_error(status, code, message)
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
+    """Log the failure without request details and show a calm 500."""
+    from flask import current_app
+
+    current_app.logger.error("Unhandled %s at %s", type(error).__name__, request.endpoint)
+    return handle_http(InternalServerError())
+
+
+def register(app: Flask) -> None:
+    """Install the handlers."""
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,82 @@
+"""Locale selection and display helpers: Bahasa Indonesia by default, English on request."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from flask import Flask, current_app, request
+from flask_babel import Babel, format_date, get_locale
+from flask_babel import lazy_gettext as _l
+
+LOCALE_COOKIE = "lang"
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+STATUS_LABELS = {
+    "received": _l("Received"),
+    "needs_info": _l("Waiting for the reporter"),
+    "verified": _l("Verified"),
+    "in_progress": _l("Being handled"),
+    "referred": _l("Referred"),
+    "resolved": _l("Resolved"),
+    "rejected": _l("Cannot be followed up"),
+}
+
+
+def select_locale() -> str:
+    """The visitor's chosen language (cookie), else the default.
+
+    Pages never guess from Accept-Language: Indonesian is the default for everyone.
+    API clients may ask for English with Accept-Language.
+    """
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get(LOCALE_COOKIE, "")
+    if chosen in languages:
+        return chosen
+    if request.path.startswith("/api/"):
+        best = request.accept_languages.best_match(languages)
+        if best:
+            return str(best)
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def current_locale() -> str:
+    """The active language code, for `<html lang>`."""
+    locale = get_locale()
+    return locale.language if locale is not None else "id"
+
+
+def status_label(status: str) -> str:
+    """The translated name of a status id."""
+    return str(STATUS_LABELS.get(status, status))
+
+
+def format_month(value: date | None) -> str:
+    """A month as "Maret 2026" / "March 2026"."""
+    return format_date(value, "MMMM yyyy") if value else ""
+
+
+def format_rupiah(amount: int | None) -> str:
+    """Rupiah with Indonesian digit grouping: Rp150.000."""
+    if amount is None:
+        return ""
+    return "Rp" + f"{amount:,}".replace(",", ".")
+
+
+def today_iso() -> str:
+    """Today's date for the `max` of date inputs."""
+    return date.today().isoformat()
+
+
+def init_app(app: Flask, babel: Babel) -> None:
+    """Bind Flask-Babel with our selector and translation folder; expose helpers."""
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(
+        current_locale=current_locale,
+        status_label=status_label,
+        format_date=format_date,
+        format_month=format_month,
+        format_rupiah=format_rupiah,
+        today_iso=today_iso,
+    )

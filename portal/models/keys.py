@@ -1,0 +1,22 @@
+"""The inspectorate's key pair: public half in clear, private half only wrapped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models.base import utcnow
+
+
+class InspectorateKey(db.Model):  # type: ignore[name-defined,misc]
+    """The single inspectorate X25519 key pair, made by `flask setup`."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The private key wrapped under a key expanded from the offline recovery key.
+    recovery_salt: Mapped[bytes] = mapped_column(LargeBinary)
+    recovery_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

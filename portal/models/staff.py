@@ -1,0 +1,38 @@
+"""Inspectorate staff accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models.base import utcnow
+
+
+class Role(StrEnum):
+    """What a staff member may do (DESIGN.md, "Who uses it")."""
+
+    ADMIN = "admin"
+    INVESTIGATOR = "investigator"
+    AUDITOR = "auditor"
+
+
+class Staff(db.Model):  # type: ignore[name-defined,misc]
+    """A staff member; the password unlocks their wrapped copy of the inspectorate key."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=True)
+    # Argon2id(password) feeds two HKDF subkeys: a verifier and a wrapping key.
+    password_salt: Mapped[bytes] = mapped_column(LargeBinary)
+    password_kdf: Mapped[str] = mapped_column(String(64))
+    password_verifier: Mapped[bytes] = mapped_column(LargeBinary)
+    # Inspectorate private key and TOTP secret, each wrapped under the wrapping key.
+    wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped_totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,7 @@
+"""Public blueprint: home page, status by tracking code, language switch."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from portal.public import routes  # noqa: E402,F401

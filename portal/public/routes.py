@@ -1,0 +1,83 @@
+"""Views anyone may open: home, status by tracking code, language switch."""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from portal.extensions import limiter
+from portal.i18n import LOCALE_COOKIE
+from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
+from portal.public import bp
+from portal.public.forms import StatusForm
+from portal.services.reports import public_status
+
+LOCALE_COOKIE_DAYS = 365
+
+
+def _lookup_limit() -> str:
+    return str(current_app.config["RATELIMIT_STATUS_LOOKUP"])
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    """Landing page: what the portal is, how to report, how to check a status."""
+    return render_template("public/home.html", status_form=StatusForm())
+
+
+@bp.get("/status")
+def status_form() -> ResponseReturnValue:
+    """The status lookup form."""
+    return render_template("public/status.html", form=StatusForm())
+
+
+@bp.post("/status")
+@limiter.limit(_lookup_limit)
+def status_lookup() -> ResponseReturnValue:
+    """Look up by form (POST keeps the code out of the browser history and URLs)."""
+    form = StatusForm()
+    if not form.validate():
+        return render_template("public/status.html", form=form), 400
+    return _status_page(form.code.data or "", form)
+
+
+@bp.get("/status/<code>")
+@limiter.limit(_lookup_limit)
+def status_page(code: str) -> ResponseReturnValue:
+    """A shareable status page for one tracking code (for media and the reporter)."""
+    form = StatusForm(data={"code": code})
+    return _status_page(code, form)
+
+
+def _status_page(text: str, form: StatusForm) -> ResponseReturnValue:
+    """Same page shape and work for unknown and known codes; only the content differs."""
+    try:
+        code = parse_tracking_code(text, current_app.config["CITY_PREFIX"])
+    except InvalidIdentifier:
+        code = None
+    # An unparseable code still costs one indexed lookup, so timing does not tell them apart.
+    found = public_status(code or TrackingCode("-"))
+    if found is None:
+        form.code.errors = [_("No report has this tracking code. Check it and try again.")]
+        return render_template("public/status.html", form=form, found=None), 404
+    return render_template("public/status.html", form=form, found=found)
+
+
+@bp.get("/bahasa/<lang>")
+def switch_language(lang: str) -> ResponseReturnValue:
+    """Remember the chosen language in a cookie and go back; works without JavaScript."""
+    target = request.args.get("next", "/")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    response = redirect(target)
+    if lang in current_app.config["LANGUAGES"]:
+        response.set_cookie(
+            LOCALE_COOKIE,
+            lang,
+            max_age=LOCALE_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
+    return response

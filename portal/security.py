@@ -1,0 +1,81 @@
+"""Security settings that apply to every response and every request, in one place."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, Response, current_app, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal import crypto
+
+# No inline script or style, nothing from another host, no framing, forms only to us.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+
+STATIC_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+
+def client_key() -> str:
+    """Rate-limit key: a keyed hash of the client address, never the address itself."""
+    address = request.remote_addr or "unknown"
+    return crypto.keyed_hash(current_app.config["SECRET_KEY"], "rate-limit", address)
+
+
+def add_headers(response: Response) -> Response:
+    """Set the strict headers on every response; no-store on everything but static files."""
+    for name, value in STATIC_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    if current_app.config["HSTS"]:
+        response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    onion = current_app.config["ONION_LOCATION"]
+    if onion:
+        response.headers["Onion-Location"] = onion + request.full_path.rstrip("?")
+    return response
+
+
+class ScrubClientAddress(logging.Filter):
+    """Blank the client address that Werkzeug's request log puts first on each line."""
+
+    _LEADING_ADDRESS = re.compile(r"^\S+ - - \[")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drop it."""
+        if isinstance(record.msg, str):
+            record.msg = self._LEADING_ADDRESS.sub("- - - [", record.msg)
+        return True
+
+
+def register(app: Flask) -> None:
+    """Install headers, proxy handling and log scrubbing on the app."""
+    app.after_request(add_headers)
+    if app.config["PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])  # type: ignore[method-assign]
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, ScrubClientAddress) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(ScrubClientAddress())
+    # Flask-Limiter logs limit keys at INFO; keys are hashes, but keep logs quiet anyway.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)

@@ -1,0 +1,253 @@
+"""Filing reports, opening them with a receipt or the inspectorate key, public status."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from flask import current_app
+
+from portal import crypto
+from portal.extensions import db
+from portal.identifiers import Receipt, TrackingCode, new_receipt, new_tracking_code
+from portal.models import (
+    Category,
+    Channel,
+    InspectorateKey,
+    Report,
+    Service,
+    Status,
+    StatusChange,
+    Unit,
+)
+from portal.services import catalog
+
+
+class NotInitialised(Exception):
+    """The instance has no inspectorate key yet (`flask setup` has not run)."""
+
+
+class UnknownCatalogCode(ValueError):
+    """A category, service or unit code that the catalogue does not offer."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+class WrongReceipt(Exception):
+    """The receipt does not open this report (or the report does not exist)."""
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """What the citizen wrote: encrypted at rest, never in clear in the database."""
+
+    incident_date: date
+    who_asked: str
+    amount_demanded: int | None
+    paid: bool | None
+    promised: str
+    person_description: str
+    chronology: str
+
+    def to_bytes(self) -> bytes:
+        """Serialise for encryption."""
+        data = asdict(self)
+        data["incident_date"] = self.incident_date.isoformat()
+        return json.dumps(data, ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> ReportContent:
+        """Inverse of `to_bytes`."""
+        data = json.loads(raw)
+        data["incident_date"] = date.fromisoformat(data["incident_date"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class OpenedReport:
+    """A report decrypted for someone entitled to read it."""
+
+    report: Report
+    content: ReportContent
+    contact: str
+
+
+@dataclass(frozen=True)
+class FiledReport:
+    """The two identifiers a citizen leaves with; the receipt exists nowhere else."""
+
+    tracking_code: TrackingCode
+    receipt: Receipt
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One public step of a report's history."""
+
+    status: str
+    note: str
+    on: date
+
+
+@dataclass(frozen=True)
+class PublicStatus:
+    """What anyone holding the tracking code may see: never the content."""
+
+    tracking_code: str
+    status: str
+    category: Category
+    service: Service
+    unit: Unit
+    received_on: date
+    timeline: list[TimelineStep]
+
+
+def round_amount(amount: int | None) -> int | None:
+    """Round Rupiah to two significant digits so an exact sum cannot single anyone out."""
+    if not amount:
+        return amount
+    digits = len(str(amount))
+    if digits <= 2:
+        return amount
+    scale = 10 ** (digits - 2)
+    return int((amount + scale // 2) // scale * scale)
+
+
+def _aad(code: str, what: str) -> bytes:
+    """Associated data binding a ciphertext to one report and one purpose."""
+    return f"report/{what}/{code}".encode()
+
+
+def _receipt_key(receipt: Receipt, salt: bytes, kdf: str) -> bytes:
+    digits = receipt.replace("-", "")
+    return crypto.derive_key(digits.encode(), salt, crypto.KdfParams.decode(kdf))
+
+
+def _unused_tracking_code() -> TrackingCode:
+    prefix = current_app.config["CITY_PREFIX"]
+    while True:
+        code = new_tracking_code(prefix)
+        exists = db.session.scalar(db.select(Report.id).where(Report.tracking_code == code))
+        if exists is None:
+            return code
+
+
+def inspectorate_public_key() -> crypto.PublicKey:
+    """The public key every report is sealed to."""
+    row = db.session.scalars(db.select(InspectorateKey).limit(1)).first()
+    if row is None:
+        raise NotInitialised()
+    return crypto.PublicKey(row.public_key)
+
+
+def file_report(
+    *,
+    category: str,
+    service: str,
+    unit: str,
+    content: ReportContent,
+    contact: str = "",
+    channel: Channel = Channel.WEB,
+) -> FiledReport:
+    """Encrypt and store a new report; returns its tracking code and receipt.
+
+    Raises UnknownCatalogCode for codes the form does not offer, NotInitialised
+    before setup. Nothing is written unless everything succeeds.
+    """
+    for field, model, code in (
+        ("category", Category, category),
+        ("service", Service, service),
+        ("unit", Unit, unit),
+    ):
+        if catalog.find_active(model, code) is None:  # type: ignore[type-var]
+            raise UnknownCatalogCode(field)
+    public_key = inspectorate_public_key()
+    code = _unused_tracking_code()
+    receipt = new_receipt()
+    data_key = crypto.random_key()
+    salt = crypto.random_salt()
+    kdf = crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
+    report = Report(
+        tracking_code=code,
+        status=Status.RECEIVED,
+        channel=channel,
+        category_code=category,
+        service_code=service,
+        unit_code=unit,
+        incident_month=content.incident_date.replace(day=1),
+        amount_demanded_rounded=round_amount(content.amount_demanded),
+        content_ct=crypto.encrypt(data_key, content.to_bytes(), _aad(code, "content")),
+        contact_ct=(
+            crypto.encrypt(data_key, contact.encode(), _aad(code, "contact")) if contact else None
+        ),
+        key_sealed=crypto.seal(public_key, data_key, _aad(code, "key")),
+        key_wrapped=crypto.encrypt(_receipt_key(receipt, salt, kdf), data_key, _aad(code, "key")),
+        receipt_salt=salt,
+        receipt_kdf=kdf,
+    )
+    report.history.append(StatusChange(status=Status.RECEIVED, public_note=""))
+    db.session.add(report)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return FiledReport(code, receipt)
+
+
+def find(code: TrackingCode) -> Report | None:
+    """The report with this canonical tracking code, if any."""
+    return db.session.scalars(db.select(Report).where(Report.tracking_code == code)).first()
+
+
+def key_from_receipt(report: Report, receipt: Receipt) -> crypto.DataKey:
+    """Unwrap the data key with the reporter's receipt; WrongReceipt if it does not open."""
+    if report.key_wrapped is None:
+        raise WrongReceipt()
+    key = _receipt_key(receipt, report.receipt_salt, report.receipt_kdf)
+    try:
+        return crypto.DataKey(
+            crypto.decrypt(key, report.key_wrapped, _aad(report.tracking_code, "key"))
+        )
+    except crypto.DecryptionError as error:
+        raise WrongReceipt() from error
+
+
+def key_from_private_key(report: Report, private_key: crypto.PrivateKey) -> crypto.DataKey:
+    """Unseal the data key with the inspectorate private key."""
+    if report.key_sealed is None:
+        raise crypto.DecryptionError("report was shredded")
+    return crypto.DataKey(
+        crypto.unseal(private_key, report.key_sealed, _aad(report.tracking_code, "key"))
+    )
+
+
+def open_report(report: Report, data_key: crypto.DataKey) -> OpenedReport:
+    """Decrypt content and contact; DecryptionError if the key or bytes are wrong."""
+    code = report.tracking_code
+    content = ReportContent.from_bytes(
+        crypto.decrypt(data_key, report.content_ct, _aad(code, "content"))
+    )
+    contact = ""
+    if report.contact_ct is not None:
+        contact = crypto.decrypt(data_key, report.contact_ct, _aad(code, "contact")).decode()
+    return OpenedReport(report, content, contact)
+
+
+def public_status(code: TrackingCode) -> PublicStatus | None:
+    """Public facts and timeline for a tracking code; None when no such report."""
+    report = find(code)
+    if report is None:
+        return None
+    return PublicStatus(
+        tracking_code=report.tracking_code,
+        status=report.status,
+        category=report.category,
+        service=report.service,
+        unit=report.unit,
+        received_on=report.received_on,
+        timeline=[TimelineStep(step.status, step.public_note, step.created_on) for step in report.history],
+    )

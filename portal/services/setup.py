@@ -1,0 +1,83 @@
+"""First-time initialisation of an instance: catalogue, inspectorate keys, first admin."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from portal import crypto
+from portal.extensions import db
+from portal.identifiers import CROCKFORD
+from portal.models import InspectorateKey, Role
+from portal.services import audit, staff
+from portal.services.catalog import seed_catalog
+
+# 32 Crockford symbols = 160 bits: high entropy, so HKDF (not a slow KDF) suffices.
+RECOVERY_SYMBOLS = 32
+_RECOVERY_AAD = b"inspectorate/recovery"
+
+
+class AlreadyInitialised(Exception):
+    """The instance already has inspectorate keys."""
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    """What the operator must see once and keep: never stored in clear."""
+
+    admin_email: str
+    totp_secret: str
+    recovery_key: str
+
+
+def is_initialised() -> bool:
+    """Whether the inspectorate key pair exists."""
+    db.create_all()
+    return db.session.scalars(db.select(InspectorateKey).limit(1)).first() is not None
+
+
+def initialise(*, admin_email: str, admin_password: str, force: bool = False) -> SetupResult:
+    """Create tables, seed the catalogue, make the key pair and the first admin.
+
+    With `force`, an initialised instance is wiped first: its reports could not be
+    opened with the new keys anyway.
+    """
+    if is_initialised():
+        if not force:
+            raise AlreadyInitialised()
+        db.drop_all()
+    db.create_all()
+    seed_catalog()
+    private_key, public_key = crypto.generate_keypair()
+    recovery_key = "-".join(
+        "".join(secrets.choice(CROCKFORD) for _ in range(4)) for _ in range(RECOVERY_SYMBOLS // 4)
+    )
+    salt = crypto.random_salt()
+    db.session.add(
+        InspectorateKey(
+            public_key=public_key,
+            recovery_salt=salt,
+            recovery_wrapped=crypto.encrypt(
+                recovery_wrapping_key(recovery_key, salt), private_key, _RECOVERY_AAD
+            ),
+        )
+    )
+    totp_secret = staff.create_staff(
+        email=admin_email, role=Role.ADMIN, password=admin_password, private_key=private_key
+    )
+    audit.record(actor="setup", action="instance.setup", target=admin_email.strip().lower())
+    db.session.commit()
+    return SetupResult(admin_email.strip().lower(), totp_secret, recovery_key)
+
+
+def recovery_wrapping_key(recovery_key: str, salt: bytes) -> bytes:
+    """The key that wraps the private key for offline recovery."""
+    canonical = recovery_key.replace("-", "").replace(" ", "").upper()
+    return crypto.expand_key(canonical.encode(), salt, "recovery")
+
+
+def private_key_from_recovery(recovery_key: str) -> crypto.PrivateKey:
+    """Unwrap the inspectorate private key with the printed recovery key."""
+    row = db.session.scalars(db.select(InspectorateKey).limit(1)).one()
+    key = recovery_wrapping_key(recovery_key, row.recovery_salt)
+    return crypto.PrivateKey(crypto.decrypt(key, row.recovery_wrapped, _RECOVERY_AAD))
