@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, request
 from flask_babel import Babel, format_date, get_locale
@@ -63,6 +64,14 @@ def format_rupiah(amount: int | None) -> str:
     return "Rp" + f"{amount:,}".replace(",", ".")
 
 
+def choice_label(field: Any) -> str:
+    """The label of the option a select or radio field holds, or ""."""
+    for choice in field.iter_choices():
+        if choice.selected:
+            return str(choice.label)
+    return ""
+
+
 def today_iso() -> str:
     """Today's date for the `max` of date inputs."""
     return date.today().isoformat()
@@ -79,4 +88,5 @@ def init_app(app: Flask, babel: Babel) -> None:
         format_month=format_month,
         format_rupiah=format_rupiah,
         today_iso=today_iso,
+        choice_label=choice_label,
     )

@@ -8,7 +8,16 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    Field,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.models import Category, Service, Unit
@@ -26,11 +35,15 @@ MAX_AMOUNT = 10_000_000_000  # Rp10 miliar: anything above is a typo
 OLDEST_INCIDENT_YEARS = 10
 
 WHO_ASKED = [
-    ("officer", _l("An officer or staff member")),
-    ("broker", _l("A broker (calo)")),
-    ("other", _l("Someone else")),
+    SelectChoice("officer", _l("An officer or staff member")),
+    SelectChoice("broker", _l("A broker (calo)")),
+    SelectChoice("other", _l("Someone else")),
 ]
-PAID = [("yes", _l("Yes")), ("no", _l("No")), ("unknown", _l("I prefer not to say"))]
+PAID = [
+    SelectChoice("yes", _l("Yes")),
+    SelectChoice("no", _l("No")),
+    SelectChoice("unknown", _l("I prefer not to say")),
+]
 
 _MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
 _AMOUNT = re.compile(r"^(?:rp\.?)?\s*([\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?$")
@@ -88,15 +101,19 @@ def _honeypot_empty(form: FlaskForm, field: Field) -> None:
 class ReportForm(FlaskForm):
     """Structured 5W+1H questions about one incident; never about the reporter."""
 
-    category = SelectField(_l("What happened?"), validators=[InputRequired()])
-    service = SelectField(_l("Which service were you using?"), validators=[InputRequired()])
-    unit = SelectField(_l("Where?"), validators=[InputRequired()])
+    category = SelectField(_l("What happened?"), validators=[DataRequired(_l("Choose one."))])
+    service = SelectField(
+        _l("Which service were you using?"), validators=[DataRequired(_l("Choose one."))]
+    )
+    unit = SelectField(_l("Where?"), validators=[DataRequired(_l("Choose one."))])
     incident_date = DateField(
         _l("When did it happen?"),
         format=["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"],
         validators=[DataRequired(_l("Enter the date as dd/mm/yyyy.")), _not_in_future],
     )
-    who_asked = RadioField(_l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired()])
+    who_asked = RadioField(
+        _l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired(_l("Choose one."))]
+    )
     amount_demanded = RupiahField(
         _l("How much was asked (Rupiah)?"), validators=[Length(max=40)]
     )
@@ -125,9 +142,10 @@ class ReportForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.category.choices = catalog.choices(Category)
-        self.service.choices = catalog.choices(Service)
-        self.unit.choices = catalog.choices(Unit)
+        blank = SelectChoice("", _l("— choose —"))
+        self.category.choices = [blank, *catalog.choices(Category)]
+        self.service.choices = [blank, *catalog.choices(Service)]
+        self.unit.choices = [blank, *catalog.choices(Unit)]
 
     def content(self) -> ReportContent:
         """The encrypted part of the report, from validated data."""

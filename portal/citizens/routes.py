@@ -37,9 +37,9 @@ def _public_facts(form: ReportForm) -> dict[str, object]:
 def report_form() -> ResponseReturnValue:
     """Empty report form; `?layanan=` and `?unit=` pre-select a service or place."""
     form = ReportForm()
-    if request.args.get("layanan") in dict(form.service.choices or []):
+    if catalog.find_active(Service, request.args.get("layanan", "")):
         form.service.data = request.args["layanan"]
-    if request.args.get("unit") in dict(form.unit.choices or []):
+    if catalog.find_active(Unit, request.args.get("unit", "")):
         form.unit.data = request.args["unit"]
     return render_template("citizens/report_form.html", form=form)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from wtforms.fields.choices import SelectChoice
+
 from portal import seed
 from portal.extensions import db
 from portal.models import Category, Service, Unit
@@ -43,9 +45,9 @@ def active(model: type[CatalogRow]) -> list[CatalogRow]:
     return list(db.session.scalars(query))
 
 
-def choices(model: type[CatalogRow]) -> list[tuple[str, str]]:
-    """(code, name) pairs of active rows, for a select field."""
-    return [(row.code, row.name) for row in active(model)]
+def choices(model: type[CatalogRow]) -> list[SelectChoice]:
+    """Options of active rows, for a select field."""
+    return [SelectChoice(row.code, row.name) for row in active(model)]
 
 
 def find_active(model: type[CatalogRow], code: str) -> CatalogRow | None:

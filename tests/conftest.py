@@ -1,0 +1,157 @@
+"""Fixtures: a fresh initialised instance per test, clients, and report helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.services import setup as setup_service
+
+# Cheap Argon2id for tests only; production costs stay in portal/config.py.
+TEST_KDF = {"memory_kib": 8, "iterations": 1, "lanes": 1}
+ADMIN_EMAIL = "admin@example.test"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+# A complete, valid report as the HTML form sends it.
+VALID_FORM = {
+    "category": "pungli",
+    "service": "ktp_el",
+    "unit": "mpp",
+    "incident_date": "2026-10-14",
+    "who_asked": "broker",
+    "amount_demanded": "150rb",
+    "paid": "yes",
+    "promised": "KTP-el jadi hari ini",
+    "person_description": "Laki-laki berkemeja batik di dekat loket 3",
+    "chronology": "Saya datang jam sembilan pagi, calo menawarkan KTP-el cepat dengan bayaran.",
+    "contact": "",
+}
+
+# The same report as the JSON API takes it.
+VALID_JSON: dict[str, Any] = {
+    **{key: value for key, value in VALID_FORM.items() if key not in ("amount_demanded", "paid")},
+    "amount_demanded": 150000,
+    "paid": True,
+}
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+_SUBMISSION = re.compile(r'name="submission" value="([^"]*)"')
+_CODE = re.compile(r'id="tracking-code">([^<]+)<')
+_RECEIPT = re.compile(r'id="receipt">([^<]+)<')
+
+
+@dataclass
+class Instance:
+    """What `flask setup` printed once for the test instance."""
+
+    folder: Path
+    recovery_key: str
+    totp_secret: str
+
+
+def make_app(folder: Path, **overrides: Any) -> Flask:
+    """An initialised app on SQLite in `folder` with cheap KDFs."""
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}",
+        "RECEIPT_KDF": TEST_KDF,
+        "PASSWORD_KDF": TEST_KDF,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **overrides,
+    }
+    return create_app(config)
+
+
+@pytest.fixture
+def instance_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh instance folder, selected the way operators select one."""
+    folder = tmp_path / "instance"
+    monkeypatch.setenv("PORTAL_INSTANCE", str(folder))
+    return folder
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Per-test config overrides; override this fixture to change settings."""
+    return {}
+
+
+@pytest.fixture
+def app(instance_folder: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
+    """An initialised portal on a fresh SQLite database."""
+    application = make_app(instance_folder, **app_config)
+    with application.app_context():
+        result = setup_service.initialise(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
+    application.config["TEST_INSTANCE"] = Instance(
+        instance_folder, result.recovery_key, result.totp_secret
+    )
+    yield application
+    with application.app_context():
+        from portal.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser-like client without JavaScript."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    """The CLI runner."""
+    return app.test_cli_runner()
+
+
+def csrf_token(client: FlaskClient, url: str = "/lapor") -> str:
+    """The CSRF token a page hands out, as a browser would read it from the form."""
+    page = client.get(url)
+    match = _CSRF.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def review_report(client: FlaskClient, **overrides: str) -> Any:
+    """POST the form to the review step; returns the response."""
+    data = {**VALID_FORM, **overrides, "csrf_token": csrf_token(client), "action": "review"}
+    return client.post("/lapor", data=data)
+
+
+def submit_report(client: FlaskClient, **overrides: str) -> tuple[str, str]:
+    """File a report through form -> review -> send; returns (tracking code, receipt)."""
+    review = review_report(client, **overrides)
+    assert review.status_code == 200, review.get_data(as_text=True)
+    submission = _SUBMISSION.search(review.get_data(as_text=True))
+    assert submission
+    data = {
+        **VALID_FORM,
+        **overrides,
+        "csrf_token": csrf_token(client),
+        "submission": submission.group(1),
+    }
+    sent = client.post("/lapor/kirim", data=data)
+    assert sent.status_code == 201, sent.get_data(as_text=True)
+    text = sent.get_data(as_text=True)
+    code, receipt = _CODE.search(text), _RECEIPT.search(text)
+    assert code and receipt
+    return code.group(1), receipt.group(1)
+
+
+@pytest.fixture
+def file_report(client: FlaskClient) -> Any:
+    """Factory: file a report through the HTML form with field overrides."""
+
+    def _file(**overrides: str) -> tuple[str, str]:
+        return submit_report(client, **overrides)
+
+    return _file
