@@ -36,10 +36,7 @@ def setup_command(
         if if_needed:
             return
         raise click.ClickException("This instance is already initialised; use --force to wipe it.")
-    if generate_password:
-        password = secrets.token_urlsafe(12)
-    else:
-        password = sys.stdin.readline().rstrip("\n")
+    password = secrets.token_urlsafe(12) if generate_password else sys.stdin.readline().rstrip("\n")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
     result = setup_service.initialise(admin_email=admin_email, admin_password=password, force=force)

@@ -20,7 +20,7 @@ RECEIPT_DIGITS = 20
 RECEIPT_GROUP = 4
 
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
-_SEPARATORS = re.compile(r"[\s\-_.–—]+")
+_SEPARATORS = re.compile(r"[\s\-_.\u2013\u2014]+")
 
 
 class InvalidIdentifier(ValueError):

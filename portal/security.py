@@ -42,6 +42,16 @@ def client_key() -> str:
     return crypto.keyed_hash(current_app.config["SECRET_KEY"], "rate-limit", address)
 
 
+def submit_limit() -> str:
+    """Reports filed per address, shared by the HTML form and the API."""
+    return str(current_app.config["RATELIMIT_REPORT_SUBMIT"])
+
+
+def lookup_limit() -> str:
+    """Status lookups per address, shared by the status page and the API."""
+    return str(current_app.config["RATELIMIT_STATUS_LOOKUP"])
+
+
 def add_headers(response: Response) -> Response:
     """Set the strict headers on every response; no-store on everything but static files."""
     for name, value in STATIC_HEADERS.items():

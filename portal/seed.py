@@ -21,17 +21,31 @@ CATEGORIES = [
 # (code, Indonesian, English, standard time id, standard time en); all free (Pasal 79A).
 SERVICES = [
     ("ktp_el", "KTP-el (KTP elektronik)", "KTP-el (electronic ID card)", "1 jam", "1 hour"),
-    ("kk", "Kartu Keluarga (baru, perubahan, hilang)", "Family card (new, change, lost)",
-     "1 jam", "1 hour"),
+    (
+        "kk",
+        "Kartu Keluarga (baru, perubahan, hilang)",
+        "Family card (new, change, lost)",
+        "1 jam",
+        "1 hour",
+    ),
     ("akta_kelahiran", "Akta Kelahiran", "Birth certificate", "1 hari", "1 day"),
     ("akta_kematian", "Akta Kematian", "Death certificate", "1 hari", "1 day"),
-    ("pindah_datang", "Surat Pindah / Datang (SKPWNI, SKDWNI)",
-     "Moving out / in letter (SKPWNI, SKDWNI)", "1 hari", "1 day"),
+    (
+        "pindah_datang",
+        "Surat Pindah / Datang (SKPWNI, SKDWNI)",
+        "Moving out / in letter (SKPWNI, SKDWNI)",
+        "1 hari",
+        "1 day",
+    ),
     ("kia", "KIA (Kartu Identitas Anak)", "KIA (child identity card)", "3 hari", "3 days"),
-    ("akta_perkawinan", "Akta Perkawinan / Perceraian", "Marriage / divorce certificate",
-     "", ""),
-    ("pengakuan_anak", "Pengakuan / Pengesahan Anak", "Acknowledgement / legitimation of a child",
-     "", ""),
+    ("akta_perkawinan", "Akta Perkawinan / Perceraian", "Marriage / divorce certificate", "", ""),
+    (
+        "pengakuan_anak",
+        "Pengakuan / Pengesahan Anak",
+        "Acknowledgement / legitimation of a child",
+        "",
+        "",
+    ),
     ("lainnya", "Layanan lain", "Other service", "", ""),
 ]
 
@@ -39,8 +53,12 @@ KECAMATAN = ["Serang", "Kasemen", "Walantaka", "Curug", "Cipocok Jaya", "Taktaka
 
 # (code, Indonesian, English, kind)
 UNITS = [
-    ("disdukcapil", "Kantor Disdukcapil Kota Serang (loket)",
-     "Disdukcapil Kota Serang office (counters)", "office"),
+    (
+        "disdukcapil",
+        "Kantor Disdukcapil Kota Serang (loket)",
+        "Disdukcapil Kota Serang office (counters)",
+        "office",
+    ),
     ("mpp", "Mal Pelayanan Publik Kota Serang", "Kota Serang Public Service Mall", "mpp"),
     ("dpmptsp", "Perizinan terpadu (DPMPTSP)", "Integrated licensing office (DPMPTSP)", "office"),
     ("keliling", "Pelayanan keliling (mobil layanan)", "Mobile service car", "mobile"),

@@ -4,7 +4,7 @@ from tests.conftest import submit_report
 
 
 def test_report_then_status(client):
-    code, receipt = submit_report(client)
+    code, _receipt = submit_report(client)
     assert code.startswith("SRG-")
     page = client.get(f"/status/{code}")
     assert page.status_code == 200

@@ -17,6 +17,7 @@ from portal.errors import api_error
 from portal.extensions import limiter
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.models import Category, Channel, Service, Unit
+from portal.security import lookup_limit, submit_limit
 from portal.services import catalog
 from portal.services.reports import NotInitialised, PublicStatus, file_report, public_status
 
@@ -34,14 +35,6 @@ TEXT_FIELDS = (
     "contact",
 )
 REPORT_FIELDS = frozenset(TEXT_FIELDS) | {"amount_demanded", "paid"}
-
-
-def _submit_limit() -> str:
-    return str(current_app.config["RATELIMIT_REPORT_SUBMIT"])
-
-
-def _lookup_limit() -> str:
-    return str(current_app.config["RATELIMIT_STATUS_LOOKUP"])
 
 
 def _as_form_data(payload: dict[str, Any]) -> tuple[MultiDict[str, str], dict[str, list[str]]]:
@@ -73,11 +66,15 @@ def _as_form_data(payload: dict[str, Any]) -> tuple[MultiDict[str, str], dict[st
 
 
 @bp.post("/reports")
-@limiter.limit(_submit_limit)
+@limiter.shared_limit(submit_limit, scope="report-submit")
 def create_report() -> ResponseReturnValue:
     """File a report from JSON; answers the tracking code and the one-time receipt."""
     if not request.is_json:
-        return api_error(415, "unsupported_media_type", _("Send JSON with the header Content-Type: application/json."))
+        return api_error(
+            415,
+            "unsupported_media_type",
+            _("Send JSON with the header Content-Type: application/json."),
+        )
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return api_error(400, "malformed_json", _("The body is not a JSON object."))
@@ -118,7 +115,7 @@ def _status_json(found: PublicStatus) -> dict[str, Any]:
 
 
 @bp.get("/reports/<code>")
-@limiter.limit(_lookup_limit)
+@limiter.shared_limit(lookup_limit, scope="status-lookup")
 def report_status(code: str) -> ResponseReturnValue:
     """Public status of a report by tracking code (forgiving of how it is typed)."""
     try:

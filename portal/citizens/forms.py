@@ -114,9 +114,7 @@ class ReportForm(FlaskForm):
     who_asked = RadioField(
         _l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired(_l("Choose one."))]
     )
-    amount_demanded = RupiahField(
-        _l("How much was asked (Rupiah)?"), validators=[Length(max=40)]
-    )
+    amount_demanded = RupiahField(_l("How much was asked (Rupiah)?"), validators=[Length(max=40)])
     paid = RadioField(_l("Was it paid?"), choices=PAID, default="unknown", validators=[Optional()])
     promised = StringField(
         _l("What was promised in return?"), validators=[Length(max=MAX_PROMISED)]
@@ -132,9 +130,7 @@ class ReportForm(FlaskForm):
             Length(min=MIN_CHRONOLOGY, max=MAX_CHRONOLOGY),
         ],
     )
-    contact = TextAreaField(
-        _l("Contact details (optional)"), validators=[Length(max=MAX_CONTACT)]
-    )
+    contact = TextAreaField(_l("Contact details (optional)"), validators=[Length(max=MAX_CONTACT)])
     # Honeypot: hidden from people by CSS; bots fill it.
     website = StringField(_l("Leave this field empty"), validators=[_honeypot_empty])
     # Marks one review so a reloaded "send" does not file the report twice.

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, current_app, render_template, request, session
+from flask import abort, render_template, request, session
 from flask.typing import ResponseReturnValue
 
 from portal.citizens import bp
 from portal.citizens.forms import ReportForm
 from portal.extensions import limiter
 from portal.models import Category, Service, Unit
+from portal.security import submit_limit
 from portal.services import catalog
 from portal.services.reports import NotInitialised, file_report, round_amount
 
 SENT_KEY = "sent_submissions"
 SENT_REMEMBERED = 5  # how many recent submission marks the cookie keeps
-
-
-def _submit_limit() -> str:
-    return str(current_app.config["RATELIMIT_REPORT_SUBMIT"])
 
 
 def _public_facts(form: ReportForm) -> dict[str, object]:
@@ -62,7 +59,7 @@ def review() -> ResponseReturnValue:
 
 
 @bp.post("/lapor/kirim")
-@limiter.limit(_submit_limit, methods=["POST"])
+@limiter.shared_limit(submit_limit, scope="report-submit")
 def send() -> ResponseReturnValue:
     """File the reviewed report and show the receipt once, on this response only."""
     form = ReportForm()
@@ -83,5 +80,5 @@ def send() -> ResponseReturnValue:
     except NotInitialised:
         abort(503)
     if submission:
-        session[SENT_KEY] = (sent + [submission])[-SENT_REMEMBERED:]
+        session[SENT_KEY] = ([*sent, submission])[-SENT_REMEMBERED:]
     return render_template("citizens/receipt.html", filed=filed), 201

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.models.base import utcnow
 
 
-class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+class AuditEntry(db.Model):  # type: ignore[name-defined]
     """One audited action. `entry_hash` covers the fields and the previous entry's hash."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

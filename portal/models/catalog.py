@@ -22,7 +22,7 @@ class Bilingual:
         return self.name_en if locale is not None and locale.language == "en" else self.name_id
 
 
-class Category(Bilingual, db.Model):  # type: ignore[name-defined,misc]
+class Category(Bilingual, db.Model):  # type: ignore[name-defined]
     """What kind of wrongdoing a report is about (pungli, calo, ...)."""
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -32,7 +32,7 @@ class Category(Bilingual, db.Model):  # type: ignore[name-defined,misc]
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class Service(Bilingual, db.Model):  # type: ignore[name-defined,misc]
+class Service(Bilingual, db.Model):  # type: ignore[name-defined]
     """A public service (KTP-el, KK, ...) with its official fee and legal basis."""
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -48,7 +48,7 @@ class Service(Bilingual, db.Model):  # type: ignore[name-defined,misc]
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class Unit(Bilingual, db.Model):  # type: ignore[name-defined,misc]
+class Unit(Bilingual, db.Model):  # type: ignore[name-defined]
     """A place where a service is delivered: office counter, MPP, kecamatan, ..."""
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.models.base import utcnow
 
 
-class InspectorateKey(db.Model):  # type: ignore[name-defined,misc]
+class InspectorateKey(db.Model):  # type: ignore[name-defined]
     """The single inspectorate X25519 key pair, made by `flask setup`."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

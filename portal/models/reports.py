@@ -40,7 +40,7 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
 
 
-class Report(db.Model):  # type: ignore[name-defined,misc]
+class Report(db.Model):  # type: ignore[name-defined]
     """One citizen report: public facts in clear, the rest sealed."""
 
     __table_args__ = (Index("ix_report_status_received", "status", "received_on"),)
@@ -75,7 +75,7 @@ class Report(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class StatusChange(db.Model):  # type: ignore[name-defined,misc]
+class StatusChange(db.Model):  # type: ignore[name-defined]
     """One step of a report's status timeline; the public note is shown to everyone."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,7 +20,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
-class Staff(db.Model):  # type: ignore[name-defined,misc]
+class Staff(db.Model):  # type: ignore[name-defined]
     """A staff member; the password unlocks their wrapped copy of the inspectorate key."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

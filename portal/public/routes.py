@@ -11,13 +11,10 @@ from portal.i18n import LOCALE_COOKIE
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.public import bp
 from portal.public.forms import StatusForm
+from portal.security import lookup_limit
 from portal.services.reports import public_status
 
 LOCALE_COOKIE_DAYS = 365
-
-
-def _lookup_limit() -> str:
-    return str(current_app.config["RATELIMIT_STATUS_LOOKUP"])
 
 
 @bp.get("/")
@@ -33,7 +30,7 @@ def status_form() -> ResponseReturnValue:
 
 
 @bp.post("/status")
-@limiter.limit(_lookup_limit)
+@limiter.shared_limit(lookup_limit, scope="status-lookup")
 def status_lookup() -> ResponseReturnValue:
     """Look up by form (POST keeps the code out of the browser history and URLs)."""
     form = StatusForm()
@@ -43,7 +40,7 @@ def status_lookup() -> ResponseReturnValue:
 
 
 @bp.get("/status/<code>")
-@limiter.limit(_lookup_limit)
+@limiter.shared_limit(lookup_limit, scope="status-lookup")
 def status_page(code: str) -> ResponseReturnValue:
     """A shareable status page for one tracking code (for media and the reporter)."""
     form = StatusForm(data={"code": code})

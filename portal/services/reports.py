@@ -249,5 +249,7 @@ def public_status(code: TrackingCode) -> PublicStatus | None:
         service=report.service,
         unit=report.unit,
         received_on=report.received_on,
-        timeline=[TimelineStep(step.status, step.public_note, step.created_on) for step in report.history],
+        timeline=[
+            TimelineStep(step.status, step.public_note, step.created_on) for step in report.history
+        ],
     )

@@ -18,9 +18,7 @@ def _aad(email: str, what: str) -> bytes:
     return f"staff/{what}/{email}".encode()
 
 
-def create_staff(
-    *, email: str, role: Role, password: str, private_key: crypto.PrivateKey
-) -> str:
+def create_staff(*, email: str, role: Role, password: str, private_key: crypto.PrivateKey) -> str:
     """Add a staff member whose password wraps the private key; returns the TOTP secret.
 
     The TOTP secret is returned in base32 for an authenticator app and stored only
@@ -42,3 +40,28 @@ def create_staff(
     )
     db.session.add(member)
     return base64.b32encode(totp_secret).decode()
+
+
+class WrongPassword(Exception):
+    """The password does not match this staff member."""
+
+
+def unlock(member: Staff, password: str) -> tuple[crypto.PrivateKey, bytes]:
+    """Check the password; return the member's private key and TOTP secret.
+
+    One Argon2id run yields both the verifier and the wrapping key, so a correct
+    password is exactly one whose verifier matches and whose wrapped copies open.
+    """
+    params = crypto.KdfParams.decode(member.password_kdf)
+    keys = crypto.password_keys(password, member.password_salt, params)
+    if not crypto.constant_time_equal(keys.verifier, member.password_verifier):
+        raise WrongPassword()
+    if member.wrapped_private_key is None:
+        raise WrongPassword()
+    private_key = crypto.decrypt(
+        keys.wrapping_key, member.wrapped_private_key, _aad(member.email, "key")
+    )
+    totp_secret = crypto.decrypt(
+        keys.wrapping_key, member.wrapped_totp_secret, _aad(member.email, "totp")
+    )
+    return crypto.PrivateKey(private_key), totp_secret
