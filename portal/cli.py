@@ -8,6 +8,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from portal.services import setup as setup_service
 
@@ -24,6 +25,7 @@ MIN_PASSWORD_LENGTH = 12
     is_flag=True,
     help="Make a one-time admin password instead of reading one from standard input.",
 )
+@with_appcontext
 def setup_command(
     admin_email: str, as_json: bool, force: bool, if_needed: bool, generate_password: bool
 ) -> None:

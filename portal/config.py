@@ -82,6 +82,7 @@ def instance_path() -> str:
 
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill app.config: defaults, then instance config.py, then environment, then tests."""
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_object(DefaultConfig)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
         app.instance_path, "portal.db"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +157,27 @@ def file_report(client: FlaskClient) -> Any:
         return submit_report(client, **overrides)
 
     return _file
+
+
+# PostgreSQL is the production database; CI and this machine run one on 127.0.0.1.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"lapor_test_{secrets.token_hex(6)}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True)
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL is needed at {POSTGRES_ADMIN_URL}: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
