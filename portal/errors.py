@@ -19,6 +19,7 @@ def messages() -> dict[int, str]:
         415: _("Send JSON with the header Content-Type: application/json."),
         429: _("Too many attempts. Please wait a while and try again."),
         500: _("Something went wrong on our side. Nothing you sent was kept half-way."),
+        503: _("The service is not available right now. Please try again later."),
     }
 
 
@@ -36,7 +37,8 @@ def _wants_json() -> bool:
 def handle_http(error: HTTPException) -> tuple[Response | str, int]:
     """Render any HTTP error in the visitor's language."""
     status = error.code or 500
-    message = messages().get(status, error.description or "")
+    known = messages()
+    message = known.get(status) or known[400 if status < 500 else 500]
     if isinstance(error, CSRFError):
         message = _("The form expired or was sent from elsewhere. Please open it again.")
     if _wants_json():

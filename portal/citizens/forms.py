@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     Field,
@@ -20,6 +19,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.forms import PortalForm, max_length_message
 from portal.models import Category, Service, Unit
 from portal.services import catalog
 from portal.services.reports import ReportContent
@@ -86,22 +86,24 @@ class RupiahField(StringField):
             self.process_errors.append(_l("That amount is not plausible."))
 
 
-def _not_in_future(form: FlaskForm, field: Field) -> None:
+def _not_in_future(form: PortalForm, field: Field) -> None:
     if field.data and field.data > date.today():
         raise ValidationError(_l("The date cannot be in the future."))
     if field.data and field.data < date.today() - timedelta(days=365 * OLDEST_INCIDENT_YEARS):
         raise ValidationError(_l("Reports about events older than ten years cannot be handled."))
 
 
-def _honeypot_empty(form: FlaskForm, field: Field) -> None:
+def _honeypot_empty(form: PortalForm, field: Field) -> None:
     if field.data:
         raise ValidationError(_l("This form could not be sent."))
 
 
-class ReportForm(FlaskForm):
+class ReportForm(PortalForm):
     """Structured 5W+1H questions about one incident; never about the reporter."""
 
-    category = SelectField(_l("What happened?"), validators=[DataRequired(_l("Choose one."))])
+    category = SelectField(
+        _l("What kind of problem was it?"), validators=[DataRequired(_l("Choose one."))]
+    )
     service = SelectField(
         _l("Which service were you using?"), validators=[DataRequired(_l("Choose one."))]
     )
@@ -114,23 +116,33 @@ class ReportForm(FlaskForm):
     who_asked = RadioField(
         _l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired(_l("Choose one."))]
     )
-    amount_demanded = RupiahField(_l("How much was asked (Rupiah)?"), validators=[Length(max=40)])
+    amount_demanded = RupiahField(
+        _l("How much was asked (Rupiah)?"),
+        validators=[Length(max=40, message=max_length_message())],
+    )
     paid = RadioField(_l("Was it paid?"), choices=PAID, default="unknown", validators=[Optional()])
     promised = StringField(
-        _l("What was promised in return?"), validators=[Length(max=MAX_PROMISED)]
+        _l("What was promised in return?"),
+        validators=[Length(max=MAX_PROMISED, message=max_length_message())],
     )
     person_description = TextAreaField(
         _l("Describe the person who asked (not yourself)"),
-        validators=[Length(max=MAX_PERSON)],
+        validators=[Length(max=MAX_PERSON, message=max_length_message())],
     )
     chronology = TextAreaField(
         _l("What happened, in order?"),
         validators=[
             DataRequired(_l("Tell us what happened.")),
-            Length(min=MIN_CHRONOLOGY, max=MAX_CHRONOLOGY),
+            Length(
+                min=MIN_CHRONOLOGY,
+                max=MAX_CHRONOLOGY,
+                message=_l("Write between %(min)d and %(max)d characters."),
+            ),
         ],
     )
-    contact = TextAreaField(_l("Contact details (optional)"), validators=[Length(max=MAX_CONTACT)])
+    contact = TextAreaField(
+        _l("Contact details"), validators=[Length(max=MAX_CONTACT, message=max_length_message())]
+    )
     # Honeypot: hidden from people by CSS; bots fill it.
     website = StringField(_l("Leave this field empty"), validators=[_honeypot_empty])
     # Marks one review so a reloaded "send" does not file the report twice.

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from portal.forms import PortalForm, max_length_message
 
-class StatusForm(FlaskForm):
+
+class StatusForm(PortalForm):
     """Look up a report's status by its tracking code."""
 
     code = StringField(
         _l("Tracking code"),
-        validators=[DataRequired(_l("Enter a tracking code.")), Length(max=40)],
+        validators=[
+            DataRequired(_l("Enter a tracking code.")),
+            Length(max=40, message=max_length_message()),
+        ],
     )
