@@ -32,6 +32,20 @@ class DefaultConfig:
     CITY_PREFIX = "SRG"
     CITY_NAME = "Kota Serang"
 
+    # Working days allowed per status (DESIGN.md, "Report lifecycle").
+    DEADLINE_WORKING_DAYS = {"received": 3, "needs_info": 10, "verified": 5, "in_progress": 14}
+
+    # Sessions: a reporter's inbox closes after 15 idle minutes; staff after 30, and
+    # after 12 hours whatever they do.
+    REPORTER_SESSION_IDLE_MINUTES = 15
+    REPORTER_SESSION_MAX_MINUTES = 120
+    STAFF_SESSION_IDLE_MINUTES = 30
+    STAFF_SESSION_MAX_MINUTES = 12 * 60
+    # Wrong receipts allowed per tracking code (from any address) before it locks
+    # for the rest of the window; and inbox logins per address.
+    RATELIMIT_RECEIPT_FAILURES = "5 per hour"
+    RATELIMIT_INBOX_LOGIN = "20 per hour"
+
     # Key derivation costs (see KDF_DEFAULTS).
     RECEIPT_KDF = dict(KDF_DEFAULTS)
     PASSWORD_KDF = dict(KDF_DEFAULTS)
@@ -43,8 +57,18 @@ class DefaultConfig:
     RATELIMIT_STATUS_LOOKUP = "30 per minute"
     RATELIMIT_HEADERS_ENABLED = False
 
-    # Request bodies larger than this are refused before they are read.
-    MAX_CONTENT_LENGTH = 1024 * 1024
+    # Evidence: count and size per report; pixels per image (decompression bombs).
+    EVIDENCE_MAX_FILES = 5
+    EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+    EVIDENCE_MAX_PIXELS = 40_000_000  # a 40-megapixel photo; larger is refused
+
+    # Request bodies larger than this are refused before they are read: room for a
+    # full set of evidence plus the form.
+    MAX_CONTENT_LENGTH = 5 * 10 * 1024 * 1024 + 256 * 1024
+    # A JSON report without files is a few KB.
+    API_JSON_MAX_BYTES = 64 * 1024
+    # Form fields (not files) are held in memory; keep them small.
+    MAX_FORM_MEMORY_SIZE = 256 * 1024
 
     # Cookies: HttpOnly always; Secure must be turned on behind HTTPS (see README).
     SESSION_COOKIE_NAME = "lp_session"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_sqlalchemy import SQLAlchemy
@@ -30,4 +31,7 @@ db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
 babel = Babel()
 # The key is a keyed hash of the client address: the address itself is never stored.
-limiter = Limiter(key_func=client_key)
+limiter = Limiter(
+    key_func=client_key,
+    default_limits=[lambda: str(current_app.config["RATELIMIT_DEFAULT"])],
+)

@@ -121,6 +121,10 @@ def html_lang(page: str) -> str:
     return match.group(1)
 
 
+# File downloads, not pages (and behind a reporter session).
+NOT_PAGES = {"citizens.inbox_download"}
+
+
 def page_urls(app: Flask, tracking_code: str, lang: str) -> list[str]:
     """Every GET page of the public and citizen blueprints, with sample arguments."""
     samples: dict[str, dict[str, str]] = {
@@ -136,6 +140,7 @@ def page_urls(app: Flask, tracking_code: str, lang: str) -> list[str]:
             or rule.endpoint == "static"
             or rule.rule.startswith("/api/")
             or blueprint not in PAGE_BLUEPRINTS
+            or rule.endpoint in NOT_PAGES
         ):
             continue
         if rule.arguments:

@@ -14,7 +14,7 @@ from tests.conftest import VALID_FORM, VALID_JSON, csrf_token, submit_report
 
 CITIZEN_ADDRESS = "203.0.113.77"
 CITIZEN_AGENT = "MarkerAgent/9.9 (CitizenPhone)"
-SAMPLE_ARGS = {"code": "SRG-AAAA-BBBB-CC", "lang": "en"}
+SAMPLE_ARGS = {"code": "SRG-AAAA-BBBB-CC", "tracking_code": "SRG-AAAA-BBBB-CC", "lang": "en"}
 
 
 def _routes(app):

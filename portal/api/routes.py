@@ -49,6 +49,8 @@ def _as_form_data(payload: dict[str, Any]) -> tuple[MultiDict[str, str], dict[st
             continue
         if not isinstance(value, str):
             errors[name] = [_("Must be a string.")]
+        elif not _encodable(value):
+            errors[name] = [_("Contains characters that are not valid text.")]
         else:
             data[name] = value
     amount = payload.get("amount_demanded")
@@ -65,17 +67,32 @@ def _as_form_data(payload: dict[str, Any]) -> tuple[MultiDict[str, str], dict[st
     return data, errors
 
 
+def _encodable(value: str) -> bool:
+    """JSON may carry lone surrogates (\\ud800) that no UTF-8 text can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @bp.post("/reports")
 @limiter.shared_limit(submit_limit, scope="report-submit")
 def create_report() -> ResponseReturnValue:
     """File a report from JSON; answers the tracking code and the one-time receipt."""
+    if request.is_json:
+        # A JSON report is a few KB; the large limit is for multipart evidence only.
+        request.max_content_length = current_app.config["API_JSON_MAX_BYTES"]
     if not request.is_json:
         return api_error(
             415,
             "unsupported_media_type",
             _("Send JSON with the header Content-Type: application/json."),
         )
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting is malformed, not a crash
+        payload = None
     if not isinstance(payload, dict):
         return api_error(400, "malformed_json", _("The body is not a JSON object."))
     data, errors = _as_form_data(payload)
@@ -114,12 +131,12 @@ def _status_json(found: PublicStatus) -> dict[str, Any]:
     }
 
 
-@bp.get("/reports/<code>")
+@bp.get("/reports/<tracking_code>")
 @limiter.shared_limit(lookup_limit, scope="status-lookup")
-def report_status(code: str) -> ResponseReturnValue:
+def report_status(tracking_code: str) -> ResponseReturnValue:
     """Public status of a report by tracking code (forgiving of how it is typed)."""
     try:
-        canonical = parse_tracking_code(code, current_app.config["CITY_PREFIX"])
+        canonical = parse_tracking_code(tracking_code, current_app.config["CITY_PREFIX"])
     except InvalidIdentifier:
         canonical = TrackingCode("-")
     found = public_status(canonical)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("citizens", __name__)
 
-from portal.citizens import routes  # noqa: E402,F401
+from portal.citizens import inbox, routes  # noqa: E402,F401

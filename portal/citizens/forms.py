@@ -11,6 +11,8 @@ from wtforms import (
     DateField,
     Field,
     HiddenField,
+    MultipleFileField,
+    PasswordField,
     RadioField,
     SelectField,
     StringField,
@@ -86,6 +88,11 @@ class RupiahField(StringField):
             self.process_errors.append(_l("That amount is not plausible."))
 
 
+def _strip(value: Any) -> Any:
+    """Trim surrounding whitespace so length limits count what is kept."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def _not_in_future(form: PortalForm, field: Field) -> None:
     if field.data and field.data > date.today():
         raise ValidationError(_l("The date cannot be in the future."))
@@ -123,14 +130,17 @@ class ReportForm(PortalForm):
     paid = RadioField(_l("Was it paid?"), choices=PAID, default="unknown", validators=[Optional()])
     promised = StringField(
         _l("What was promised in return?"),
+        filters=[_strip],
         validators=[Length(max=MAX_PROMISED, message=max_length_message())],
     )
     person_description = TextAreaField(
         _l("Describe the person who asked (not yourself)"),
+        filters=[_strip],
         validators=[Length(max=MAX_PERSON, message=max_length_message())],
     )
     chronology = TextAreaField(
         _l("What happened, in order?"),
+        filters=[_strip],
         validators=[
             DataRequired(_l("Tell us what happened.")),
             Length(
@@ -141,7 +151,9 @@ class ReportForm(PortalForm):
         ],
     )
     contact = TextAreaField(
-        _l("Contact details"), validators=[Length(max=MAX_CONTACT, message=max_length_message())]
+        _l("Contact details"),
+        filters=[_strip],
+        validators=[Length(max=MAX_CONTACT, message=max_length_message())],
     )
     # Honeypot: hidden from people by CSS; bots fill it.
     website = StringField(_l("Leave this field empty"), validators=[_honeypot_empty])
@@ -188,3 +200,44 @@ class ReportForm(PortalForm):
         if self.unit.data == "lainnya":
             hints.append(_l("Name the place in your account, since you chose another place."))
         return [str(hint) for hint in hints]
+
+
+MAX_MESSAGE = 5000
+
+
+class InboxLoginForm(PortalForm):
+    """Open the inbox of one report with its tracking code and receipt."""
+
+    code = StringField(
+        _l("Tracking code"),
+        validators=[
+            DataRequired(_l("Enter a tracking code.")),
+            Length(max=40, message=max_length_message()),
+        ],
+    )
+    receipt = PasswordField(
+        _l("Secret receipt"),
+        validators=[
+            DataRequired(_l("Enter your receipt.")),
+            Length(max=60, message=max_length_message()),
+        ],
+    )
+
+
+class ReplyForm(PortalForm):
+    """A reporter's message to the inspectorate."""
+
+    body = TextAreaField(
+        _l("Your message"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Write a message.")),
+            Length(max=MAX_MESSAGE, message=max_length_message()),
+        ],
+    )
+
+
+class EvidenceForm(PortalForm):
+    """Add evidence files to a report."""
+
+    evidence = MultipleFileField(_l("Evidence files"))

@@ -9,10 +9,11 @@ from flask.typing import ResponseReturnValue
 
 from portal.citizens import bp
 from portal.citizens.forms import ReportForm
+from portal.evidence import EvidenceRejected
 from portal.extensions import limiter
 from portal.models import Category, Service, Unit
 from portal.security import submit_limit
-from portal.services import catalog
+from portal.services import catalog, inbox
 from portal.services.reports import NotInitialised, file_report, round_amount
 
 SENT_KEY = "sent_submissions"
@@ -53,9 +54,19 @@ def review() -> ResponseReturnValue:
     if not form.validate():
         return render_template("citizens/report_form.html", form=form), 400
     form.submission.data = secrets.token_urlsafe(16)
-    return render_template(
-        "citizens/review.html", form=form, facts=_public_facts(form), hints=form.hints()
+    return _review_page(form)
+
+
+def _review_page(form: ReportForm, upload_error: str | None = None) -> ResponseReturnValue:
+    """The review step; with an upload error when the chosen files were refused."""
+    page = render_template(
+        "citizens/review.html",
+        form=form,
+        facts=_public_facts(form),
+        hints=form.hints(),
+        upload_error=upload_error,
     )
+    return page, 400 if upload_error else 200
 
 
 @bp.post("/lapor/kirim")
@@ -70,13 +81,19 @@ def send() -> ResponseReturnValue:
     if submission and submission in sent:
         return render_template("citizens/already_sent.html"), 409
     try:
+        files = inbox.read_uploads(request.files.getlist("evidence"))
         filed = file_report(
             category=form.category.data or "",
             service=form.service.data or "",
             unit=form.unit.data or "",
             content=form.content(),
             contact=(form.contact.data or "").strip(),
+            files=files,
         )
+    except EvidenceRejected as error:
+        return _review_page(form, upload_error=str(error.message))
+    except inbox.TooManyFiles as error:
+        return _review_page(form, upload_error=error.message)
     except NotInitialised:
         abort(503)
     if submission:

@@ -2,18 +2,25 @@
 
 from portal.models.audit import AuditEntry
 from portal.models.catalog import Category, Service, Unit
+from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
 from portal.models.reports import Channel, Report, Status, StatusChange
+from portal.models.sessions import PortalSession, SessionKind
 from portal.models.staff import Role, Staff
 
 __all__ = [
+    "Attachment",
     "AuditEntry",
     "Category",
     "Channel",
     "InspectorateKey",
+    "Message",
+    "PortalSession",
     "Report",
     "Role",
     "Service",
+    "SessionKind",
+    "Side",
     "Staff",
     "Status",
     "StatusChange",

@@ -1,0 +1,233 @@
+"""The reporter's inbox: sign in with tracking code + receipt, read, reply, add evidence.
+
+The session cookie is separate from the report form's and limited to /inbox; it
+holds a random token only (see services/sessions.py).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from portal import crypto, deadlines
+from portal.citizens import bp
+from portal.citizens.forms import EvidenceForm, InboxLoginForm, ReplyForm
+from portal.evidence import EvidenceRejected
+from portal.extensions import db, limiter
+from portal.models import Report, SessionKind, Side
+from portal.services import inbox, reports, sessions
+
+INBOX_COOKIE = "lp_inbox"
+INBOX_PATH = "/inbox"
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """The signed-in reporter: one report and its data key, nothing about the person."""
+
+    report: Report
+    data_key: crypto.DataKey
+
+
+def _login_limit() -> str:
+    return str(current_app.config["RATELIMIT_INBOX_LOGIN"])
+
+
+def current_reporter() -> Reporter | None:
+    """The reporter of this request's inbox cookie, if the session is live."""
+    if "reporter" not in g:
+        live = sessions.resume(request.cookies.get(INBOX_COOKIE), SessionKind.REPORTER)
+        report = db.session.get(Report, live.row.report_id) if live else None
+        g.reporter = Reporter(report, crypto.DataKey(live.key)) if live and report else None
+    reporter: Reporter | None = g.reporter
+    return reporter
+
+
+def signed_in_reporter() -> Reporter:
+    """The reporter of a view behind `reporter_required`."""
+    reporter = current_reporter()
+    if reporter is None:  # reporter_required already redirected; never reached
+        abort(401)
+    return reporter
+
+
+def reporter_required(
+    view: Callable[..., ResponseReturnValue],
+) -> Callable[..., ResponseReturnValue]:
+    """Send visitors without a live inbox session to the sign-in page."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if current_reporter() is None:
+            return redirect(url_for("citizens.inbox_page"), 303)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _set_cookie(response: WerkzeugResponse, token: str) -> None:
+    response.set_cookie(
+        INBOX_COOKIE,
+        token,
+        path=INBOX_PATH,
+        httponly=True,
+        samesite="Strict",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+
+
+def _inbox_page(
+    reporter: Reporter,
+    reply: ReplyForm | None = None,
+    upload: EvidenceForm | None = None,
+    upload_error: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    report = reporter.report
+    opened = reports.open_report(report, reporter.data_key)
+    last_change = report.history[-1].created_on if report.history else report.received_on
+    return (
+        render_template(
+            "citizens/inbox.html",
+            opened=opened,
+            report=report,
+            due=deadlines.due_date(report.status, last_change),
+            messages=inbox.conversation(report, reporter.data_key),
+            files=inbox.evidence_list(report, reporter.data_key),
+            reply=reply or ReplyForm(formdata=None),
+            upload=upload or EvidenceForm(formdata=None),
+            upload_error=upload_error,
+            max_files=current_app.config["EVIDENCE_MAX_FILES"],
+        ),
+        status,
+    )
+
+
+@bp.get("/inbox")
+def inbox_page() -> ResponseReturnValue:
+    """The inbox of the signed-in report, or the sign-in form."""
+    reporter = current_reporter()
+    if reporter is None:
+        return render_template("citizens/inbox_login.html", form=InboxLoginForm())
+    return _inbox_page(reporter)
+
+
+@bp.post("/inbox/masuk")
+@limiter.limit(_login_limit)
+def inbox_login() -> ResponseReturnValue:
+    """Check tracking code + receipt and open a session carrying the data key."""
+    form = InboxLoginForm()
+    if not form.validate():
+        return render_template("citizens/inbox_login.html", form=form), 400
+    try:
+        report, data_key = inbox.login(form.code.data or "", form.receipt.data or "")
+    except inbox.CodeLocked:
+        form.receipt.errors = [
+            _(
+                "This tracking code is locked for a while after too many wrong receipts."
+                " Try again later."
+            )
+        ]
+        return render_template("citizens/inbox_login.html", form=form), 429
+    except inbox.LoginFailed:
+        form.receipt.errors = [_("The tracking code or the receipt is wrong.")]
+        return render_template("citizens/inbox_login.html", form=form), 401
+    sessions.end(request.cookies.get(INBOX_COOKIE))  # never reuse a token across sign-ins
+    token = sessions.start(kind=SessionKind.REPORTER, key=data_key, report_id=report.id)
+    db.session.commit()
+    response = redirect(url_for("citizens.inbox_page"), 303)
+    _set_cookie(response, token)
+    return response
+
+
+@bp.post("/inbox/keluar")
+def inbox_logout() -> ResponseReturnValue:
+    """End the session on the server and ask the browser to forget this site."""
+    sessions.end(request.cookies.get(INBOX_COOKIE))
+    response = Response(render_template("citizens/inbox_logged_out.html"))
+    response.delete_cookie(INBOX_COOKIE, path=INBOX_PATH)
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+@bp.post("/inbox/pesan")
+@reporter_required
+def inbox_reply() -> ResponseReturnValue:
+    """Add the reporter's message to the conversation."""
+    reporter = signed_in_reporter()
+    form = ReplyForm()
+    if not form.validate():
+        return _inbox_page(reporter, reply=form, status=400)
+    inbox.post_message(
+        report=reporter.report,
+        data_key=reporter.data_key,
+        author=Side.REPORTER,
+        body=(form.body.data or "").strip(),
+    )
+    return redirect(url_for("citizens.inbox_page") + "#messages", 303)
+
+
+@bp.post("/inbox/bukti")
+@reporter_required
+def inbox_add_evidence() -> ResponseReturnValue:
+    """Add evidence files; each is cleaned of metadata before it is encrypted."""
+    reporter = signed_in_reporter()
+    form = EvidenceForm()
+    if not form.validate():
+        return _inbox_page(reporter, upload=form, status=400)
+    try:
+        files = inbox.read_uploads(request.files.getlist("evidence"))
+        if not files:
+            return _inbox_page(reporter, upload_error=_("Choose at least one file."), status=400)
+        inbox.add_evidence(
+            report=reporter.report, data_key=reporter.data_key, files=files, author=Side.REPORTER
+        )
+    except EvidenceRejected as error:
+        return _inbox_page(reporter, upload_error=str(error.message), status=400)
+    except inbox.TooManyFiles as error:
+        return _inbox_page(reporter, upload_error=error.message, status=400)
+    return redirect(url_for("citizens.inbox_page") + "#evidence", 303)
+
+
+@bp.get("/inbox/bukti/<int:attachment_id>")
+@reporter_required
+def inbox_download(attachment_id: int) -> ResponseReturnValue:
+    """Download one file of the signed-in report, always as an attachment."""
+    reporter = signed_in_reporter()
+    found = inbox.open_evidence(reporter.report, reporter.data_key, attachment_id)
+    if found is None:
+        abort(404)
+    return attachment_response(found)
+
+
+def attachment_response(found: inbox.EvidenceFile) -> Response:
+    """A download that browsers save rather than render, in a sandbox if they do."""
+    response = send_file(
+        io.BytesIO(found.data),
+        mimetype=found.content_type,
+        as_attachment=True,
+        download_name=found.name,
+        etag=False,
+        last_modified=None,
+        max_age=0,
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -1,0 +1,127 @@
+"""Server-side sessions that carry a key without the database being able to open it.
+
+The cookie holds a random token. The database holds the token's SHA-256 and the
+unlocked key encrypted under a key derived from the token: a copy of the database
+alone opens nothing, and deleting the row ends the session everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+
+from portal import crypto
+from portal.extensions import db
+from portal.models import PortalSession, SessionKind
+from portal.models.base import utcnow
+
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """A live session and the key it carries."""
+
+    row: PortalSession
+    key: bytes
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _wrapping_key(token: str, kind: str) -> bytes:
+    return crypto.expand_key(token.encode(), b"", f"session/{kind}")
+
+
+def _limits(kind: str) -> tuple[timedelta, timedelta]:
+    config = current_app.config
+    prefix = "REPORTER" if kind == SessionKind.REPORTER else "STAFF"
+    return (
+        timedelta(minutes=config[f"{prefix}_SESSION_IDLE_MINUTES"]),
+        timedelta(minutes=config[f"{prefix}_SESSION_MAX_MINUTES"]),
+    )
+
+
+def start(
+    *, kind: SessionKind, key: bytes, report_id: int | None = None, staff_id: int | None = None
+) -> str:
+    """Store a new session in the current transaction; returns the token for the cookie."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token_hash = _hash(token)
+    db.session.add(
+        PortalSession(
+            token_hash=token_hash,
+            kind=kind,
+            report_id=report_id,
+            staff_id=staff_id,
+            sealed_key=crypto.encrypt(
+                _wrapping_key(token, kind), key, f"session/{kind}/{token_hash}".encode()
+            ),
+        )
+    )
+    return token
+
+
+def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
+    """The live session for a cookie token, refreshed; None if absent, expired or revoked."""
+    if not token or len(token) > 128:
+        return None
+    token_hash = _hash(token)
+    row = db.session.scalars(
+        db.select(PortalSession).where(
+            PortalSession.token_hash == token_hash, PortalSession.kind == kind
+        )
+    ).first()
+    if row is None:
+        return None
+    idle, absolute = _limits(kind)
+    now = utcnow()
+    if now - row.last_seen_at > idle or now - row.created_at > absolute:
+        db.session.delete(row)
+        db.session.commit()
+        return None
+    try:
+        key = crypto.decrypt(
+            _wrapping_key(token, kind), row.sealed_key, f"session/{kind}/{token_hash}".encode()
+        )
+    except crypto.DecryptionError:
+        return None
+    row.last_seen_at = now
+    db.session.commit()
+    return OpenSession(row, key)
+
+
+def end(token: str | None) -> None:
+    """Delete the session of this token, if any (logout)."""
+    if token:
+        db.session.execute(db.delete(PortalSession).where(PortalSession.token_hash == _hash(token)))
+        db.session.commit()
+
+
+def end_all_for_staff(staff_id: int) -> int:
+    """Revoke every session of a staff member; returns how many were ended."""
+    result = db.session.execute(db.delete(PortalSession).where(PortalSession.staff_id == staff_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_expired() -> int:
+    """Delete sessions past their idle or absolute limit; returns how many."""
+    removed = 0
+    for kind in SessionKind:
+        idle, absolute = _limits(kind)
+        now = utcnow()
+        result = db.session.execute(
+            db.delete(PortalSession).where(
+                PortalSession.kind == kind,
+                (PortalSession.last_seen_at < now - idle)
+                | (PortalSession.created_at < now - absolute),
+            )
+        )
+        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    db.session.commit()
+    return removed

@@ -1,0 +1,1123 @@
+"""JSON API v1 as a client or an attacker sees it, checked against portal/api/openapi.json."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from portal import seed
+from portal.api.routes import OPENAPI_FILE
+from portal.extensions import db
+from portal.identifiers import TrackingCode
+from portal.models import InspectorateKey, Report, Service
+from portal.services import reports as reports_service
+from tests.conftest import VALID_FORM, VALID_JSON, submit_report
+
+OPENAPI: dict[str, Any] = json.loads(OPENAPI_FILE.read_text())
+API = "/api/v1"
+REPORTS = f"{API}/reports"
+
+TRACKING_CODE = re.compile(
+    r"^SRG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{2}$"
+)
+RECEIPT = re.compile(r"^[0-9]{4}(-[0-9]{4}){4}$")
+STATUSES = [
+    "received",
+    "needs_info",
+    "verified",
+    "in_progress",
+    "referred",
+    "resolved",
+    "rejected",
+]
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+# Flask route variables that the document names differently. portal/api/routes.py calls the
+# tracking code `<code>`; clients see `tracking_code` everywhere else, so the document uses
+# that. Remove the entry once the route variable is renamed.
+
+# Enough submissions for the tests that send many bodies to one app, and a small body limit
+# so that "too large" needs no megabytes.
+MANY_SUBMISSIONS = {"RATELIMIT_REPORT_SUBMIT": "1000 per hour", "MAX_CONTENT_LENGTH": 64 * 1024}
+# Every limit at one request, so the second request of any operation gets 429.
+LOW_LIMITS = {
+    "RATELIMIT_DEFAULT": "1 per minute",
+    "RATELIMIT_REPORT_SUBMIT": "1 per hour",
+    "RATELIMIT_STATUS_LOOKUP": "1 per minute",
+}
+
+
+@pytest.fixture
+def app_config(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Config overrides for the app fixture, given by indirect parametrisation."""
+    config = dict(getattr(request, "param", {}))
+    return config
+
+
+def with_config(config: dict[str, Any]) -> pytest.MarkDecorator:
+    """Run a test on an app with these config overrides."""
+    return pytest.mark.parametrize("app_config", [config], indirect=True, ids=[",".join(config)])
+
+
+# --- a small JSON Schema checker for the keywords the document uses -------------------------
+
+SCHEMA_ANNOTATIONS = {"description", "examples", "title", "default", "deprecated"}
+SCHEMA_ASSERTIONS = {
+    "$ref",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "const",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "pattern",
+    "format",
+}
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def resolve(ref: str) -> Any:
+    """The object a local reference such as `#/components/schemas/Error` points at."""
+    assert ref.startswith("#/"), f"only local references are used: {ref}"
+    node: Any = OPENAPI
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def deref(node: dict[str, Any]) -> dict[str, Any]:
+    """Follow `$ref` of response, parameter and example objects."""
+    while "$ref" in node:
+        node = resolve(node["$ref"])
+    return node
+
+
+def _has_type(value: Any, name: str) -> bool:
+    checks: dict[str, Callable[[Any], bool]] = {
+        "null": lambda v: v is None,
+        "boolean": lambda v: isinstance(v, bool),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "string": lambda v: isinstance(v, str),
+        "array": lambda v: isinstance(v, list),
+        "object": lambda v: isinstance(v, dict),
+    }
+    return checks[name](value)
+
+
+def schema_errors(schema: dict[str, Any], value: Any, where: str = "$") -> list[str]:
+    """Why `value` does not match `schema` (empty when it does)."""
+    unknown = set(schema) - SCHEMA_ANNOTATIONS - SCHEMA_ASSERTIONS
+    assert not unknown, f"the test's checker does not know {sorted(unknown)} at {where}"
+    errors: list[str] = []
+    if "$ref" in schema:
+        errors += schema_errors(resolve(schema["$ref"]), value, where)
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_has_type(value, name) for name in types):
+            return [*errors, f"{where}: {value!r:.60} is not of type {types}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: {value!r:.60} is not one of {schema['enum']}")
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{where}: {value!r:.60} is not {schema['const']!r}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            errors.append(f"{where}: shorter than {schema['minLength']}")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            errors.append(f"{where}: longer than {schema['maxLength']}")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errors.append(f"{where}: {value!r:.60} does not match {schema['pattern']}")
+        if schema.get("format") == "date":
+            try:
+                valid = bool(_ISO_DATE.match(value)) and bool(date.fromisoformat(value))
+            except ValueError:
+                valid = False
+            if not valid:
+                errors.append(f"{where}: {value!r:.60} is not a YYYY-MM-DD date")
+    if _has_type(value, "number"):
+        if "minimum" in schema and value < schema["minimum"]:
+            errors.append(f"{where}: below {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errors.append(f"{where}: above {schema['maximum']}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{where}: fewer than {schema['minItems']} items")
+        if "items" in schema:
+            for index, item in enumerate(value):
+                errors += schema_errors(schema["items"], item, f"{where}[{index}]")
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in value:
+                errors.append(f"{where}: missing {name!r}")
+        for name, item in value.items():
+            if name in properties:
+                errors += schema_errors(properties[name], item, f"{where}.{name}")
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{where}: unexpected {name!r}")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                errors += schema_errors(schema["additionalProperties"], item, f"{where}.{name}")
+    return errors
+
+
+def iter_schemas(schema: dict[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A schema and every schema nested in it (references not followed)."""
+    yield where, schema
+    for name, child in schema.get("properties", {}).items():
+        yield from iter_schemas(child, f"{where}.{name}")
+    for keyword in ("items", "additionalProperties"):
+        if isinstance(schema.get(keyword), dict):
+            yield from iter_schemas(schema[keyword], f"{where}/{keyword}")
+
+
+def operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(path, method, operation) for every documented operation."""
+    for path, item in OPENAPI["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def operation(operation_id: str) -> tuple[str, str, dict[str, Any]]:
+    """The documented operation with this id."""
+    for path, method, found in operations():
+        if found["operationId"] == operation_id:
+            return path, method, found
+    raise AssertionError(f"no operation {operation_id}")
+
+
+def request_schema() -> dict[str, Any]:
+    """The documented schema of the createReport body."""
+    _, _, found = operation("createReport")
+    return found["requestBody"]["content"]["application/json"]["schema"]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def report_count(app: Flask) -> int:
+    """How many reports the database holds."""
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count()).select_from(Report)) or 0
+
+
+def assert_error(
+    response: TestResponse, status: int, code: str, field: str | None = None
+) -> dict[str, Any]:
+    """The response is the documented error shape, naming `field` (alone) when given."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert schema_errors({"$ref": "#/components/schemas/Error"}, body) == []
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"code", "message", "fields"}
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"].strip()
+    if field is None:
+        assert error["fields"] == {}
+    else:
+        assert set(error["fields"]) == {field}
+        assert all(isinstance(text, str) and text for text in error["fields"][field])
+    return error
+
+
+def file_via_api(client: FlaskClient, **overrides: Any) -> dict[str, Any]:
+    """POST a valid report with overrides; returns the 201 body."""
+    response = client.post(REPORTS, json={**VALID_JSON, **overrides})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def today_utc() -> date:
+    """The day the portal stamps on reports."""
+    return datetime.now(UTC).date()
+
+
+# --- filing a report ----------------------------------------------------------------------
+
+
+def test_valid_report_is_filed_with_code_and_receipt(app, client):
+    response = client.post(REPORTS, json=VALID_JSON)
+
+    assert response.status_code == 201
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"tracking_code", "receipt", "status"}
+    assert TRACKING_CODE.match(body["tracking_code"])
+    assert RECEIPT.match(body["receipt"])
+    assert body["status"] == "received"
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "Set-Cookie" not in response.headers
+    with app.app_context():
+        report = db.session.scalars(db.select(Report)).one()
+        assert report.tracking_code == body["tracking_code"]
+        assert report.channel == "api"
+        assert report.status == "received"
+        assert report.amount_demanded_rounded == 150000
+
+    another = client.post(REPORTS, json=VALID_JSON).get_json()
+    assert another["tracking_code"] != body["tracking_code"]
+    assert another["receipt"] != body["receipt"]
+    assert report_count(app) == 2
+
+
+def test_receipt_and_content_are_not_stored_in_clear(app, client):
+    secret = "Kontak rahasia: 0812-0000-1111"
+    body = file_via_api(client, contact=secret)
+    receipt = body["receipt"]
+    needles = [
+        receipt,
+        receipt.replace("-", ""),
+        VALID_JSON["chronology"],
+        VALID_JSON["person_description"],
+        VALID_JSON["promised"],
+        secret,
+    ]
+    with app.app_context():
+        report = db.session.scalars(db.select(Report)).one()
+        for column in Report.__table__.columns:
+            value = getattr(report, column.key)
+            if isinstance(value, str | bytes):
+                raw = value.encode() if isinstance(value, str) else value
+                for needle in needles:
+                    assert needle.encode() not in raw, column.key
+
+
+def month_ago(pattern: str) -> str:
+    """A recent past day, written with a strftime pattern."""
+    return (date.today() - timedelta(days=30)).strftime(pattern)
+
+
+def _accepted_bodies() -> list[tuple[str, dict[str, Any], bool]]:
+    """(id, body, whether the document promises it) for reports that must be accepted."""
+    _, _, create = operation("createReport")
+    examples = create["requestBody"]["content"]["application/json"]["examples"]
+    today = date.today()
+    optional_left_out = {
+        key: value
+        for key, value in VALID_JSON.items()
+        if key in ("category", "service", "unit", "incident_date", "who_asked", "chronology")
+    }
+    return [
+        *[
+            (f"documented example {name}", deref(ex)["value"], True)
+            for name, ex in examples.items()
+        ],
+        ("optional fields left out", optional_left_out, True),
+        (
+            "optional fields null",
+            {
+                **VALID_JSON,
+                "amount_demanded": None,
+                "paid": None,
+                "promised": None,
+                "person_description": None,
+                "contact": None,
+            },
+            True,
+        ),
+        (
+            "every field at its longest",
+            {
+                **VALID_JSON,
+                "amount_demanded": 10_000_000_000,
+                "promised": "p" * 500,
+                "person_description": "d" * 2000,
+                "chronology": "c" * 10000,
+                "contact": "k" * 500,
+            },
+            True,
+        ),
+        ("shortest chronology", {**VALID_JSON, "chronology": "c" * 20}, True),
+        ("amount zero, not paid", {**VALID_JSON, "amount_demanded": 0, "paid": False}, True),
+        ("who asked: officer", {**VALID_JSON, "who_asked": "officer"}, True),
+        ("who asked: other", {**VALID_JSON, "who_asked": "other"}, True),
+        ("incident today", {**VALID_JSON, "incident_date": today.isoformat()}, True),
+        (
+            "last catalogue entries",
+            {**VALID_JSON, "category": "saran", "service": "lainnya", "unit": "lainnya"},
+            True,
+        ),
+        # Leniency the document mentions but a YYYY-MM-DD validator would refuse.
+        ("date as dd/mm/yyyy", {**VALID_JSON, "incident_date": month_ago("%d/%m/%Y")}, False),
+        ("date as dd-mm-yyyy", {**VALID_JSON, "incident_date": month_ago("%d-%m-%Y")}, False),
+    ]
+
+
+@with_config(MANY_SUBMISSIONS)
+def test_documented_bodies_are_accepted(app, client, subtests):
+    accepted = 0
+    for name, body, documented in _accepted_bodies():
+        with subtests.test(msg=name):
+            if documented:
+                assert schema_errors(request_schema(), body) == []
+            response = client.post(REPORTS, json=body)
+            assert response.status_code == 201, response.get_data(as_text=True)
+            accepted += 1
+            assert report_count(app) == accepted
+    with subtests.test(msg="content type with charset"):
+        response = client.post(
+            REPORTS, data=json.dumps(VALID_JSON), content_type="application/json; charset=utf-8"
+        )
+        assert response.status_code == 201
+        assert report_count(app) == accepted + 1
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """A request createReport must refuse, and how."""
+
+    name: str
+    body: Any  # a dict is sent as JSON; str or bytes as they are
+    status: int = 400
+    code: str = "invalid_report"
+    field: str | None = None
+    content_type: str | None = "application/json"
+    # Whether the documented request schema alone already refuses it (False for rules
+    # that depend on data or the clock: catalogue codes, date range, blank text).
+    schema_refuses: bool = True
+
+
+TOO_LARGE = object()  # stands for a JSON report one byte over the app's MAX_CONTENT_LENGTH
+REQUIRED = ["category", "service", "unit", "incident_date", "who_asked", "chronology"]
+TEXT_FIELDS = [
+    "category",
+    "service",
+    "unit",
+    "incident_date",
+    "who_asked",
+    "promised",
+    "person_description",
+    "chronology",
+    "contact",
+]
+
+
+def _without(field: str) -> dict[str, Any]:
+    return {key: value for key, value in VALID_JSON.items() if key != field}
+
+
+def bad_inputs() -> list[BadInput]:
+    """Every kind of bad createReport request."""
+    today = date.today()
+    return [
+        *[BadInput(f"missing {field}", _without(field), field=field) for field in REQUIRED],
+        *[
+            BadInput(f"null {field}", {**VALID_JSON, field: None}, field=field)
+            for field in REQUIRED
+        ],
+        *[BadInput(f"empty {field}", {**VALID_JSON, field: ""}, field=field) for field in REQUIRED],
+        BadInput(
+            "blank chronology",
+            {**VALID_JSON, "chronology": " " * 30},
+            field="chronology",
+            schema_refuses=False,
+        ),
+        BadInput("promised too long", {**VALID_JSON, "promised": "p" * 501}, field="promised"),
+        BadInput(
+            "person description too long",
+            {**VALID_JSON, "person_description": "d" * 2001},
+            field="person_description",
+        ),
+        BadInput(
+            "chronology too long", {**VALID_JSON, "chronology": "c" * 10001}, field="chronology"
+        ),
+        BadInput(
+            "chronology too short", {**VALID_JSON, "chronology": "c" * 19}, field="chronology"
+        ),
+        BadInput("contact too long", {**VALID_JSON, "contact": "k" * 501}, field="contact"),
+        BadInput(
+            "amount too large",
+            {**VALID_JSON, "amount_demanded": 10_000_000_001},
+            field="amount_demanded",
+        ),
+        BadInput("negative amount", {**VALID_JSON, "amount_demanded": -1}, field="amount_demanded"),
+        *[
+            BadInput(f"number for {field}", {**VALID_JSON, field: 20261014}, field=field)
+            for field in TEXT_FIELDS
+        ],
+        BadInput(
+            "list for chronology",
+            {**VALID_JSON, "chronology": [VALID_JSON["chronology"]]},
+            field="chronology",
+        ),
+        BadInput("object for contact", {**VALID_JSON, "contact": {"wa": "0812"}}, field="contact"),
+        BadInput("bool for promised", {**VALID_JSON, "promised": True}, field="promised"),
+        BadInput(
+            "string for amount",
+            {**VALID_JSON, "amount_demanded": "150000"},
+            field="amount_demanded",
+        ),
+        BadInput(
+            "bool for amount", {**VALID_JSON, "amount_demanded": True}, field="amount_demanded"
+        ),
+        BadInput(
+            "fraction for amount",
+            {**VALID_JSON, "amount_demanded": 1500.5},
+            field="amount_demanded",
+        ),
+        BadInput("'yes' for paid", {**VALID_JSON, "paid": "yes"}, field="paid"),
+        BadInput("number for paid", {**VALID_JSON, "paid": 1}, field="paid"),
+        BadInput("unknown field", {**VALID_JSON, "reporter_name": "Budi"}, field="reporter_name"),
+        BadInput("honeypot field", {**VALID_JSON, "website": "x"}, field="website"),
+        BadInput(
+            "unknown category",
+            {**VALID_JSON, "category": "korupsi"},
+            field="category",
+            schema_refuses=False,
+        ),
+        BadInput(
+            "unknown service",
+            {**VALID_JSON, "service": "paspor"},
+            field="service",
+            schema_refuses=False,
+        ),
+        BadInput(
+            "unknown unit", {**VALID_JSON, "unit": "mars"}, field="unit", schema_refuses=False
+        ),
+        BadInput("unknown who_asked", {**VALID_JSON, "who_asked": "boss"}, field="who_asked"),
+        BadInput(
+            "impossible date", {**VALID_JSON, "incident_date": "2026-02-30"}, field="incident_date"
+        ),
+        BadInput("month 13", {**VALID_JSON, "incident_date": "2026-13-01"}, field="incident_date"),
+        BadInput(
+            "word for date", {**VALID_JSON, "incident_date": "kemarin"}, field="incident_date"
+        ),
+        BadInput(
+            "future date (tomorrow)",
+            {**VALID_JSON, "incident_date": (today + timedelta(days=1)).isoformat()},
+            field="incident_date",
+            schema_refuses=False,
+        ),
+        BadInput(
+            "future date (far)",
+            {**VALID_JSON, "incident_date": "2999-01-01"},
+            field="incident_date",
+            schema_refuses=False,
+        ),
+        BadInput(
+            "date older than ten years",
+            {**VALID_JSON, "incident_date": (today - timedelta(days=3651)).isoformat()},
+            field="incident_date",
+            schema_refuses=False,
+        ),
+        BadInput("malformed JSON", '{"category": "pungli", ', code="malformed_json"),
+        BadInput("empty JSON body", "", code="malformed_json"),
+        BadInput("not UTF-8", b"\xff\xfe{\x00", code="malformed_json"),
+        BadInput("JSON array", "[]", code="malformed_json"),
+        BadInput("JSON array of a report", json.dumps([VALID_JSON]), code="malformed_json"),
+        BadInput("JSON string", '"lapor"', code="malformed_json"),
+        BadInput("JSON null", "null", code="malformed_json"),
+        BadInput(
+            "text/plain",
+            json.dumps(VALID_JSON),
+            status=415,
+            code="unsupported_media_type",
+            content_type="text/plain",
+        ),
+        BadInput(
+            "no content type",
+            json.dumps(VALID_JSON),
+            status=415,
+            code="unsupported_media_type",
+            content_type=None,
+        ),
+        BadInput(
+            "form-encoded",
+            VALID_FORM,
+            status=415,
+            code="unsupported_media_type",
+            content_type="application/x-www-form-urlencoded",
+        ),
+        BadInput(
+            "multipart",
+            VALID_FORM,
+            status=415,
+            code="unsupported_media_type",
+            content_type="multipart/form-data",
+        ),
+        BadInput(
+            "body larger than MAX_CONTENT_LENGTH",
+            TOO_LARGE,
+            status=413,
+            code="request_entity_too_large",
+        ),
+    ]
+
+
+def too_large_body(app: Flask) -> str:
+    """A valid-looking JSON report one byte over the limit."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert limit < 1024 * 1024 * 1024, "the test would build a huge body"
+    body = json.dumps({**VALID_JSON, "chronology": ""})
+    body = json.dumps({**VALID_JSON, "chronology": "c" * (limit + 1 - len(body))})
+    assert len(body.encode()) == limit + 1
+    return body
+
+
+def _send(app: Flask, client: FlaskClient, case: BadInput, **headers: str) -> TestResponse:
+    if case.body is TOO_LARGE:
+        return client.post(
+            REPORTS, data=too_large_body(app), content_type="application/json", headers=headers
+        )
+    if case.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return client.post(REPORTS, data=case.body, content_type=case.content_type, headers=headers)
+    data = json.dumps(case.body) if isinstance(case.body, dict) else case.body
+    if case.content_type is None:
+        return client.post(REPORTS, data=data, headers=headers)
+    return client.post(REPORTS, data=data, content_type=case.content_type, headers=headers)
+
+
+@with_config(MANY_SUBMISSIONS)
+def test_bad_input_is_refused_with_the_documented_error(app, client, subtests):
+    for case in bad_inputs():
+        with subtests.test(msg=case.name):
+            response = _send(app, client, case)
+            assert_error(response, case.status, case.code, case.field)
+            assert report_count(app) == 0
+            documented = deref(operation("createReport")[2]["responses"][str(case.status)])
+            assert "application/json" in documented["content"]
+            if isinstance(case.body, dict) and case.content_type == "application/json":
+                refused = schema_errors(request_schema(), case.body) != []
+                assert refused == case.schema_refuses, "document and code disagree"
+
+
+def assert_error_fields(response: TestResponse) -> dict[str, Any]:
+    """A 400 invalid_report error, returned for a closer look at its fields."""
+    assert response.status_code == 400
+    body = response.get_json()
+    assert schema_errors({"$ref": "#/components/schemas/Error"}, body) == []
+    assert body["error"]["code"] == "invalid_report"
+    return body["error"]
+
+
+def test_errors_name_every_offending_field(app, client):
+    body = {**_without("chronology"), "paid": "yes", "amount_demanded": True, "extra": 1}
+    error = assert_error_fields(client.post(REPORTS, json=body))
+    assert set(error["fields"]) == {"chronology", "paid", "amount_demanded", "extra"}
+    assert report_count(app) == 0
+
+
+def test_error_codes_and_fields_do_not_depend_on_language(app, client):
+    body = {**VALID_JSON, "paid": "yes", "incident_date": "2999-01-01"}
+    errors = [
+        client.post(REPORTS, json=body, headers={"Accept-Language": language}).get_json()["error"]
+        for language in ("id", "en")
+    ]
+    assert errors[0]["code"] == errors[1]["code"] == "invalid_report"
+    assert set(errors[0]["fields"]) == set(errors[1]["fields"]) == {"paid", "incident_date"}
+    assert report_count(app) == 0
+
+
+def test_inactive_catalogue_entry_is_refused_and_unlisted(app, client):
+    with app.app_context():
+        service = db.session.get(Service, "kia")
+        assert service is not None
+        service.active = False
+        db.session.commit()
+
+    listed = [row["code"] for row in client.get(f"{API}/catalog").get_json()["services"]]
+    assert "kia" not in listed
+    assert_error(
+        client.post(REPORTS, json={**VALID_JSON, "service": "kia"}),
+        400,
+        "invalid_report",
+        "service",
+    )
+    assert report_count(app) == 0
+
+
+def test_report_before_setup_is_refused(app, client):
+    with app.app_context():
+        db.session.execute(db.delete(InspectorateKey))
+        db.session.commit()
+    assert_error(client.post(REPORTS, json=VALID_JSON), 503, "not_initialised")
+    assert report_count(app) == 0
+
+
+@with_config({"RATELIMIT_REPORT_SUBMIT": "2 per hour"})
+def test_submissions_are_rate_limited(app, client):
+    file_via_api(client)
+    assert client.post(REPORTS, json={"paid": "yes"}).status_code == 400
+    assert_error(client.post(REPORTS, json=VALID_JSON), 429, "too_many_requests")
+    assert report_count(app) == 1
+
+
+@with_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
+def test_submission_budget_is_shared_with_the_web_form(app, client):
+    submit_report(client)
+    assert_error(client.post(REPORTS, json=VALID_JSON), 429, "too_many_requests")
+    assert report_count(app) == 1
+
+
+# Bad input that once got a 500 instead of a 4xx.
+def test_deeply_nested_json_is_malformed_not_a_crash(app, client):
+    response = client.post(REPORTS, data="[" * 50_000, content_type="application/json")
+    assert_error(response, 400, "malformed_json")
+
+
+def test_unencodable_text_is_refused_not_a_crash(app, client):
+    data = json.dumps({**VALID_JSON, "chronology": VALID_JSON["chronology"] + "\ud800"})
+    response = client.post(REPORTS, data=data, content_type="application/json")
+    assert_error(response, 400, "invalid_report", "chronology")
+    assert report_count(app) == 0
+
+
+# --- public status ------------------------------------------------------------------------
+
+
+def test_status_shows_public_facts_only(app, client):
+    secret_contact = "rahasia-kontak-0812"
+    filed = file_via_api(client, contact=secret_contact)
+    response = client.get(f"{REPORTS}/{filed['tracking_code']}")
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {
+        "tracking_code",
+        "status",
+        "category",
+        "service",
+        "unit",
+        "received_on",
+        "timeline",
+    }
+    today = today_utc().isoformat()
+    assert body == {
+        "tracking_code": filed["tracking_code"],
+        "status": "received",
+        "category": "pungli",
+        "service": "ktp_el",
+        "unit": "mpp",
+        "received_on": today,
+        "timeline": [{"status": "received", "note": "", "at": today}],
+    }
+    raw = response.get_data(as_text=True) + str(response.headers)
+    for private in (
+        VALID_JSON["chronology"],
+        VALID_JSON["promised"],
+        VALID_JSON["person_description"],
+        secret_contact,
+        filed["receipt"],
+        filed["receipt"].replace("-", ""),
+        "150000",
+        "2026-10-14",
+    ):
+        assert private not in raw
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "Set-Cookie" not in response.headers
+
+    code = filed["tracking_code"]
+    for typed in (code.lower(), code.replace("-", " "), code.replace("-", "").lower()):
+        again = client.get(f"{REPORTS}/{quote(typed)}")
+        assert again.status_code == 200, typed
+        assert again.get_json() == body
+
+
+def test_status_lookup_reads_confusable_symbols(app, client, monkeypatch):
+    # A code rich in 0 and 1, so that O, I and L stand in for them.
+    code = "SRG-01AB-10CD-0Z"
+    monkeypatch.setattr(reports_service, "new_tracking_code", lambda prefix: TrackingCode(code))
+    assert file_via_api(client)["tracking_code"] == code
+    for typed in (
+        "srg-01ab-10cd-0z",
+        "SRG 01AB 10CD 0Z",
+        " srg01ab10cd0z ",
+        "01AB-10CD-0Z",
+        "SRG-O1AB-1OCD-OZ",
+        "srg-oiab-lOcd-oz",
+        "SRG.01AB_10CD\u20130Z",
+    ):
+        response = client.get(f"{REPORTS}/{quote(typed)}")
+        assert response.status_code == 200, typed
+        assert response.get_json()["tracking_code"] == code
+
+
+def test_unknown_tracking_code_is_a_json_404(app, client, subtests):
+    filed = file_via_api(client)["tracking_code"]
+    for typed in (
+        "SRG-0000-0000-00",
+        filed[:-1] + ("0" if filed[-1] != "0" else "1"),
+        "JKT" + filed[3:],
+        "SRG-UUUU-UUUU-UU",
+        filed + "3",
+        "x",
+        "' OR 1=1 --",
+        "%00",
+        "..",
+    ):
+        with subtests.test(msg=typed):
+            response = client.get(f"{REPORTS}/{quote(typed, safe='')}")
+            assert_error(response, 404, "not_found")
+            assert "Set-Cookie" not in response.headers
+
+
+@with_config({"RATELIMIT_STATUS_LOOKUP": "3 per minute"})
+def test_status_lookups_are_rate_limited(app, client):
+    code = file_via_api(client)["tracking_code"]
+    assert client.get(f"{REPORTS}/{code}").status_code == 200
+    assert client.get(f"{REPORTS}/SRG-0000-0000-00").status_code == 404
+    assert client.get(f"{REPORTS}/{code}").status_code == 200
+    assert_error(client.get(f"{REPORTS}/{code}"), 429, "too_many_requests")
+
+
+@with_config({"RATELIMIT_STATUS_LOOKUP": "1 per minute"})
+def test_lookup_budget_is_shared_with_the_status_page(app, client):
+    code = file_via_api(client)["tracking_code"]
+    assert client.get(f"/status/{code}").status_code == 200
+    assert_error(client.get(f"{REPORTS}/{code}"), 429, "too_many_requests")
+
+
+# --- catalogue ----------------------------------------------------------------------------
+
+
+def test_catalog_lists_the_seeded_catalogue(app, client):
+    response = client.get(f"{API}/catalog")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"categories", "services", "units"}
+    assert [(row["code"], row["name_id"], row["name_en"]) for row in body["categories"]] == [
+        (code, name_id, name_en) for code, name_id, name_en in seed.CATEGORIES
+    ]
+    assert [(row["code"], row["name_id"], row["name_en"]) for row in body["services"]] == [
+        (code, name_id, name_en) for code, name_id, name_en, *_ in seed.SERVICES
+    ]
+    for service in body["services"]:
+        assert service["fee_rupiah"] == 0
+        assert service["legal_basis"] == "UU 24/2013 Pasal 79A"
+    assert [(row["code"], row["kind"]) for row in body["units"]] == [
+        (code, kind) for code, _, _, kind in seed.UNITS
+    ]
+
+
+# --- the document -------------------------------------------------------------------------
+
+
+def test_openapi_is_served_as_the_file(client):
+    response = client.get(f"{API}/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_json() == OPENAPI
+
+
+def test_every_api_route_is_documented_with_its_methods(app):
+    server = OPENAPI["servers"][0]["url"]
+    assert server == API
+    routes: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API + "/"):
+            continue
+        path = re.sub(
+            r"<(?:[^<>:]+:)?([^<>]+)>",
+            r"{\1}",
+            rule.rule[len(server) :],
+        )
+        methods = {method.lower() for method in rule.methods or ()} - {"head", "options"}
+        routes.setdefault(path, set()).update(methods)
+    documented = {
+        path: {method for method in item if method in HTTP_METHODS}
+        for path, item in OPENAPI["paths"].items()
+    }
+    assert routes == documented
+
+
+def test_document_is_structurally_valid_openapi_3_1():
+    assert OPENAPI["openapi"] == "3.1.0"
+    assert set(OPENAPI) <= {
+        "openapi",
+        "info",
+        "jsonSchemaDialect",
+        "servers",
+        "paths",
+        "webhooks",
+        "components",
+        "security",
+        "tags",
+        "externalDocs",
+    }
+    info = OPENAPI["info"]
+    assert info["title"] == "Lapor Pungli API"
+    assert info["version"] == "1"
+    for words in ("receipt", "never stored", "tracking code", "public", "429", "per hour"):
+        assert words in info["description"].lower(), words
+    assert OPENAPI["servers"] == [{"url": API, "description": OPENAPI["servers"][0]["description"]}]
+    assert set(OPENAPI["components"]) <= {
+        "schemas",
+        "responses",
+        "parameters",
+        "examples",
+        "requestBodies",
+        "headers",
+        "securitySchemes",
+        "links",
+        "callbacks",
+        "pathItems",
+    }
+    tags = {tag["name"] for tag in OPENAPI.get("tags", [])}
+    operation_ids = []
+    for path, item in OPENAPI["paths"].items():
+        assert path.startswith("/") and (path == "/" or not path.endswith("/"))
+        assert set(item) <= HTTP_METHODS | {"summary", "description", "servers", "parameters"}
+        template = set(re.findall(r"\{([^{}]+)\}", path))
+        for method, found in item.items():
+            assert method in HTTP_METHODS
+            assert set(found) <= {
+                "tags",
+                "summary",
+                "description",
+                "externalDocs",
+                "operationId",
+                "parameters",
+                "requestBody",
+                "responses",
+                "callbacks",
+                "deprecated",
+                "security",
+                "servers",
+            }
+            operation_ids.append(found["operationId"])
+            assert set(found.get("tags", [])) <= tags
+            parameters = [deref(parameter) for parameter in found.get("parameters", [])]
+            for parameter in parameters:
+                assert parameter["in"] in {"query", "header", "path", "cookie"}
+                assert "schema" in parameter or "content" in parameter
+            in_path = {p["name"] for p in parameters if p["in"] == "path"}
+            assert in_path == template, path
+            assert all(p["required"] is True for p in parameters if p["in"] == "path")
+            if "requestBody" in found:
+                assert deref(found["requestBody"])["content"]
+            assert found["responses"]
+            for status, response in found["responses"].items():
+                assert re.fullmatch(r"default|[1-5](?:[0-9]{2}|XX)", status)
+                response = deref(response)
+                assert isinstance(response["description"], str) and response["description"]
+                for media in response.get("content", {}).values():
+                    assert "schema" in media
+    assert len(operation_ids) == len(set(operation_ids)) == 4
+
+
+def _walk(node: Any, where: str = "#") -> Iterator[tuple[str, Any]]:
+    yield where, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{where}/{index}")
+
+
+def test_every_reference_resolves():
+    refs = [
+        node["$ref"]
+        for _, node in _walk(OPENAPI)
+        if isinstance(node, dict) and isinstance(node.get("$ref"), str)
+    ]
+    assert refs
+    for ref in refs:
+        assert isinstance(resolve(ref), dict), ref
+
+
+def _all_schemas() -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, schema in OPENAPI["components"]["schemas"].items():
+        yield from iter_schemas(schema, f"#/components/schemas/{name}")
+    for where, node in _walk(OPENAPI):
+        if isinstance(node, dict) and isinstance(node.get("schema"), dict):
+            yield from iter_schemas(node["schema"], f"{where}/schema")
+
+
+def test_schemas_use_only_keywords_the_tests_check():
+    for where, schema in _all_schemas():
+        unknown = set(schema) - SCHEMA_ANNOTATIONS - SCHEMA_ASSERTIONS
+        assert not unknown, f"{where}: {sorted(unknown)}"
+
+
+def test_response_objects_list_exactly_their_properties():
+    # So that "valid against the schema" means "exactly these keys, each present".
+    for _, _, found in operations():
+        for response in found["responses"].values():
+            for media in deref(response).get("content", {}).values():
+                for where, schema in _reachable(media["schema"]):
+                    if "properties" in schema:
+                        assert set(schema.get("required", [])) == set(schema["properties"]), where
+                        assert schema.get("additionalProperties") is False, where
+
+
+def _reachable(schema: dict[str, Any], seen: frozenset[str] = frozenset()) -> Iterator[Any]:
+    for where, nested in iter_schemas(schema, "schema"):
+        yield where, nested
+        ref = nested.get("$ref")
+        if ref and ref not in seen:
+            yield from _reachable(resolve(ref), seen | {ref})
+
+
+def test_status_enum_is_the_lifecycle():
+    assert OPENAPI["components"]["schemas"]["Status"]["enum"] == STATUSES
+    from portal.models import Status
+
+    assert [status.value for status in Status] == STATUSES
+
+
+def test_request_schema_limits_match_the_form():
+    from portal.citizens import forms
+
+    properties = resolve("#/components/schemas/NewReport")["properties"]
+    assert properties["promised"]["maxLength"] == forms.MAX_PROMISED == 500
+    assert properties["person_description"]["maxLength"] == forms.MAX_PERSON == 2000
+    assert properties["chronology"]["minLength"] == forms.MIN_CHRONOLOGY == 20
+    assert properties["chronology"]["maxLength"] == forms.MAX_CHRONOLOGY == 10000
+    assert properties["contact"]["maxLength"] == forms.MAX_CONTACT == 500
+    assert properties["amount_demanded"]["minimum"] == 0
+    assert properties["amount_demanded"]["maximum"] == forms.MAX_AMOUNT == 10_000_000_000
+    assert properties["who_asked"]["enum"] == [choice.value for choice in forms.WHO_ASKED]
+    assert set(properties) == {
+        "category",
+        "service",
+        "unit",
+        "incident_date",
+        "who_asked",
+        "amount_demanded",
+        "paid",
+        "promised",
+        "person_description",
+        "chronology",
+        "contact",
+    }
+
+
+def test_every_example_matches_its_schema():
+    checked = 0
+    for where, node in _walk(OPENAPI):
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("schema"), dict) and isinstance(node.get("examples"), dict):
+            for name, example in node["examples"].items():
+                errors = schema_errors(node["schema"], deref(example)["value"])
+                assert errors == [], f"{where}/examples/{name}: {errors}"
+                checked += 1
+    for where, schema in _all_schemas():
+        for example in schema.get("examples", []):
+            assert schema_errors(schema, example) == [], where
+            checked += 1
+    assert checked >= 20
+
+
+# --- every documented response, produced for real ----------------------------------------
+
+
+def _twice(send: Callable[[], TestResponse]) -> TestResponse:
+    send()
+    return send()
+
+
+def _without_setup(app: Flask, client: FlaskClient) -> TestResponse:
+    with app.app_context():
+        db.session.execute(db.delete(InspectorateKey))
+        db.session.commit()
+    return client.post(REPORTS, json=VALID_JSON)
+
+
+def _status_of_a_new_report(client: FlaskClient) -> TestResponse:
+    code = file_via_api(client)["tracking_code"]
+    return client.get(f"{REPORTS}/{code}")
+
+
+Scenario = Callable[[Flask, FlaskClient], TestResponse]
+UNKNOWN = f"{REPORTS}/SRG-0000-0000-00"
+
+# The app each group of scenarios runs on; one app per group keeps the file fast.
+SCENARIO_GROUPS = {
+    "plain": {"MAX_CONTENT_LENGTH": 64 * 1024},
+    "low-limits": LOW_LIMITS,
+    "before-setup": {},
+}
+
+# How to make the portal give each documented response: (group, request).
+SCENARIOS: dict[tuple[str, str], tuple[str, Scenario]] = {
+    ("createReport", "201"): ("plain", lambda app, c: c.post(REPORTS, json=VALID_JSON)),
+    ("createReport", "400"): (
+        "plain",
+        lambda app, c: c.post(REPORTS, json={**VALID_JSON, "paid": "yes"}),
+    ),
+    ("createReport", "413"): (
+        "plain",
+        lambda app, c: c.post(REPORTS, data=too_large_body(app), content_type="application/json"),
+    ),
+    ("createReport", "415"): ("plain", lambda app, c: c.post(REPORTS, data=VALID_FORM)),
+    ("createReport", "429"): (
+        "low-limits",
+        lambda app, c: _twice(lambda: c.post(REPORTS, json=VALID_JSON)),
+    ),
+    ("createReport", "503"): ("before-setup", _without_setup),
+    ("createReport", "default"): ("plain", lambda app, c: c.put(REPORTS, json=VALID_JSON)),
+    ("getReportStatus", "200"): ("plain", lambda app, c: _status_of_a_new_report(c)),
+    ("getReportStatus", "404"): ("plain", lambda app, c: c.get(UNKNOWN)),
+    ("getReportStatus", "429"): ("low-limits", lambda app, c: _twice(lambda: c.get(UNKNOWN))),
+    ("getReportStatus", "default"): ("plain", lambda app, c: c.delete(UNKNOWN)),
+    ("listCatalog", "200"): ("plain", lambda app, c: c.get(f"{API}/catalog")),
+    ("listCatalog", "429"): ("low-limits", lambda app, c: _twice(lambda: c.get(f"{API}/catalog"))),
+    ("listCatalog", "default"): ("plain", lambda app, c: c.post(f"{API}/catalog", json={})),
+    ("getOpenApi", "200"): ("plain", lambda app, c: c.get(f"{API}/openapi.json")),
+    ("getOpenApi", "429"): (
+        "low-limits",
+        lambda app, c: _twice(lambda: c.get(f"{API}/openapi.json")),
+    ),
+    ("getOpenApi", "default"): ("plain", lambda app, c: c.post(f"{API}/openapi.json", json={})),
+}
+
+
+def test_every_documented_response_has_a_scenario():
+    documented = {
+        (found["operationId"], status)
+        for _, _, found in operations()
+        for status in found["responses"]
+    }
+    assert set(SCENARIOS) == documented
+    assert {group for group, _ in SCENARIOS.values()} == set(SCENARIO_GROUPS)
+
+
+@pytest.mark.parametrize(
+    ("group", "app_config"),
+    [pytest.param(group, config, id=group) for group, config in SCENARIO_GROUPS.items()],
+    indirect=["app_config"],
+)
+def test_documented_responses_match_their_schemas(app, client, subtests, group, app_config):
+    for path, method, found in operations():
+        for status, documented in found["responses"].items():
+            scenario_group, scenario = SCENARIOS[(found["operationId"], status)]
+            if scenario_group != group:
+                continue
+            with subtests.test(msg=f"{method.upper()} {path} {status}"):
+                response = scenario(app, client)
+                if status == "default":
+                    assert str(response.status_code) not in found["responses"]
+                    assert response.status_code >= 400
+                else:
+                    assert response.status_code == int(status), response.get_data(as_text=True)
+                content = deref(documented)["content"]
+                assert response.mimetype in content
+                body = response.get_json()
+                assert schema_errors(content[response.mimetype]["schema"], body) == []
+                assert "no-store" in response.headers["Cache-Control"]
+                assert "Set-Cookie" not in response.headers
