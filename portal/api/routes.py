@@ -1,4 +1,4 @@
-"""JSON API v1 views: file a report, read its public status, read the catalogue."""
+"""API v1 views: file a report (JSON, or multipart with evidence), read its status, the catalogue."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.api import bp
 from portal.citizens.forms import ReportForm
 from portal.errors import api_error
+from portal.evidence import CleanFile, EvidenceRejected
 from portal.extensions import limiter
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.models import Category, Channel, Service, Unit
 from portal.security import lookup_limit, submit_limit
-from portal.services import catalog
+from portal.services import catalog, inbox
 from portal.services.reports import NotInitialised, PublicStatus, file_report, public_status
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
@@ -35,6 +37,11 @@ TEXT_FIELDS = (
     "contact",
 )
 REPORT_FIELDS = frozenset(TEXT_FIELDS) | {"amount_demanded", "paid"}
+
+# multipart/form-data: the report as JSON in one part, evidence files in the other.
+MULTIPART = "multipart/form-data"
+REPORT_PART = "report"
+FILES_PART = "files"
 
 
 def _as_form_data(payload: dict[str, Any]) -> tuple[MultiDict[str, str], dict[str, list[str]]]:
@@ -76,25 +83,124 @@ def _encodable(value: str) -> bool:
     return True
 
 
-@bp.post("/reports")
-@limiter.shared_limit(submit_limit, scope="report-submit")
-def create_report() -> ResponseReturnValue:
-    """File a report from JSON; answers the tracking code and the one-time receipt."""
-    if request.is_json:
-        # A JSON report is a few KB; the large limit is for multipart evidence only.
-        request.max_content_length = current_app.config["API_JSON_MAX_BYTES"]
-    if not request.is_json:
-        return api_error(
-            415,
-            "unsupported_media_type",
-            _("Send JSON with the header Content-Type: application/json."),
-        )
+class Refusal(Exception):
+    """An error answer instead of a filed report, raised while reading the request."""
+
+    def __init__(
+        self, status: int, code: str, message: str, fields: dict[str, list[str]] | None = None
+    ) -> None:
+        super().__init__(code)  # the code only: a logged refusal shows no content
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+    def response(self) -> tuple[Response, int]:
+        """The refusal in the API's error shape."""
+        return api_error(self.status, self.code, self.message, self.fields)
+
+
+def _json_body() -> dict[str, Any]:
+    """The report of an application/json request."""
+    # A JSON report is a few KB; the large limit is for multipart evidence only.
+    request.max_content_length = current_app.config["API_JSON_MAX_BYTES"]
     try:
         payload = request.get_json(silent=True)
     except RecursionError:  # absurdly deep nesting is malformed, not a crash
         payload = None
     if not isinstance(payload, dict):
-        return api_error(400, "malformed_json", _("The body is not a JSON object."))
+        raise Refusal(400, "malformed_json", _("The body is not a JSON object."))
+    return payload
+
+
+def _multipart_body() -> tuple[dict[str, Any], list[FileStorage]]:
+    """The report and the evidence uploads of a multipart/form-data request.
+
+    The report is the JSON object of the part `report` (a text field, or a file part
+    as some clients send a JSON blob); the evidence is every file part `files`.
+    MAX_CONTENT_LENGTH caps the whole body: Werkzeug answers 413 before reading it.
+    Any other part is refused, so that evidence sent under a wrong name is never
+    silently left out.
+    """
+    form, uploads = request.form, request.files
+    texts = form.getlist(REPORT_PART)
+    blobs = uploads.getlist(REPORT_PART)
+    if len(texts) + len(blobs) != 1:
+        message = _('Send the report as one JSON object in the part "report".')
+        raise Refusal(400, "malformed_json", message, {REPORT_PART: [message]})
+    payload = _json_object(texts[0] if texts else _read_report_file(blobs[0]))
+    if not isinstance(payload, dict):
+        message = _('The part "report" is not a JSON object.')
+        raise Refusal(400, "malformed_json", message, {REPORT_PART: [message]})
+    unknown = {
+        str(name): [_("Unknown field.")]
+        for name in sorted((set(form) | set(uploads)) - {REPORT_PART, FILES_PART})
+    }
+    if FILES_PART in form:  # a part without a file name is text, not a file
+        unknown[FILES_PART] = [_("Send each file as a file part, with a file name.")]
+    if unknown:
+        raise Refusal(400, "invalid_report", _("Some fields are missing or invalid."), unknown)
+    return payload, uploads.getlist(FILES_PART)
+
+
+def _read_report_file(upload: FileStorage) -> str | None:
+    """The text of a `report` sent as a file part, held to the limit of a text field."""
+    limit = request.max_form_memory_size
+    data = upload.stream.read(-1 if limit is None else limit + 1)
+    if limit is not None and len(data) > limit:
+        raise RequestEntityTooLarge()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _json_object(text: str | None) -> Any:
+    """The JSON value of `text`; None when it is not JSON at all."""
+    if text is None:
+        return None
+    try:
+        return current_app.json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _clean_evidence(uploads: list[FileStorage]) -> list[CleanFile]:
+    """Cleaned copies of the uploads; too many files are refused before any is read."""
+    inbox.check_file_count(None, sum(1 for upload in uploads if upload.filename))
+    return inbox.read_uploads(uploads)
+
+
+def _evidence_refused(message: str) -> tuple[Response, int]:
+    """An evidence file or the number of files was refused: nothing was stored."""
+    return api_error(400, "invalid_evidence", message, {FILES_PART: [message]})
+
+
+@bp.post("/reports")
+@limiter.shared_limit(submit_limit, scope="report-submit")
+def create_report() -> ResponseReturnValue:
+    """File a report from JSON, or from multipart form data with evidence files.
+
+    Answers the tracking code and the one-time receipt. Nothing is stored unless the
+    report and every file are accepted.
+    """
+    uploads: list[FileStorage] = []
+    try:
+        if request.is_json:
+            payload = _json_body()
+        elif request.mimetype == MULTIPART:
+            payload, uploads = _multipart_body()
+        else:
+            raise Refusal(
+                415,
+                "unsupported_media_type",
+                _(
+                    "Send JSON with the header Content-Type: application/json, or "
+                    'multipart/form-data with the report in the part "report".'
+                ),
+            )
+    except Refusal as refusal:
+        return refusal.response()
     data, errors = _as_form_data(payload)
     form = ReportForm(formdata=data, meta={"csrf": False})
     if not form.validate() or errors:
@@ -102,6 +208,7 @@ def create_report() -> ResponseReturnValue:
             errors.setdefault(str(name), [str(message) for message in messages])
         return api_error(400, "invalid_report", _("Some fields are missing or invalid."), errors)
     try:
+        files = _clean_evidence(uploads)
         filed = file_report(
             category=form.category.data or "",
             service=form.service.data or "",
@@ -109,7 +216,12 @@ def create_report() -> ResponseReturnValue:
             content=form.content(),
             contact=(form.contact.data or "").strip(),
             channel=Channel.API,
+            files=files,
         )
+    except EvidenceRejected as error:
+        return _evidence_refused(str(error.message))
+    except inbox.TooManyFiles as error:
+        return _evidence_refused(error.message)
     except NotInitialised:
         return api_error(503, "not_initialised", _("The portal is not set up yet."))
     body = {"tracking_code": filed.tracking_code, "receipt": filed.receipt, "status": "received"}

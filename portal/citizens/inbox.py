@@ -222,7 +222,7 @@ def attachment_response(found: inbox.EvidenceFile) -> Response:
     """A download that browsers save rather than render, in a sandbox if they do."""
     response = send_file(
         io.BytesIO(found.data),
-        mimetype=found.content_type,
+        mimetype=found.content_type.split(";")[0],  # werkzeug adds charset=utf-8 to text
         as_attachment=True,
         download_name=found.name,
         etag=False,
