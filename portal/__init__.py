@@ -49,10 +49,12 @@ def register_blueprints(app: Flask) -> None:
     """One blueprint per audience."""
     from portal.api import bp as api_bp
     from portal.citizens import bp as citizens_bp
+    from portal.inspectorate import bp as inspectorate_bp
     from portal.public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(citizens_bp)
+    app.register_blueprint(inspectorate_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
 

@@ -41,7 +41,12 @@ def setup_command(
     password = secrets.token_urlsafe(12) if generate_password else sys.stdin.readline().rstrip("\n")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
-    result = setup_service.initialise(admin_email=admin_email, admin_password=password, force=force)
+    result = setup_service.initialise(
+        admin_email=admin_email,
+        admin_password=password,
+        force=force,
+        one_time_password=generate_password,
+    )
     if as_json:
         secrets_out = {
             "admin_email": result.admin_email,

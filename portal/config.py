@@ -45,6 +45,9 @@ class DefaultConfig:
     # for the rest of the window; and inbox logins per address.
     RATELIMIT_RECEIPT_FAILURES = "5 per hour"
     RATELIMIT_INBOX_LOGIN = "20 per hour"
+    # Failed staff logins per account (from any address) and logins per address.
+    RATELIMIT_STAFF_FAILURES = "5 per 15 minutes"
+    RATELIMIT_STAFF_LOGIN = "30 per hour"
 
     # Key derivation costs (see KDF_DEFAULTS).
     RECEIPT_KDF = dict(KDF_DEFAULTS)

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.twofactor import InvalidToken
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
 DataKey = NewType("DataKey", bytes)
 PrivateKey = NewType("PrivateKey", bytes)
@@ -189,3 +191,37 @@ def password_keys(password: str, salt: bytes, params: KdfParams) -> PasswordKeys
         verifier=expand_key(master, salt, "password/verifier"),
         wrapping_key=expand_key(master, salt, "password/wrap"),
     )
+
+
+TOTP_DIGITS = 6
+TOTP_STEP_SECONDS = 30
+
+
+def totp_matching_step(secret: bytes, code: str, now: float, window: int = 1) -> int | None:
+    """The time step (±window) whose TOTP code equals `code`, or None.
+
+    Uses cryptography's own TOTP (RFC 6238, SHA-1, 6 digits, 30 s) as authenticator
+    apps do. The caller rejects steps already used, so a code works once.
+    """
+    if len(code) != TOTP_DIGITS or not code.isdigit():
+        return None
+    totp = _totp(secret)
+    current = int(now) // TOTP_STEP_SECONDS
+    for step in range(current - window, current + window + 1):
+        try:
+            totp.verify(code.encode(), step * TOTP_STEP_SECONDS)
+        except InvalidToken:
+            continue
+        return step
+    return None
+
+
+def totp_code(secret: bytes, now: float) -> str:
+    """The current TOTP code (used by tests and enrolment checks)."""
+    return _totp(secret).generate(int(now)).decode()
+
+
+def _totp(secret: bytes) -> TOTP:
+    # SHA-1 is what RFC 6238 and every authenticator app use; HMAC-SHA-1 is not broken.
+    sha1 = hashes.SHA1()  # noqa: S303
+    return TOTP(secret, TOTP_DIGITS, sha1, TOTP_STEP_SECONDS, enforce_key_length=False)

@@ -500,9 +500,14 @@ def _too_many_pixels(limit: int) -> EvidenceRejected:
         _l(
             "This image is too large: at most %(megapixels)s megapixels are accepted. "
             "Send a smaller photo or a screenshot.",
-            megapixels=f"{limit / 1_000_000:g}",
+            megapixels=_megapixels(limit),
         ),
     )
+
+
+def _megapixels(pixels: int) -> str:
+    """A pixel count as megapixels for messages: "40", "0.5"."""
+    return f"{pixels / 1_000_000:g}"
 
 
 def _megabytes(size: int) -> str:

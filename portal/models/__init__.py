@@ -4,7 +4,7 @@ from portal.models.audit import AuditEntry
 from portal.models.catalog import Category, Service, Unit
 from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
-from portal.models.reports import Channel, Report, Status, StatusChange
+from portal.models.reports import Channel, Outcome, Priority, Report, Status, StatusChange
 from portal.models.sessions import PortalSession, SessionKind
 from portal.models.staff import Role, Staff
 
@@ -15,7 +15,9 @@ __all__ = [
     "Channel",
     "InspectorateKey",
     "Message",
+    "Outcome",
     "PortalSession",
+    "Priority",
     "Report",
     "Role",
     "Service",

@@ -28,6 +28,10 @@ class Staff(db.Model):  # type: ignore[name-defined]
     role: Mapped[str] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(default=True)
     must_change_password: Mapped[bool] = mapped_column(default=True)
+    # Set once the member has confirmed an authenticator code at enrolment.
+    totp_enrolled: Mapped[bool] = mapped_column(default=False)
+    # The last TOTP time step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int] = mapped_column(default=0)
     # Argon2id(password) feeds two HKDF subkeys: a verifier and a wrapping key.
     password_salt: Mapped[bytes] = mapped_column(LargeBinary)
     password_kdf: Mapped[str] = mapped_column(String(64))

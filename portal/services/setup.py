@@ -36,7 +36,13 @@ def is_initialised() -> bool:
     return db.session.scalars(db.select(InspectorateKey).limit(1)).first() is not None
 
 
-def initialise(*, admin_email: str, admin_password: str, force: bool = False) -> SetupResult:
+def initialise(
+    *,
+    admin_email: str,
+    admin_password: str,
+    force: bool = False,
+    one_time_password: bool = False,
+) -> SetupResult:
     """Create tables, seed the catalogue, make the key pair and the first admin.
 
     With `force`, an initialised instance is wiped first: its reports could not be
@@ -62,8 +68,14 @@ def initialise(*, admin_email: str, admin_password: str, force: bool = False) ->
             ),
         )
     )
+    # The TOTP secret is printed now, so the first admin counts as enrolled.
     totp_secret = staff.create_staff(
-        email=admin_email, role=Role.ADMIN, password=admin_password, private_key=private_key
+        email=admin_email,
+        role=Role.ADMIN,
+        password=admin_password,
+        private_key=private_key,
+        must_change_password=one_time_password,
+        totp_enrolled=True,
     )
     audit.record(actor="setup", action="instance.setup", target=admin_email.strip().lower())
     db.session.commit()

@@ -1,0 +1,186 @@
+"""Staff sign-in with password + TOTP, first-login enrolment, password change, sign-out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import segno
+from flask import current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from portal import crypto
+from portal.extensions import db, limiter
+from portal.inspectorate import bp
+from portal.inspectorate.access import (
+    STAFF_COOKIE,
+    STAFF_PATH,
+    current_staff,
+    set_staff_cookie,
+    signed_in_staff,
+    staff_required,
+)
+from portal.inspectorate.forms import EnrolForm, LoginForm, PasswordForm
+from portal.models import SessionKind
+from portal.services import audit, sessions, staff
+
+ISSUER = "Lapor Pungli"
+
+
+def _login_limit() -> str:
+    return str(current_app.config["RATELIMIT_STAFF_LOGIN"])
+
+
+@bp.get("/")
+@staff_required()
+def home() -> ResponseReturnValue:
+    """The staff start page: what this member's role may open."""
+    return render_template("inspectorate/home.html", staff=signed_in_staff())
+
+
+@bp.get("/login")
+def login_form() -> ResponseReturnValue:
+    """The sign-in form (or straight on, if already signed in)."""
+    if current_staff() is not None:
+        return redirect(url_for("inspectorate.home"), 303)
+    return render_template("inspectorate/login.html", form=LoginForm())
+
+
+@bp.post("/login")
+@limiter.limit(_login_limit)
+def login() -> ResponseReturnValue:
+    """Check email, password and TOTP; open a fresh session carrying the private key."""
+    form = LoginForm()
+    if not form.validate():
+        return render_template("inspectorate/login.html", form=form), 400
+    try:
+        unlocked = staff.authenticate(
+            form.email.data or "", form.password.data or "", form.code.data or ""
+        )
+    except staff.AccountLocked:
+        form.code.errors = [_("Too many failed attempts for this account. Try again later.")]
+        return render_template("inspectorate/login.html", form=form), 429
+    except staff.LoginFailed:
+        form.code.errors = [_("Email, password or code is wrong.")]
+        return render_template("inspectorate/login.html", form=form), 401
+    # A new token at every sign-in: a token planted before login is worth nothing.
+    sessions.end(request.cookies.get(STAFF_COOKIE))
+    token = sessions.start(
+        kind=SessionKind.STAFF, key=unlocked.private_key, staff_id=unlocked.member.id
+    )
+    db.session.commit()
+    response = redirect(url_for("inspectorate.home"), 303)
+    set_staff_cookie(response, token)
+    return response
+
+
+def _signed_out(everywhere: bool) -> ResponseReturnValue:
+    current = signed_in_staff()
+    if everywhere:
+        sessions.end_all_for_staff(current.member.id)
+    else:
+        db.session.delete(current.session)
+    audit.record(actor=current.member.email, action="logout.everywhere" if everywhere else "logout")
+    db.session.commit()
+    response = redirect(url_for("inspectorate.login_form"), 303)
+    response.delete_cookie(STAFF_COOKIE, path=STAFF_PATH)
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+@bp.post("/logout")
+@staff_required()
+def logout() -> ResponseReturnValue:
+    """End this session."""
+    return _signed_out(everywhere=False)
+
+
+@bp.post("/logout/everywhere")
+@staff_required()
+def logout_everywhere() -> ResponseReturnValue:
+    """End every session of this member, on every device."""
+    return _signed_out(everywhere=True)
+
+
+def _qr_data_uri(secret: bytes, email: str) -> str:
+    """The otpauth:// URI as an SVG QR code, drawn on the server (no JavaScript)."""
+    label = f"{ISSUER}:{email}"
+    uri = (
+        f"otpauth://totp/{label}?secret={staff.totp_display(secret)}&issuer={ISSUER}"
+        f"&digits={crypto.TOTP_DIGITS}&period={crypto.TOTP_STEP_SECONDS}"
+    ).replace(" ", "%20")
+    return str(segno.make(uri, error="m").svg_data_uri(scale=4))
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+@staff_required()
+def enrol() -> ResponseReturnValue:
+    """First login: choose a password and confirm an authenticator app."""
+    current = signed_in_staff()
+    if current.enrolled:
+        return redirect(url_for("inspectorate.home"), 303)
+    form = EnrolForm()
+    secret = _posted_secret(form.secret.data) if request.method == "POST" else None
+    if secret is None:
+        secret = staff.new_totp_secret()
+        form.secret.data = staff.totp_display(secret)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate():
+            try:
+                if staff.enrol(
+                    current.member,
+                    private_key=current.private_key,
+                    new_password=form.new_password.data or "",
+                    totp_secret=secret,
+                    code=form.code.data or "",
+                ):
+                    return redirect(url_for("inspectorate.home"), 303)
+                form.code.errors = [_("That code is not right. Check the time on your phone.")]
+            except staff.WeakPassword:
+                form.new_password.errors = [_("Use 12 to 256 characters.")]
+    return (
+        render_template(
+            "inspectorate/enrol.html",
+            form=form,
+            qr=_qr_data_uri(secret, current.member.email),
+            secret=staff.totp_display(secret),
+        ),
+        status,
+    )
+
+
+def _posted_secret(value: str | None) -> bytes | None:
+    """The TOTP secret carried through the enrolment form, if well formed."""
+    try:
+        secret = base64.b32decode(value or "", casefold=True)
+    except (binascii.Error, ValueError):
+        return None
+    return secret if len(secret) == staff.TOTP_SECRET_BYTES else None
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@staff_required()
+def password() -> ResponseReturnValue:
+    """Change one's own password; the private key is re-wrapped under the new one."""
+    current = signed_in_staff()
+    form = PasswordForm()
+    if request.method == "POST":
+        if form.validate():
+            try:
+                staff.change_password(
+                    current.member,
+                    private_key=current.private_key,
+                    current=form.current.data or "",
+                    new=form.new_password.data or "",
+                )
+            except staff.WrongPassword:
+                form.current.errors = [_("The current password is wrong.")]
+            except staff.WeakPassword:
+                form.new_password.errors = [_("Choose a new password of 12 characters or more.")]
+            else:
+                return render_template("inspectorate/password.html", form=None, done=True)
+        return render_template("inspectorate/password.html", form=form, done=False), 400
+    return render_template("inspectorate/password.html", form=form, done=False)

@@ -1,0 +1,47 @@
+"""The staff navigation: which pages each role sees, in one list."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from portal.inspectorate import bp
+from portal.inspectorate.access import StaffContext, current_staff
+from portal.models import Role
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("admin"),
+    Role.INVESTIGATOR: _l("investigator"),
+    Role.AUDITOR: _l("auditor"),
+}
+
+HANDLERS = frozenset({Role.ADMIN, Role.INVESTIGATOR})
+OVERSIGHT = frozenset({Role.ADMIN, Role.AUDITOR})
+
+# (endpoint, label, roles that see it). Entries whose view does not exist are skipped.
+STAFF_LINKS = [
+    ("inspectorate.queue", _l("Report queue"), HANDLERS),
+    ("inspectorate.operator_form", _l("File a report for a reporter"), HANDLERS),
+    ("inspectorate.audit_log", _l("Audit log"), OVERSIGHT),
+    ("inspectorate.admin_staff", _l("Staff and sessions"), frozenset({Role.ADMIN})),
+    ("inspectorate.admin_settings", _l("Deadlines and retention"), frozenset({Role.ADMIN})),
+]
+
+
+@bp.app_template_global()
+def staff_links(staff: StaffContext) -> list[tuple[str, str]]:
+    """The navigation entries this member's role may open."""
+    return [
+        (endpoint, str(label))
+        for endpoint, label, roles in STAFF_LINKS
+        if staff.member.role in roles and endpoint in current_app.view_functions
+    ]
+
+
+@bp.app_template_global()
+def role_label(role: str) -> str:
+    """The translated name of a role."""
+    return str(ROLE_LABELS.get(Role(role), role)) if role in Role._value2member_map_ else role
+
+
+bp.add_app_template_global(current_staff, "current_staff")
