@@ -6,7 +6,6 @@ holds a random token only (see services/sessions.py).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -20,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -30,6 +28,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from portal import crypto, deadlines
 from portal.citizens import bp
 from portal.citizens.forms import EvidenceForm, InboxLoginForm, ReplyForm
+from portal.downloads import attachment_response
 from portal.evidence import EvidenceRejected
 from portal.extensions import db, limiter
 from portal.models import Report, SessionKind, Side
@@ -215,19 +214,4 @@ def inbox_download(attachment_id: int) -> ResponseReturnValue:
     found = inbox.open_evidence(reporter.report, reporter.data_key, attachment_id)
     if found is None:
         abort(404)
-    return attachment_response(found)
-
-
-def attachment_response(found: inbox.EvidenceFile) -> Response:
-    """A download that browsers save rather than render, in a sandbox if they do."""
-    response = send_file(
-        io.BytesIO(found.data),
-        mimetype=found.content_type.split(";")[0],  # werkzeug adds charset=utf-8 to text
-        as_attachment=True,
-        download_name=found.name,
-        etag=False,
-        last_modified=None,
-        max_age=0,
-    )
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return attachment_response(found.name, found.content_type, found.data)

@@ -1,4 +1,4 @@
-"""Operator commands, run as `flask --app wsgi <command>`."""
+"""`flask setup`: initialise an instance and print its one-time secrets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import secrets
 import sys
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 
 from portal.services import setup as setup_service
@@ -64,8 +63,3 @@ def setup_command(
     click.echo(f"  TOTP secret:   {result.totp_secret}  (add to an authenticator app)")
     click.echo(f"  recovery key:  {result.recovery_key}")
     click.echo("The recovery key opens every report if all staff passwords are lost.")
-
-
-def register(app: Flask) -> None:
-    """Attach the commands to the app's CLI."""
-    app.cli.add_command(setup_command)

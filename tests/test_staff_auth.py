@@ -1,0 +1,260 @@
+"""Staff sign-in: password + single-use TOTP, throttling, sessions, enrolment."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from portal import crypto
+from portal.extensions import db
+from portal.models import AuditEntry, PortalSession, Role, Staff
+from portal.models.base import utcnow
+from portal.services import reports, staff
+from tests.conftest import (
+    StaffAccount,
+    admin_account,
+    csrf_token,
+    make_staff,
+    staff_login,
+    submit_report,
+    totp_for,
+)
+
+
+def login_with(client, email: str, password: str, code: str, address: str = "10.9.9.9"):
+    return client.post(
+        "/inspectorate/login",
+        data={
+            "email": email,
+            "password": password,
+            "code": code,
+            "csrf_token": csrf_token(client, "/inspectorate/login"),
+        },
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def audit_actions(app) -> list[str]:
+    with app.app_context():
+        return [entry.action for entry in db.session.scalars(db.select(AuditEntry))]
+
+
+def test_admin_signs_in_with_password_and_totp(app, client):
+    response = staff_login(app, client, admin_account(app))
+    assert response.status_code == 303
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("lp_staff=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/inspectorate" in cookie
+    home = client.get("/inspectorate/")
+    assert home.status_code == 200
+    assert "admin@example.test" in home.get_data(as_text=True)
+    assert "login.ok" in audit_actions(app)
+
+
+@pytest.mark.parametrize("what", ["password", "code", "email"])
+def test_wrong_password_code_or_email_is_refused_alike(app, client, what):
+    account = make_staff(app)
+    good = {"email": account.email, "password": account.password, "code": totp_for(app, account)}
+    bad = dict(good)
+    bad[what] = {"password": "not the password", "code": "000000", "email": "nobody@x.example"}[
+        what
+    ]
+    if what == "code" and good["code"] == "000000":
+        bad["code"] = "111111"
+    response = login_with(client, **bad)
+    assert response.status_code == 401
+    assert "Email, kata sandi, atau kode salah." in response.get_data(as_text=True)
+    assert "lp_staff" not in response.headers.get("Set-Cookie", "")
+    assert "login.failed" in audit_actions(app)
+
+
+def test_a_totp_code_works_only_once(app, client):
+    account = make_staff(app)
+    code = totp_for(app, account)
+    assert login_with(client, account.email, account.password, code).status_code == 303
+    replay = login_with(app.test_client(), account.email, account.password, code)
+    assert replay.status_code == 401
+
+
+def test_codes_from_far_away_times_are_refused(app, client):
+    account = make_staff(app)
+    import time
+
+    stale = crypto.totp_code(account.totp_secret, time.time() - 5 * 60)
+    assert login_with(client, account.email, account.password, stale).status_code == 401
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_STAFF_FAILURES": "3 per hour"}])
+def test_failed_logins_lock_the_account_from_any_address(app, client):
+    account = make_staff(app)
+    for attempt in range(3):
+        login_with(client, account.email, "wrong password", "123456", f"10.0.0.{attempt}")
+    locked = login_with(client, account.email, account.password, totp_for(app, account), "10.1.1.1")
+    assert locked.status_code == 429
+    assert "login.locked" in audit_actions(app)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_STAFF_LOGIN": "3 per hour"}])
+def test_logins_are_limited_per_address(app, client):
+    account = make_staff(app)
+    for _ in range(3):
+        login_with(client, "nobody@x.example", "x", "1", "10.2.2.2")
+    blocked = login_with(
+        client, account.email, account.password, totp_for(app, account), "10.2.2.2"
+    )
+    assert blocked.status_code == 429
+
+
+def test_idle_and_absolute_expiry(app, staff_client):
+    for field, minutes in (("last_seen_at", 31), ("created_at", 12 * 60 + 1)):
+        browser = staff_client()
+        with app.app_context():
+            for row in db.session.scalars(db.select(PortalSession)):
+                setattr(row, field, utcnow() - timedelta(minutes=minutes))
+            db.session.commit()
+        assert browser.get("/inspectorate/").status_code == 303
+
+
+def test_logout_and_logout_everywhere(app, staff_client):
+    account = make_staff(app)
+    first, second = staff_client(account=account), staff_client(account=account)
+    first.post("/inspectorate/logout", data={"csrf_token": csrf_token(first, "/inspectorate/")})
+    assert first.get("/inspectorate/").status_code == 303
+    assert second.get("/inspectorate/").status_code == 200
+    third = staff_client(account=account)
+    response = third.post(
+        "/inspectorate/logout/everywhere", data={"csrf_token": csrf_token(third, "/inspectorate/")}
+    )
+    assert response.headers["Clear-Site-Data"]
+    assert second.get("/inspectorate/").status_code == 303
+    assert third.get("/inspectorate/").status_code == 303
+
+
+def test_revoked_session_and_disabled_member_lose_access(app, staff_client):
+    account = make_staff(app)
+    browser = staff_client(account=account)
+    with app.app_context():
+        member = staff.find_by_email(account.email)
+        admin = staff.find_by_email(admin_account(app).email)
+        staff.disable(member, actor=admin)
+        assert member.wrapped_private_key is None
+    assert browser.get("/inspectorate/").status_code == 303
+    assert (
+        login_with(
+            app.test_client(), account.email, account.password, totp_for(app, account)
+        ).status_code
+        == 401
+    )
+
+
+def test_the_database_alone_cannot_open_a_report(app, staff_client, client):
+    """With every session token unknown, no sealed key in the database opens."""
+    code, _ = submit_report(client)
+    staff_client()
+    staff_client("admin", admin_account(app))
+    with app.app_context():
+        report = reports.find(code)
+        rows = list(db.session.scalars(db.select(PortalSession)))
+        assert len(rows) == 2
+        for row in rows:
+            candidates = [row.token_hash, row.token_hash[:43], "x" * 43]
+            for guess in candidates:
+                key = crypto.expand_key(guess.encode(), b"", f"session/{row.kind}")
+                with pytest.raises(crypto.DecryptionError):
+                    crypto.decrypt(
+                        key, row.sealed_key, f"session/{row.kind}/{row.token_hash}".encode()
+                    )
+        # Nor do the staff rows: wrapped keys need a password.
+        for member in db.session.scalars(db.select(Staff)):
+            with pytest.raises(staff.WrongPassword):
+                staff.unlock(member, member.email)
+        assert report.key_sealed is not None
+
+
+def test_first_login_forces_password_change_and_totp_enrolment(app):
+    with app.app_context():
+        admin = staff.find_by_email(admin_account(app).email)
+        from portal.services.setup import private_key_from_recovery
+
+        private_key = private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
+        one_time = staff.add_member(
+            actor=admin,
+            email="baru@inspektorat.example",
+            role=Role.INVESTIGATOR,
+            private_key=private_key,
+        )
+    browser = app.test_client()
+    response = login_with(browser, "baru@inspektorat.example", one_time, "")
+    assert response.status_code == 303
+    # Every page leads to enrolment until it is done.
+    assert browser.get("/inspectorate/").headers["Location"].endswith("/inspectorate/enrol")
+    page = browser.get("/inspectorate/enrol").get_data(as_text=True)
+    assert 'src="data:image/svg+xml' in page
+    secret_text = re.search(r'name="secret" type="hidden" value="([A-Z2-7=]+)"', page).group(1)
+    import base64
+    import time
+
+    secret = base64.b32decode(secret_text)
+    token = csrf_token(browser, "/inspectorate/enrol")
+    form = {
+        "new_password": "a brand new long password",
+        "confirm": "a brand new long password",
+        "secret": secret_text,
+        "csrf_token": token,
+    }
+    wrong = browser.post(
+        "/inspectorate/enrol",
+        data={
+            **form,
+            "code": "000000" if crypto.totp_code(secret, time.time()) != "000000" else "111111",
+        },
+    )
+    assert wrong.status_code == 400
+    done = browser.post(
+        "/inspectorate/enrol", data={**form, "code": crypto.totp_code(secret, time.time())}
+    )
+    assert done.status_code == 303
+    assert browser.get("/inspectorate/").status_code == 200
+    # The one-time password is gone; the new password and the new authenticator work.
+    account = StaffAccount("baru@inspektorat.example", "a brand new long password", secret)
+    assert (
+        login_with(app.test_client(), account.email, one_time, totp_for(app, account)).status_code
+        == 401
+    )
+    assert staff_login(app, app.test_client(), account).status_code == 303
+
+
+def test_password_change_rewraps_the_key(app, staff_client):
+    account = make_staff(app)
+    browser = staff_client(account=account)
+    token = csrf_token(browser, "/inspectorate/password")
+    bad = browser.post(
+        "/inspectorate/password",
+        data={
+            "current": "nope nope nope",
+            "new_password": "x" * 12,
+            "confirm": "x" * 12,
+            "csrf_token": token,
+        },
+    )
+    assert bad.status_code == 400
+    ok = browser.post(
+        "/inspectorate/password",
+        data={
+            "current": account.password,
+            "new_password": "another long password",
+            "confirm": "another long password",
+            "csrf_token": token,
+        },
+    )
+    assert ok.status_code == 200
+    with app.app_context():
+        member = staff.find_by_email(account.email)
+        private_key, _ = staff.unlock(member, "another long password")
+        from portal.services.setup import private_key_from_recovery
+
+        assert private_key == private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
+        with pytest.raises(staff.WrongPassword):
+            staff.unlock(member, account.password)
