@@ -24,6 +24,12 @@ run: translations
 test: translations
 	$(BIN)/python -m pytest
 
+# Time the triage queue on a throw-away SQLite database of a million reports (~2 min).
+# Then the transparency statistics (dashboard, /api/v1/stats) on another (~10 min).
+bench: translations
+	$(BIN)/python bench/bench_queue.py
+	$(BIN)/python bench/bench_stats.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

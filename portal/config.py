@@ -34,6 +34,18 @@ class DefaultConfig:
 
     # Working days allowed per status (DESIGN.md, "Report lifecycle").
     DEADLINE_WORKING_DAYS = {"received": 3, "needs_info": 10, "verified": 5, "in_progress": 14}
+    # Reports per page of the triage queue. Pages are keyset pages, so a deep page costs
+    # the same as the first; 50 rows fit one screen of a wide table and stay light.
+    QUEUE_PAGE_SIZE = 50
+    # Months a closed report is kept before its keys are shredded. An admin may change it
+    # (and the deadlines above) on the settings page; stored values win over these defaults.
+    RETENTION_MONTHS = 24
+    # Published cases: per page of the public register (/kasus) and of /api/v1/cases;
+    # entries in the Atom feed (a newsroom polls it, so the newest are enough); and
+    # resolved reports per page of the staff list of summaries still to write.
+    PUBLISHED_CASES_PAGE_SIZE = 20
+    PUBLISHED_CASES_FEED_SIZE = 50
+    PUBLICATION_CANDIDATES_PAGE_SIZE = 50
 
     # Sessions: a reporter's inbox closes after 15 idle minutes; staff after 30, and
     # after 12 hours whatever they do.
@@ -80,12 +92,47 @@ class DefaultConfig:
     SESSION_COOKIE_SECURE = False
     WTF_CSRF_TIME_LIMIT = 3600 * 4
 
+    # The address citizens type or scan: printed posters carry QR codes and short links to
+    # the report form built from it, so it must be the public address, not the server's.
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+    # Public statistics (DESIGN.md, "Public transparency"). A published count of 1 to
+    # STATS_MIN_CELL - 1 reports is shown as "< k", so that no number points at a person;
+    # at least 3, or "< k" would itself give the number away.
+    STATS_MIN_CELL = 5
+    # The dashboard and the stats API read a snapshot of monthly aggregates, never the
+    # reports table. A request finding it older than this rebuilds it (one app server at a
+    # time); run `flask stats refresh` from cron to keep requests from ever paying for it.
+    STATS_MAX_AGE_SECONDS = 600
+    # How long one app server may hold the rebuild before another may take over (a crash).
+    STATS_REFRESH_LEASE_SECONDS = 300
+    # The licence line of the open data; the publisher defaults to "Inspektorat <CITY_NAME>".
+    STATS_LICENCE = "CC BY 4.0"
+    STATS_PUBLISHER: str | None = None
+
     # Optional: an onion address announced with the Onion-Location header.
     ONION_LOCATION: str | None = None
     # Send HSTS only when the portal is served over HTTPS.
     HSTS = False
     # Number of proxies in front of the app whose X-Forwarded-For may be trusted.
     PROXY_COUNT = 0
+
+    # Audit log entries per page (keyset pages: a deep page costs the same as the first).
+    AUDIT_PAGE_SIZE = 50
+
+    # Optional staff notifications by email: off while NOTIFY_SMTP_HOST is None. Mails
+    # carry counts and tracking codes only, never report content. The timeout bounds how
+    # long filing a report can wait on a slow mail server (sending never fails filing).
+    NOTIFY_SMTP_HOST: str | None = None
+    NOTIFY_SMTP_PORT = 587
+    NOTIFY_SMTP_USER: str | None = None
+    NOTIFY_SMTP_PASSWORD: str | None = None
+    NOTIFY_SMTP_STARTTLS = True
+    NOTIFY_SMTP_TIMEOUT = 5  # seconds, per connection step
+    NOTIFY_FROM = "lapor-pungli@localhost"
+    NOTIFY_TO: list[str] = []  # staff addresses, e.g. ["inspektorat@serangkota.go.id"]
+    # Tracking codes listed in one overdue digest; beyond this only the count is given.
+    NOTIFY_DIGEST_MAX_CODES = 200
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
@@ -96,6 +143,7 @@ ENVIRONMENT_KEYS = {
     "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
     "SECRET_KEY": "SECRET_KEY",
     "PORTAL_ONION_LOCATION": "ONION_LOCATION",
+    "PUBLIC_BASE_URL": "PUBLIC_BASE_URL",
 }
 
 
@@ -156,3 +204,9 @@ def validate(config: Any) -> None:
             raise ValueError(f"{name} needs exactly {sorted(KDF_DEFAULTS)}")
     if config["BABEL_DEFAULT_LOCALE"] not in config["LANGUAGES"]:
         raise ValueError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
+    if not isinstance(config.get("STATS_MIN_CELL"), int) or config["STATS_MIN_CELL"] < 3:
+        raise ValueError("STATS_MIN_CELL must be a whole number of at least 3")
+    if not str(config["PUBLIC_BASE_URL"]).startswith(("http://", "https://")):
+        raise ValueError("PUBLIC_BASE_URL must start with http:// or https://")
+    if config.get("NOTIFY_SMTP_HOST") and not config.get("NOTIFY_TO"):
+        raise ValueError("NOTIFY_SMTP_HOST is set: NOTIFY_TO needs at least one address")

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from flask import current_app
+
+from portal.services import settings
 
 # "public" = national holidays, "government" = cuti bersama (joint leave days).
 HOLIDAY_CATEGORIES = ("public", "government")
+# Deadlines run on the inspectorate's calendar: Kota Serang is in WIB. WIB has been UTC+7
+# without daylight saving since 1964, so a fixed offset is exact where tzdata is missing.
+LOCAL_TIMEZONE: tzinfo
+try:
+    LOCAL_TIMEZONE = ZoneInfo("Asia/Jakarta")
+except ZoneInfoNotFoundError:  # pragma: no cover - systems without a tz database
+    LOCAL_TIMEZONE = timezone(timedelta(hours=7), "WIB")
+
+
+def local_today() -> date:
+    """Today's date in Asia/Jakarta (WIB): the day deadlines are counted from and against."""
+    return datetime.now(UTC).astimezone(LOCAL_TIMEZONE).date()
 
 
 @lru_cache(maxsize=64)
@@ -45,6 +59,10 @@ def working_days_between(start: date, end: date) -> int:
 
 
 def due_date(status: str, since: date) -> date | None:
-    """When the current status must be acted on, or None if it has no deadline."""
-    days = current_app.config["DEADLINE_WORKING_DAYS"].get(status)
+    """When the current status must be acted on, or None if it has no deadline.
+
+    The admin's deadlines are read from the database each time (no process cache, so
+    every app server applies a change at once); config holds the defaults.
+    """
+    days = settings.get_deadlines().get(status)
     return add_working_days(since, days) if days else None

@@ -23,6 +23,22 @@ STATUS_LABELS = {
     "rejected": _l("Cannot be followed up"),
 }
 
+CHANNEL_LABELS = {
+    "web": _l("Website"),
+    "api": _l("App or gateway (API)"),
+    "walk_in": _l("Walk-in"),
+    "phone": _l("Phone"),
+    "sms": _l("SMS"),
+    "whatsapp": _l("WhatsApp"),
+}
+
+PRIORITY_LABELS = {
+    "low": _l("Low"),
+    "normal": _l("Normal"),
+    "high": _l("High"),
+    "urgent": _l("Urgent"),
+}
+
 
 def select_locale() -> str:
     """The visitor's chosen language (cookie), else the default.
@@ -50,6 +66,16 @@ def current_locale() -> str:
 def status_label(status: str) -> str:
     """The translated name of a status id."""
     return str(STATUS_LABELS.get(status, status))
+
+
+def channel_label(channel: str) -> str:
+    """The translated name of a channel id (web, walk_in, ...)."""
+    return str(CHANNEL_LABELS.get(channel, channel))
+
+
+def priority_label(priority: str) -> str:
+    """The translated name of a priority id."""
+    return str(PRIORITY_LABELS.get(priority, priority))
 
 
 def format_month(value: date | None) -> str:
@@ -84,6 +110,8 @@ def init_app(app: Flask, babel: Babel) -> None:
     app.jinja_env.globals.update(
         current_locale=current_locale,
         status_label=status_label,
+        channel_label=channel_label,
+        priority_label=priority_label,
         format_date=format_date,
         format_month=format_month,
         format_rupiah=format_rupiah,

@@ -1,9 +1,11 @@
-"""JSON API v1 as a client or an attacker sees it, checked against portal/api/openapi.json."""
+"""API v1 as a client or an attacker sees it, checked against portal/api/openapi.json."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -13,15 +15,28 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import ExifTags, Image
+from pypdf import PdfReader
 from werkzeug.test import TestResponse
 
-from portal import seed
-from portal.api.routes import OPENAPI_FILE
+from portal import evidence, seed
+from portal.api.routes import FILES_PART, OPENAPI_FILE, REPORT_PART
+from portal.config import DefaultConfig
 from portal.extensions import db
-from portal.identifiers import TrackingCode
-from portal.models import InspectorateKey, Report, Service
+from portal.identifiers import Receipt, TrackingCode
+from portal.models import Attachment, InspectorateKey, Report, Service
+from portal.services import inbox
 from portal.services import reports as reports_service
 from tests.conftest import VALID_FORM, VALID_JSON, submit_report
+from tests.test_evidence import (
+    MARKER,
+    encoded,
+    everything_decoded,
+    exif_block,
+    huge_png,
+    leaky_pdf,
+    two_colour_image,
+)
 
 OPENAPI: dict[str, Any] = json.loads(OPENAPI_FILE.read_text())
 API = "/api/v1"
@@ -71,7 +86,14 @@ def with_config(config: dict[str, Any]) -> pytest.MarkDecorator:
 
 # --- a small JSON Schema checker for the keywords the document uses -------------------------
 
-SCHEMA_ANNOTATIONS = {"description", "examples", "title", "default", "deprecated"}
+SCHEMA_ANNOTATIONS = {
+    "description",
+    "examples",
+    "title",
+    "default",
+    "deprecated",
+    "contentMediaType",
+}
 SCHEMA_ASSERTIONS = {
     "$ref",
     "type",
@@ -86,6 +108,7 @@ SCHEMA_ASSERTIONS = {
     "minimum",
     "maximum",
     "minItems",
+    "maxItems",
     "pattern",
     "format",
 }
@@ -158,6 +181,8 @@ def schema_errors(schema: dict[str, Any], value: Any, where: str = "$") -> list[
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             errors.append(f"{where}: fewer than {schema['minItems']} items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errors.append(f"{where}: more than {schema['maxItems']} items")
         if "items" in schema:
             for index, item in enumerate(value):
                 errors += schema_errors(schema["items"], item, f"{where}[{index}]")
@@ -206,6 +231,12 @@ def request_schema() -> dict[str, Any]:
     """The documented schema of the createReport body."""
     _, _, found = operation("createReport")
     return found["requestBody"]["content"]["application/json"]["schema"]
+
+
+def multipart_media() -> dict[str, Any]:
+    """The documented multipart/form-data variant of the createReport body."""
+    _, _, found = operation("createReport")
+    return found["requestBody"]["content"]["multipart/form-data"]
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -551,10 +582,10 @@ def bad_inputs() -> list[BadInput]:
             content_type="application/x-www-form-urlencoded",
         ),
         BadInput(
-            "multipart",
+            "multipart with the form's fields, not a report part",
             VALID_FORM,
-            status=415,
-            code="unsupported_media_type",
+            code="malformed_json",
+            field="report",
             content_type="multipart/form-data",
         ),
         BadInput(
@@ -682,6 +713,424 @@ def test_unencodable_text_is_refused_not_a_crash(app, client):
     response = client.post(REPORTS, data=data, content_type="application/json")
     assert_error(response, 400, "invalid_report", "chronology")
     assert report_count(app) == 0
+
+
+# --- filing a report with evidence files (multipart/form-data) -----------------------------
+
+ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(56) + b"/lib64/ld-linux"
+CORRUPT_PDF = b"%PDF-1.7\n" + bytes(range(256)) * 8
+# Small limits, so that "too large" needs no megabytes; room for many submissions. Bodies
+# stay under 500 KB, beyond which the test client spools them to a file it never closes.
+SMALL_EVIDENCE = {
+    "RATELIMIT_REPORT_SUBMIT": "1000 per hour",
+    "EVIDENCE_MAX_BYTES": 100 * 1024,
+    "MAX_CONTENT_LENGTH": 400 * 1024,
+}
+ENGLISH = {"Accept-Language": "en"}
+
+
+def gps_jpeg() -> bytes:
+    """An upright phone photo: EXIF with a GPS position and the marker as Artist, a comment."""
+    return encoded(
+        two_colour_image(size=(64, 32)),
+        "JPEG",
+        quality=95,
+        exif=exif_block(orientation=1),
+        comment=MARKER,
+    )
+
+
+def small_file(kind: str) -> tuple[bytes, str]:
+    """A small valid evidence file of each accepted kind, with a file name."""
+    image = two_colour_image(size=(16, 8))
+    if kind == "pdf":
+        return leaky_pdf(), "surat.pdf"
+    if kind == "text":
+        return b"Loket 3, jam 09.00\n", "catatan.txt"
+    image_format, name = {
+        "jpeg": ("JPEG", "foto.jpg"),
+        "png": ("PNG", "layar.png"),
+        "webp": ("WEBP", "wa.webp"),
+    }[kind]
+    return encoded(image, image_format), name
+
+
+def post_multipart(
+    client: FlaskClient,
+    report: Any = VALID_JSON,
+    files: list[tuple[bytes, str]] | tuple[()] = (),
+    headers: dict[str, str] | None = None,
+    parts: dict[str, Any] | None = None,
+) -> TestResponse:
+    """POST a multipart report: `report` as a JSON text part (left out when None), each
+    file as a part `files`, then `parts` as the test client takes them (they win)."""
+    data: dict[str, Any] = {}
+    if report is not None:
+        data[REPORT_PART] = report if isinstance(report, str) else json.dumps(report)
+    data[FILES_PART] = [(io.BytesIO(content), name) for content, name in files]
+    data.update(parts or {})
+    return client.post(
+        REPORTS, data=data, content_type="multipart/form-data", headers=headers or {}
+    )
+
+
+def stored(app: Flask) -> tuple[int, int]:
+    """How many reports and evidence files the database holds."""
+    with app.app_context():
+        return (
+            db.session.scalar(db.select(db.func.count()).select_from(Report)) or 0,
+            db.session.scalar(db.select(db.func.count()).select_from(Attachment)) or 0,
+        )
+
+
+def opened_evidence(app: Flask, code: str, receipt: str) -> list[inbox.EvidenceFile]:
+    """Every evidence file of a report, decrypted with its receipt as the reporter would."""
+    with app.app_context():
+        report = reports_service.find(TrackingCode(code))
+        assert report is not None
+        assert report.channel == "api"
+        key = reports_service.key_from_receipt(report, Receipt(receipt))
+        opened = [
+            inbox.open_evidence(report, key, info.id) for info in inbox.evidence_list(report, key)
+        ]
+    assert all(found is not None for found in opened)
+    return [found for found in opened if found is not None]
+
+
+def raw_database(app: Flask) -> bytes:
+    """The SQLite database file as a thief would copy it."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    return (app.config["TEST_INSTANCE"].folder / "portal.db").read_bytes()
+
+
+# The JSON body limit is far below the evidence: it must not apply to multipart bodies.
+@with_config({"API_JSON_MAX_BYTES": 1024})
+def test_multipart_report_stores_evidence_without_metadata(app, client):
+    photo, pdf = gps_jpeg(), leaky_pdf()
+    # The fixtures really carry what a phone and an office suite write; else this proves nothing.
+    with Image.open(io.BytesIO(photo)) as original:
+        exif = original.getexif()
+        assert exif[ExifTags.Base.Artist] == MARKER
+        assert exif.get_ifd(ExifTags.IFD.GPSInfo)
+        assert original.size == (64, 32)
+    assert PdfReader(io.BytesIO(pdf)).metadata.author == MARKER
+    assert len(photo) + len(pdf) > app.config["API_JSON_MAX_BYTES"]
+
+    response = post_multipart(
+        client, files=[(photo, "IMG_20261014_Budi.jpg"), (pdf, "laporan Budi.pdf")]
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert schema_errors({"$ref": "#/components/schemas/FiledReport"}, body) == []
+    assert body["status"] == "received"
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "Set-Cookie" not in response.headers
+    assert stored(app) == (1, 2)
+
+    cleaned_photo, cleaned_pdf = opened_evidence(app, body["tracking_code"], body["receipt"])
+    assert cleaned_photo.content_type == "image/jpeg"
+    assert cleaned_pdf.content_type == "application/pdf"
+    for found in (cleaned_photo, cleaned_pdf):
+        assert MARKER.encode() not in found.data
+        assert "Budi" not in found.name and "IMG" not in found.name and "laporan" not in found.name
+    with Image.open(io.BytesIO(cleaned_photo.data)) as image:
+        image.load()
+        assert image.format == "JPEG"
+        assert image.size == (64, 32)
+        assert not image.getexif()
+        assert not image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+        assert not {"exif", "comment", "icc_profile", "xmp"} & set(image.info)
+    assert PdfReader(io.BytesIO(cleaned_pdf.data)).metadata is None
+    assert MARKER.encode() not in everything_decoded(cleaned_pdf.data)
+
+    raw = raw_database(app)
+    assert MARKER.encode() not in raw
+    assert b"IMG_20261014" not in raw and b"laporan Budi" not in raw
+
+
+@with_config({"RATELIMIT_REPORT_SUBMIT": "1000 per hour"})
+def test_multipart_variants_are_accepted(app, client, subtests):
+    every_kind = [small_file(kind) for kind in ("jpeg", "png", "webp", "pdf", "text")]
+    assert len(every_kind) == DefaultConfig.EVIDENCE_MAX_FILES == app.config["EVIDENCE_MAX_FILES"]
+    blob = (io.BytesIO(json.dumps(VALID_JSON).encode()), "blob", "application/json")
+    cases: list[tuple[str, Callable[[], TestResponse], list[str]]] = [
+        ("no files", lambda: post_multipart(client), []),
+        (
+            "one file of each kind, as many as allowed",
+            lambda: post_multipart(client, files=every_kind),
+            [
+                "image/jpeg",
+                "image/png",
+                "image/webp",
+                "application/pdf",
+                evidence.TEXT_CONTENT_TYPE,
+            ],
+        ),
+        (
+            "report as a file part, as browsers send a JSON Blob",
+            lambda: post_multipart(
+                client, report=None, files=[small_file("png")], parts={REPORT_PART: blob}
+            ),
+            ["image/png"],
+        ),
+        (
+            "files before the report",
+            lambda: client.post(
+                REPORTS,
+                data={
+                    FILES_PART: [(io.BytesIO(small_file("text")[0]), "a.txt")],
+                    REPORT_PART: json.dumps(VALID_JSON),
+                },
+                content_type="multipart/form-data",
+            ),
+            [evidence.TEXT_CONTENT_TYPE],
+        ),
+        (
+            "an empty file input is skipped",
+            lambda: post_multipart(client, files=[(b"", ""), small_file("jpeg")]),
+            ["image/jpeg"],
+        ),
+    ]
+    for name, send, kinds in cases:
+        with subtests.test(msg=name):
+            before = stored(app)
+            response = send()
+            assert response.status_code == 201, response.get_data(as_text=True)
+            body = response.get_json()
+            found = opened_evidence(app, body["tracking_code"], body["receipt"])
+            assert [item.content_type for item in found] == kinds
+            assert stored(app) == (before[0] + 1, before[1] + len(kinds))
+            documented = {"report": VALID_JSON, "files": ["…"] * len(kinds)}
+            assert schema_errors(multipart_media()["schema"], documented) == []
+
+
+@dataclass(frozen=True)
+class BadUpload:
+    """A multipart request createReport must refuse without storing anything."""
+
+    name: str
+    send: Callable[[FlaskClient], TestResponse]
+    status: int = 400
+    code: str = "invalid_evidence"
+    field: str | None = FILES_PART
+    says: str = ""  # words the English message must contain
+
+
+def bad_uploads() -> list[BadUpload]:
+    """Every kind of refused multipart request (limits as in SMALL_EVIDENCE)."""
+    photo = small_file("jpeg")
+    return [
+        BadUpload(
+            "ELF program named x.jpg",
+            lambda c: post_multipart(c, files=[(ELF, "x.jpg")], headers=ENGLISH),
+            says="This file type is not accepted.",
+        ),
+        BadUpload(
+            "one bad file among good ones",
+            lambda c: post_multipart(c, files=[photo, photo, (ELF, "x.jpg")], headers=ENGLISH),
+            says="This file type is not accepted.",
+        ),
+        BadUpload(
+            "six files when five are allowed",
+            lambda c: post_multipart(c, files=[photo] * 6, headers=ENGLISH),
+            says="A report can hold at most 5 files.",
+        ),
+        BadUpload(
+            "six files, one of them bad: counted before any is read",
+            lambda c: post_multipart(c, files=[photo] * 5 + [(ELF, "x.jpg")], headers=ENGLISH),
+            says="A report can hold at most 5 files.",
+        ),
+        BadUpload(
+            "file over EVIDENCE_MAX_BYTES",
+            lambda c: post_multipart(
+                c, files=[(b"a" * (100 * 1024 + 1), "catatan.txt")], headers=ENGLISH
+            ),
+            says="This file is too large. Each file may be at most 0.1 MB",
+        ),
+        BadUpload(
+            "pixel bomb: a tiny PNG claiming 20000x20000",
+            lambda c: post_multipart(
+                c, files=[(huge_png(20_000, 20_000), "peta.png")], headers=ENGLISH
+            ),
+            says="megapixels",
+        ),
+        BadUpload(
+            "corrupt PDF",
+            lambda c: post_multipart(c, files=[(CORRUPT_PDF, "surat.pdf")], headers=ENGLISH),
+            says="damaged or incomplete",
+        ),
+        BadUpload(
+            "missing report part",
+            lambda c: post_multipart(c, report=None, files=[photo], headers=ENGLISH),
+            code="malformed_json",
+            field=REPORT_PART,
+            says='Send the report as one JSON object in the part "report".',
+        ),
+        BadUpload(
+            "report part twice",
+            lambda c: post_multipart(
+                c, report=None, parts={REPORT_PART: [json.dumps(VALID_JSON)] * 2}
+            ),
+            code="malformed_json",
+            field=REPORT_PART,
+        ),
+        BadUpload(
+            "report part that is not JSON",
+            lambda c: post_multipart(c, report='{"category": "pungli", ', headers=ENGLISH),
+            code="malformed_json",
+            field=REPORT_PART,
+            says='The part "report" is not a JSON object.',
+        ),
+        BadUpload(
+            "report part that is a JSON array",
+            lambda c: post_multipart(c, report=json.dumps([VALID_JSON])),
+            code="malformed_json",
+            field=REPORT_PART,
+        ),
+        BadUpload(
+            "report file part that is not UTF-8",
+            lambda c: post_multipart(
+                c,
+                report=None,
+                parts={REPORT_PART: (io.BytesIO(b"\xff\xfe{\x00"), "blob", "application/json")},
+            ),
+            code="malformed_json",
+            field=REPORT_PART,
+        ),
+        BadUpload(
+            "invalid report with a good file: the report is checked first",
+            lambda c: post_multipart(c, report={**VALID_JSON, "paid": "yes"}, files=[photo]),
+            code="invalid_report",
+            field="paid",
+        ),
+        BadUpload(
+            "evidence under another name",
+            lambda c: post_multipart(c, parts={"evidence": [(io.BytesIO(photo[0]), "foto.jpg")]}),
+            code="invalid_report",
+            field="evidence",
+        ),
+        BadUpload(
+            "files part without a file name",
+            lambda c: post_multipart(c, parts={FILES_PART: "foto.jpg"}, headers=ENGLISH),
+            code="invalid_report",
+            field=FILES_PART,
+            says="Some fields are missing or invalid.",
+        ),
+        BadUpload(
+            "body over MAX_CONTENT_LENGTH",
+            lambda c: post_multipart(c, files=[(b"a" * (400 * 1024), "catatan.txt")]),
+            status=413,
+            code="request_entity_too_large",
+            field=None,
+        ),
+        BadUpload(
+            "report part over MAX_FORM_MEMORY_SIZE",
+            lambda c: post_multipart(c, report={**VALID_JSON, "chronology": "c" * 300 * 1024}),
+            status=413,
+            code="request_entity_too_large",
+            field=None,
+        ),
+    ]
+
+
+@with_config(SMALL_EVIDENCE)
+def test_bad_uploads_are_refused_and_nothing_is_stored(app, client, subtests):
+    assert app.config["MAX_FORM_MEMORY_SIZE"] == 256 * 1024 < 300 * 1024
+    assert 300 * 1024 < app.config["MAX_CONTENT_LENGTH"] <= 400 * 1024
+    for case in bad_uploads():
+        with subtests.test(msg=case.name):
+            started = time.perf_counter()
+            response = case.send(client)
+            assert time.perf_counter() - started < 2  # refusals decode nothing big
+            error = assert_error(response, case.status, case.code, case.field)
+            assert case.says in error["message"]
+            if case.field == FILES_PART and case.code == "invalid_evidence":
+                assert error["fields"][FILES_PART] == [error["message"]]
+            documented = deref(operation("createReport")[2]["responses"][str(case.status)])
+            assert "application/json" in documented["content"]
+            assert stored(app) == (0, 0)
+
+
+def test_multipart_without_boundary_is_malformed(app, client):
+    response = client.post(REPORTS, data=b"report=x", content_type="multipart/form-data")
+    assert_error(response, 400, "malformed_json", REPORT_PART)
+    assert stored(app) == (0, 0)
+
+
+def test_evidence_refusals_speak_the_request_language(app, client):
+    english = post_multipart(client, files=[(ELF, "x.jpg")], headers=ENGLISH).get_json()
+    indonesian = post_multipart(client, files=[(ELF, "x.jpg")]).get_json()
+    assert english["error"]["code"] == indonesian["error"]["code"] == "invalid_evidence"
+    assert english["error"]["message"].startswith("This file type is not accepted.")
+    assert indonesian["error"]["message"].startswith("Jenis berkas ini tidak diterima.")
+    assert stored(app) == (0, 0)
+
+
+@with_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
+def test_multipart_shares_the_submission_budget(app, client):
+    file_via_api(client)
+    assert_error(post_multipart(client, files=[small_file("text")]), 429, "too_many_requests")
+    assert stored(app) == (1, 0)
+
+
+@with_config(SMALL_EVIDENCE)
+def test_documented_multipart_examples_are_what_the_portal_answers(app, client):
+    examples = deref(operation("createReport")[2]["responses"]["400"])["content"][
+        "application/json"
+    ]["examples"]
+    photo = small_file("jpeg")
+    answers = {
+        "invalid_evidence": post_multipart(client, files=[(ELF, "x.jpg")], headers=ENGLISH),
+        "too_many_files": post_multipart(client, files=[photo] * 6, headers=ENGLISH),
+        "malformed_report_part": post_multipart(client, report=None, headers=ENGLISH),
+    }
+    for name, response in answers.items():
+        assert response.get_json() == deref(examples[name])["value"], name
+    unsupported = client.post(REPORTS, data=VALID_FORM, headers=ENGLISH)
+    documented = resolve("#/components/responses/UnsupportedMediaType")["content"]
+    assert unsupported.get_json() == documented["application/json"]["examples"]["not_json"]["value"]
+
+
+def test_multipart_document_states_the_limits():
+    media = multipart_media()
+    schema = media["schema"]
+    assert set(schema["properties"]) == {REPORT_PART, FILES_PART}
+    assert schema["required"] == [REPORT_PART]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"][REPORT_PART]["$ref"] == "#/components/schemas/NewReport"
+    assert media["encoding"][REPORT_PART]["contentType"] == "application/json"
+    files = schema["properties"][FILES_PART]
+    assert files["maxItems"] == DefaultConfig.EVIDENCE_MAX_FILES == 5
+    assert files["items"] == {
+        "type": "string",
+        "contentMediaType": "application/octet-stream",
+        "description": files["items"]["description"],
+    }
+    text = files["description"]
+    assert DefaultConfig.EVIDENCE_MAX_BYTES == 10 * 1024 * 1024 and "10 MB" in text
+    assert DefaultConfig.EVIDENCE_MAX_PIXELS == 40_000_000 and "40 megapixels" in text
+    assert evidence.MAX_PDF_PAGES == 200 and "200 pages" in text
+    for words in ("JPEG", "PNG", "WebP", "PDF", "plain text", "EXIF", "GPS", "never kept"):
+        assert words in text, words
+    assert set(media["encoding"][FILES_PART]["contentType"].split(", ")) == {
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+    }
+    assert DefaultConfig.MAX_FORM_MEMORY_SIZE == 256 * 1024
+    assert "256 KB" in schema["properties"][REPORT_PART]["description"]
+    too_large = resolve("#/components/responses/PayloadTooLarge")["description"]
+    assert DefaultConfig.API_JSON_MAX_BYTES == 64 * 1024 and "64 KB" in too_large
+    assert DefaultConfig.MAX_CONTENT_LENGTH // (1024 * 1024) == 50 and "50 MB" in too_large
+    six = {"report": VALID_JSON, "files": ["…"] * 6}
+    assert schema_errors(schema, six) != []
+    assert schema_errors(schema, {"files": []}) != []
 
 
 # --- public status ------------------------------------------------------------------------
@@ -915,7 +1364,7 @@ def test_document_is_structurally_valid_openapi_3_1():
                 assert isinstance(response["description"], str) and response["description"]
                 for media in response.get("content", {}).values():
                     assert "schema" in media
-    assert len(operation_ids) == len(set(operation_ids)) == 4
+    assert len(operation_ids) == len(set(operation_ids)) == 7
 
 
 def _walk(node: Any, where: str = "#") -> Iterator[tuple[str, Any]]:
@@ -1043,6 +1492,13 @@ def _status_of_a_new_report(client: FlaskClient) -> TestResponse:
     return client.get(f"{REPORTS}/{code}")
 
 
+def _cases_with_one_published(app: Flask, client: FlaskClient) -> TestResponse:
+    from tests.test_publication import publish_case
+
+    publish_case(app)
+    return client.get(f"{API}/cases")
+
+
 Scenario = Callable[[Flask, FlaskClient], TestResponse]
 UNKNOWN = f"{REPORTS}/SRG-0000-0000-00"
 
@@ -1078,6 +1534,21 @@ SCENARIOS: dict[tuple[str, str], tuple[str, Scenario]] = {
     ("listCatalog", "200"): ("plain", lambda app, c: c.get(f"{API}/catalog")),
     ("listCatalog", "429"): ("low-limits", lambda app, c: _twice(lambda: c.get(f"{API}/catalog"))),
     ("listCatalog", "default"): ("plain", lambda app, c: c.post(f"{API}/catalog", json={})),
+    ("listCases", "200"): ("plain", lambda app, c: _cases_with_one_published(app, c)),
+    ("listCases", "400"): ("plain", lambda app, c: c.get(f"{API}/cases?page=0")),
+    ("listCases", "429"): ("low-limits", lambda app, c: _twice(lambda: c.get(f"{API}/cases"))),
+    ("listCases", "default"): ("plain", lambda app, c: c.post(f"{API}/cases", json={})),
+    ("getStats", "200"): ("plain", lambda app, c: c.get(f"{API}/stats")),
+    ("getStats", "400"): ("plain", lambda app, c: c.get(f"{API}/stats?period=2026-13")),
+    ("getStats", "429"): ("low-limits", lambda app, c: _twice(lambda: c.get(f"{API}/stats"))),
+    ("getStats", "default"): ("plain", lambda app, c: c.post(f"{API}/stats", json={})),
+    ("getStatsCsv", "200"): ("plain", lambda app, c: c.get(f"{API}/stats.csv")),
+    ("getStatsCsv", "400"): ("plain", lambda app, c: c.get(f"{API}/stats.csv?period=Q1")),
+    ("getStatsCsv", "429"): (
+        "low-limits",
+        lambda app, c: _twice(lambda: c.get(f"{API}/stats.csv")),
+    ),
+    ("getStatsCsv", "default"): ("plain", lambda app, c: c.post(f"{API}/stats.csv", json={})),
     ("getOpenApi", "200"): ("plain", lambda app, c: c.get(f"{API}/openapi.json")),
     ("getOpenApi", "429"): (
         "low-limits",
@@ -1117,7 +1588,8 @@ def test_documented_responses_match_their_schemas(app, client, subtests, group, 
                     assert response.status_code == int(status), response.get_data(as_text=True)
                 content = deref(documented)["content"]
                 assert response.mimetype in content
-                body = response.get_json()
+                # JSON is checked as JSON; another media type (text/csv) as the text it is.
+                body = response.get_json() if response.is_json else response.get_data(as_text=True)
                 assert schema_errors(content[response.mimetype]["schema"], body) == []
                 assert "no-store" in response.headers["Cache-Control"]
                 assert "Set-Cookie" not in response.headers

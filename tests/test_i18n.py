@@ -122,7 +122,14 @@ def html_lang(page: str) -> str:
 
 
 # File downloads, not pages (and behind a reporter session).
-NOT_PAGES = {"citizens.inbox_download"}
+NOT_PAGES = {"citizens.inbox_download", "public.cases_feed"}
+
+
+def _published_case(app: Flask) -> str:
+    """The public id of a newly published case, so its page can be checked too."""
+    from tests.test_publication import publish_case
+
+    return publish_case(app)
 
 
 def page_urls(app: Flask, tracking_code: str, lang: str) -> list[str]:
@@ -131,6 +138,9 @@ def page_urls(app: Flask, tracking_code: str, lang: str) -> list[str]:
         "public.status_page": {"code": tracking_code},
         # The switch redirects to a page; keep the language the test is checking.
         "public.switch_language": {"lang": lang},
+        "public.cases_page": {"public_id": _published_case(app)},
+        "public.catalog_service": {"service_code": "ktp_el"},
+        "public.poster": {"unit_code": "mpp"},
     }
     urls = []
     for rule in app.url_map.iter_rules():

@@ -10,3 +10,5 @@ bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
 from portal.api import routes  # noqa: E402,F401
+from portal.api import cases  # noqa: E402,F401
+from portal.api import stats  # noqa: E402,F401

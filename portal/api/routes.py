@@ -1,4 +1,4 @@
-"""API v1 views: file a report (JSON, or multipart with evidence), read its status, the catalogue."""
+"""API v1 views: file a report (JSON, or multipart with evidence), read status and catalogue."""
 
 from __future__ import annotations
 

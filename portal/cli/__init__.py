@@ -10,3 +10,14 @@ def register(app: Flask) -> None:
     from portal.cli.setup import setup_command
 
     app.cli.add_command(setup_command)
+    from portal.cli.recover import recover_command
+
+    app.cli.add_command(recover_command)
+    from portal.cli.audit import audit_group
+    from portal.cli.notify import notify_group
+
+    app.cli.add_command(audit_group)
+    app.cli.add_command(notify_group)
+    from portal.cli.stats import stats_group
+
+    app.cli.add_command(stats_group)

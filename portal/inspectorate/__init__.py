@@ -4,4 +4,14 @@ from flask import Blueprint
 
 bp = Blueprint("inspectorate", __name__, url_prefix="/inspectorate")
 
-from portal.inspectorate import auth, navigation  # noqa: E402,F401
+from portal.inspectorate import (  # noqa: E402,F401  (each module adds its views to bp)
+    admin,
+    audit,
+    auth,
+    cases,
+    catalog_admin,
+    navigation,
+    operator,
+    publication,
+    queue,
+)

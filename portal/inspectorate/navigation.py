@@ -22,9 +22,11 @@ OVERSIGHT = frozenset({Role.ADMIN, Role.AUDITOR})
 STAFF_LINKS = [
     ("inspectorate.queue", _l("Report queue"), HANDLERS),
     ("inspectorate.operator_form", _l("File a report for a reporter"), HANDLERS),
+    ("inspectorate.publication_index", _l("Published cases"), HANDLERS),
     ("inspectorate.audit_log", _l("Audit log"), OVERSIGHT),
     ("inspectorate.admin_staff", _l("Staff and sessions"), frozenset({Role.ADMIN})),
     ("inspectorate.admin_settings", _l("Deadlines and retention"), frozenset({Role.ADMIN})),
+    ("inspectorate.admin_catalog", _l("Services, fees and places"), frozenset({Role.ADMIN})),
 ]
 
 

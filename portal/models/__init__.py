@@ -4,9 +4,12 @@ from portal.models.audit import AuditEntry
 from portal.models.catalog import Category, Service, Unit
 from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
+from portal.models.publication import PublicationState, PublishedCase, WithdrawalReason
 from portal.models.reports import Channel, Outcome, Priority, Report, Status, StatusChange
 from portal.models.sessions import PortalSession, SessionKind
+from portal.models.settings import Setting
 from portal.models.staff import Role, Staff
+from portal.models.stats import StatsCell, StatsRefresh, StatsSnapshot
 
 __all__ = [
     "Attachment",
@@ -18,13 +21,20 @@ __all__ = [
     "Outcome",
     "PortalSession",
     "Priority",
+    "PublicationState",
+    "PublishedCase",
     "Report",
     "Role",
     "Service",
     "SessionKind",
+    "Setting",
     "Side",
     "Staff",
+    "StatsCell",
+    "StatsRefresh",
+    "StatsSnapshot",
     "Status",
     "StatusChange",
     "Unit",
+    "WithdrawalReason",
 ]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
 from flask import current_app
 
-from portal import crypto
+from portal import crypto, deadlines
 from portal.evidence import CleanFile
 from portal.extensions import db
 from portal.identifiers import Receipt, TrackingCode, new_receipt, new_tracking_code
@@ -155,11 +155,13 @@ def file_report(
     contact: str = "",
     channel: Channel = Channel.WEB,
     files: Sequence[CleanFile] = (),
+    on_filed: Callable[[Report], None] | None = None,
 ) -> FiledReport:
     """Encrypt and store a new report with its evidence; returns tracking code and receipt.
 
     Raises UnknownCatalogCode for codes the form does not offer, NotInitialised
     before setup, TooManyFiles. Nothing is written unless everything succeeds.
+    `on_filed` runs in the same transaction before the commit (e.g. an audit entry).
     """
     from portal.services import inbox  # inbox builds on this module
 
@@ -177,9 +179,13 @@ def file_report(
     data_key = crypto.random_key()
     salt = crypto.random_salt()
     kdf = crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
+    # The verification deadline counts working days from today in WIB, not UTC.
+    local_today = deadlines.local_today()
     report = Report(
         tracking_code=code,
         status=Status.RECEIVED,
+        status_since=local_today,
+        due_on=deadlines.due_date(Status.RECEIVED, local_today),
         channel=channel,
         category_code=category,
         service_code=service,
@@ -200,10 +206,16 @@ def file_report(
     try:
         db.session.flush()
         inbox.store_evidence(report=report, data_key=data_key, files=files, author=Side.REPORTER)
+        if on_filed is not None:
+            on_filed(report)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
+    # After the commit, and it never raises: a mail server cannot lose a report.
+    from portal.services import notify
+
+    notify.new_report(code)
     return FiledReport(code, receipt)
 
 

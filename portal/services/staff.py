@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from portal import crypto
 from portal.extensions import db
-from portal.models import Role, Staff
+from portal.models import PortalSession, Role, SessionKind, Staff
+from portal.models.base import utcnow
 from portal.services import audit, sessions, throttle
 
 TOTP_SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends
@@ -229,3 +233,178 @@ def disable(member: Staff, *, actor: Staff) -> None:
     sessions.end_all_for_staff(member.id)
     audit.record(actor=actor.email, action="staff.disabled", target=member.email)
     db.session.commit()
+
+
+# --- Admin: members, roles, password resets, sessions; offline recovery ---------------
+
+
+class DuplicateEmail(ValueError):
+    """A staff member with this email already exists."""
+
+
+class OwnAccount(Exception):
+    """An admin tried to disable, demote or reset their own account."""
+
+
+class LastAdmin(Exception):
+    """The change would leave no active admin."""
+
+
+class NotAnAdmin(Exception):
+    """Offline recovery is only for admins; an admin resets everyone else."""
+
+
+class SessionNotFound(LookupError):
+    """No live staff session has this id."""
+
+
+def members() -> list[Staff]:
+    """Every staff member, active ones first, then by email."""
+    return list(db.session.scalars(db.select(Staff).order_by(Staff.active.desc(), Staff.email)))
+
+
+def live_sessions() -> list[tuple[PortalSession, Staff]]:
+    """Staff sessions within their idle and absolute limits, most recently used first.
+
+    Only ids and times leave here: token hashes and sealed keys stay in the database.
+    """
+    config = current_app.config
+    now = utcnow()
+    idle = timedelta(minutes=config["STAFF_SESSION_IDLE_MINUTES"])
+    absolute = timedelta(minutes=config["STAFF_SESSION_MAX_MINUTES"])
+    rows = db.session.execute(
+        db.select(PortalSession, Staff)
+        .join(Staff, PortalSession.staff_id == Staff.id)
+        .where(
+            PortalSession.kind == SessionKind.STAFF,
+            PortalSession.last_seen_at >= now - idle,
+            PortalSession.created_at >= now - absolute,
+        )
+        .order_by(PortalSession.last_seen_at.desc(), PortalSession.id.desc())
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def _active_admins() -> list[Staff]:
+    """Active admins, locked for this transaction where the database can lock rows."""
+    return list(
+        db.session.scalars(
+            db.select(Staff)
+            .where(Staff.role == Role.ADMIN, Staff.active.is_(True))
+            .with_for_update()
+        )
+    )
+
+
+def _keeps_an_admin(member: Staff) -> bool:
+    """Whether some other active admin remains if `member` stops being one."""
+    return any(admin.id != member.id for admin in _active_admins())
+
+
+def create_member(*, actor: Staff, email: str, role: Role, private_key: crypto.PrivateKey) -> str:
+    """Add a member with a one-time password (returned); DuplicateEmail if the email exists."""
+    if find_by_email(email) is not None:
+        raise DuplicateEmail()
+    try:
+        return add_member(actor=actor, email=email, role=role, private_key=private_key)
+    except IntegrityError as error:  # the same email added at the same moment elsewhere
+        db.session.rollback()
+        raise DuplicateEmail() from error
+
+
+def disable_member(member: Staff, *, actor: Staff) -> bool:
+    """Disable another member; never oneself, never the last active admin.
+
+    Returns False (and records nothing) if the member was already disabled.
+    """
+    if member.id == actor.id:
+        raise OwnAccount()
+    if not member.active:
+        return False
+    if member.role == Role.ADMIN and not _keeps_an_admin(member):
+        raise LastAdmin()
+    disable(member, actor=actor)
+    return True
+
+
+def change_role(member: Staff, *, actor: Staff, role: Role) -> bool:
+    """Give another member a new role (audited); False if it was already theirs."""
+    if member.id == actor.id:
+        raise OwnAccount()
+    if member.role == role:
+        return False
+    if member.role == Role.ADMIN and member.active and not _keeps_an_admin(member):
+        raise LastAdmin()
+    old = member.role
+    member.role = role
+    audit.record(
+        actor=actor.email,
+        action="staff.role_changed",
+        target=member.email,
+        detail=json.dumps({"old": old, "new": str(role)}),
+    )
+    db.session.commit()
+    return True
+
+
+def reset_password(member: Staff, *, actor: Staff, private_key: crypto.PrivateKey) -> str:
+    """Give another member a one-time password (returned) and a fresh copy of the key.
+
+    They must choose a password and enrol a new authenticator at their next sign-in;
+    their sessions end. A disabled member is enabled again this way.
+    """
+    if member.id == actor.id:
+        raise OwnAccount()
+    one_time_password = secrets.token_urlsafe(12)
+    reactivated = not member.active
+    _wrap(member, one_time_password, private_key, new_totp_secret())
+    member.totp_last_step = 0  # a new secret: no code of it has been used yet
+    member.active = True
+    member.must_change_password = True
+    member.totp_enrolled = False
+    sessions.end_all_for_staff(member.id)
+    throttle.clear(ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_FAILURES"])
+    audit.record(
+        actor=actor.email,
+        action="staff.password_reset",
+        target=member.email,
+        detail="reactivated" if reactivated else "",
+    )
+    db.session.commit()
+    return one_time_password
+
+
+def revoke_session(session_id: int, *, actor: Staff) -> Staff:
+    """End one staff session (audited); returns whose it was."""
+    row = db.session.get(PortalSession, session_id)
+    member = db.session.get(Staff, row.staff_id) if row and row.staff_id else None
+    if row is None or row.kind != SessionKind.STAFF or member is None:
+        raise SessionNotFound()
+    db.session.delete(row)
+    audit.record(
+        actor=actor.email, action="session.revoked", target=member.email, detail=str(session_id)
+    )
+    db.session.commit()
+    return member
+
+
+def recover_admin(member: Staff, *, private_key: crypto.PrivateKey, new_password: str) -> str:
+    """Offline recovery: re-wrap the key for an admin under a new password and TOTP secret.
+
+    `private_key` comes from the recovery key. The admin's sessions end; the new TOTP
+    secret is returned once, in base32.
+    """
+    if member.role != Role.ADMIN:
+        raise NotAnAdmin()
+    check_new_password(new_password)
+    totp_secret = new_totp_secret()
+    _wrap(member, new_password, private_key, totp_secret)
+    member.totp_last_step = 0  # a new secret: no code of it has been used yet
+    member.active = True
+    member.must_change_password = False
+    member.totp_enrolled = True
+    sessions.end_all_for_staff(member.id)
+    throttle.clear(ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_FAILURES"])
+    audit.record(actor="recover", action="staff.recovered", target=member.email)
+    db.session.commit()
+    return totp_display(totp_secret)

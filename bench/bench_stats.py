@@ -1,0 +1,436 @@
+"""Transparency statistics benchmark: a million reports, the dashboard and the stats API timed.
+
+`make bench` builds a throw-away SQLite database of 1,000,000 reports and their status
+history (about 2.6 million steps) in a temporary folder with bulk executemany, then
+times what a journalist's visit costs: the dashboard and /api/v1/stats (JSON and CSV) for
+the default 12 months, a year and a month, with a warm snapshot; and the cold rebuild of
+the snapshot from the reports table (`flask stats refresh`, or the one request that finds
+it older than STATS_MAX_AGE_SECONDS). Each time is printed in milliseconds and as a ratio
+to floors measured in the same run (`SELECT 1`, and `GET /api/v1/catalog` over HTTP), so
+numbers from different machines compare; nothing asserts on absolute times.
+
+    .venv/bin/python bench/bench_stats.py [--reports N] [--repeat R] [--rebuilds B]
+        [--database postgresql://user@host/db]   # an empty PostgreSQL database instead
+        [--keep DIR]                             # keep (and reuse) the SQLite file in DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask import Flask  # noqa: E402
+from sqlalchemy import func, select, text, update  # noqa: E402
+
+# Cheap key derivation: the benchmark measures statistics, not Argon2.
+CHEAP_KDF = {"memory_kib": 8, "iterations": 1, "lanes": 1}
+ADMIN_EMAIL = "bench-admin@inspektorat.example"
+ADMIN_PASSWORD = "benchmark password, not secret"
+YEARS = 3  # reports spread over this many years up to today
+CHUNK = 20_000  # reports per executemany
+
+UNITS = [
+    ("mpp", 30),
+    ("disdukcapil", 30),
+    ("dpmptsp", 6),
+    ("keliling", 4),
+    ("kec_serang", 5),
+    ("kec_kasemen", 3),
+    ("kec_walantaka", 3),
+    ("kec_curug", 3),
+    ("kec_cipocok_jaya", 3),
+    ("kec_taktakan", 3),
+    ("kel_serang", 2),
+    ("kel_kasemen", 1),
+    ("lainnya", 6),
+]
+CATEGORIES = [
+    ("pungli", 35),
+    ("calo", 25),
+    ("gratifikasi", 8),
+    ("penundaan", 10),
+    ("prosedur", 8),
+    ("tidak_dilayani", 4),
+    ("diskriminasi", 2),
+    ("perilaku", 4),
+    ("sarana", 2),
+    ("saran", 2),
+]
+SERVICES = [
+    ("ktp_el", 40),
+    ("kk", 25),
+    ("akta_kelahiran", 12),
+    ("akta_kematian", 5),
+    ("pindah_datang", 8),
+    ("kia", 5),
+    ("akta_perkawinan", 2),
+    ("pengakuan_anak", 1),
+    ("lainnya", 2),
+]
+CHANNELS = [("web", 70), ("api", 10), ("walk_in", 8), ("phone", 5), ("whatsapp", 5), ("sms", 2)]
+BODIES = [
+    ("ombudsman_banten", 40),
+    ("polri", 15),
+    ("kejaksaan", 10),
+    ("kpk", 5),
+    ("sp4n_lapor", 20),
+    ("instansi_terkait", 10),
+]
+# Where a report ends up: recent ones are still being handled, older ones mostly closed.
+RECENT_DAYS = 90
+RECENT_ENDS = [
+    ("received", 20),
+    ("needs_info", 8),
+    ("verified", 15),
+    ("in_progress", 27),
+    ("referred", 5),
+    ("resolved", 18),
+    ("rejected", 7),
+]
+OLD_ENDS = [("resolved", 600), ("rejected", 240), ("referred", 150), ("in_progress", 10)]
+# The steps that lead to each end (after "received").
+PATHS = {
+    "received": [],
+    "needs_info": ["needs_info"],
+    "verified": ["verified"],
+    "in_progress": ["verified", "in_progress"],
+    "referred": ["verified", "in_progress", "referred"],
+    "resolved": ["verified", "in_progress", "resolved"],
+    "rejected": ["rejected"],
+}
+# Working days each step usually takes, as (low, high) calendar days after the one before.
+STEP_DAYS = {
+    "needs_info": (0, 4),
+    "verified": (0, 6),
+    "in_progress": (1, 8),
+    "referred": (3, 20),
+    "resolved": (5, 30),
+    "rejected": (0, 6),
+}
+REPORT_COLUMNS = (
+    "id",
+    "tracking_code",
+    "status",
+    "channel",
+    "category_code",
+    "service_code",
+    "unit_code",
+    "incident_month",
+    "amount_demanded_rounded",
+    "received_on",
+    "status_since",
+    "verified_on",
+    "closed_on",
+    "priority",
+    "referred_to",
+    "refund_rupiah",
+    "content_ct",
+    "key_sealed",
+    "key_wrapped",
+    "receipt_salt",
+    "receipt_kdf",
+)
+STEP_COLUMNS = ("id", "report_id", "status", "public_note", "created_on")
+
+
+def weighted(rng: random.Random, table: list[tuple[str, int]], count: int) -> list[str]:
+    """`count` values drawn from a weighted table."""
+    values, weights = zip(*table, strict=True)
+    return rng.choices(values, weights=weights, k=count)
+
+
+def tracking_code(row_id: int) -> str:
+    """A unique, random-looking code per id (an odd multiplier permutes 50-bit numbers)."""
+    from portal.identifiers import CROCKFORD, format_tracking_code
+
+    value = (row_id * 0x2545F4914F6CD) % (1 << 50)
+    body = "".join(CROCKFORD[(value >> shift) & 31] for shift in range(45, -1, -5))
+    return format_tracking_code("SRG", body)
+
+
+def generate(
+    count: int, today: date, dates_as_text: bool
+) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    """(report rows, status history rows) in chunks, oldest reports first."""
+    rng = random.Random(20260817)
+    start = today - timedelta(days=365 * YEARS)
+    span = (today - start).days + 1
+    blobs = [rng.randbytes(rng.randint(300, 1200)) for _ in range(64)]
+    sealed, wrapped, salt = rng.randbytes(92), rng.randbytes(60), rng.randbytes(16)
+    kdf = "argon2id$m=65536,t=3,p=4"
+
+    def as_value(day: date | None) -> Any:
+        if day is None:
+            return None
+        return day.isoformat() if dates_as_text else day
+
+    row_id = step_id = 0
+    while row_id < count:
+        size = min(CHUNK, count - row_id)
+        units = weighted(rng, UNITS, size)
+        categories = weighted(rng, CATEGORIES, size)
+        services = weighted(rng, SERVICES, size)
+        channels = weighted(rng, CHANNELS, size)
+        reports, steps = [], []
+        for offset in range(size):
+            row_id += 1
+            received = start + timedelta(days=(row_id - 1) * span // count)
+            age = (today - received).days
+            end = weighted(rng, RECENT_ENDS if age <= RECENT_DAYS else OLD_ENDS, 1)[0]
+            day = received
+            step_id += 1
+            steps.append((step_id, row_id, "received", "", as_value(received)))
+            verified = closed = None
+            for status in PATHS[end]:
+                low, high = STEP_DAYS[status]
+                day = min(day + timedelta(days=rng.randint(low, high)), today)
+                step_id += 1
+                steps.append((step_id, row_id, status, "", as_value(day)))
+                if status in ("verified", "in_progress", "referred") and verified is None:
+                    verified = day
+                if status in ("resolved", "rejected"):
+                    closed = day
+            refund = rng.choice((None, None, 50_000, 100_000)) if end == "resolved" else None
+            reports.append(
+                (
+                    row_id,
+                    tracking_code(row_id),
+                    end,
+                    channels[offset],
+                    categories[offset],
+                    services[offset],
+                    units[offset],
+                    as_value(received.replace(day=1)),
+                    rng.choice((None, 50_000, 100_000, 150_000, 200_000)),
+                    as_value(received),
+                    as_value(day),
+                    as_value(verified),
+                    as_value(closed),
+                    "normal",
+                    weighted(rng, BODIES, 1)[0] if end == "referred" else None,
+                    refund,
+                    blobs[row_id % 64],
+                    sealed,
+                    wrapped,
+                    salt,
+                    kdf,
+                )
+            )
+        yield reports, steps
+
+
+def make_app(database_url: str, instance: Path) -> Flask:
+    """A portal instance on the benchmark database; snapshots never go stale by age."""
+    os.environ["PORTAL_INSTANCE"] = str(instance)
+    from portal import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "RECEIPT_KDF": CHEAP_KDF,
+            "PASSWORD_KDF": CHEAP_KDF,
+            "RATELIMIT_ENABLED": False,
+            "STATS_MAX_AGE_SECONDS": 10**9,
+        }
+    )
+
+
+def _insert(table: str, columns: tuple[str, ...], marker: str) -> str:
+    """An INSERT for executemany."""
+    names = ", ".join(columns)
+    values = ", ".join([marker] * len(columns))
+    return f"INSERT INTO {table} ({names}) VALUES ({values})"  # noqa: S608 - fixed names
+
+
+def populate(app: Flask, count: int) -> float:
+    """Initialise the instance and bulk-insert `count` reports with history; returns seconds."""
+    from portal.deadlines import local_today
+    from portal.extensions import db
+    from portal.models import Report, StatusChange
+    from portal.services import setup as setup_service
+
+    with app.app_context():
+        setup_service.initialise(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
+        sqlite = db.engine.dialect.name == "sqlite"
+        marker = "?" if sqlite else "%s"
+        insert_report = _insert(Report.__tablename__, REPORT_COLUMNS, marker)
+        insert_step = _insert(StatusChange.__tablename__, STEP_COLUMNS, marker)
+        started = time.perf_counter()
+        with db.engine.begin() as connection:
+            if sqlite:
+                # A scratch database: no journal, no fsync, a big cache while loading.
+                connection.exec_driver_sql("PRAGMA journal_mode=OFF")
+                connection.exec_driver_sql("PRAGMA synchronous=OFF")
+                connection.exec_driver_sql("PRAGMA cache_size=-1000000")
+            for reports, steps in generate(count, local_today(), dates_as_text=sqlite):
+                connection.exec_driver_sql(insert_report, reports)
+                connection.exec_driver_sql(insert_step, steps)
+                print(f"\r  {reports[-1][0]:>9,} reports", end="", flush=True)
+        if not sqlite:
+            with db.engine.begin() as connection:
+                for table in ("report", "status_change"):
+                    connection.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) "  # noqa: S608
+                        f"FROM {table}"
+                    )
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE report")
+                conn.exec_driver_sql("VACUUM ANALYZE status_change")
+        print()
+        return time.perf_counter() - started
+
+
+@dataclass
+class Timing:
+    """One benchmark line."""
+
+    name: str
+    median_ms: float
+    p90_ms: float
+    runs: int
+
+
+def measure(name: str, action: Callable[[], Any], repeat: int, warmup: int = 2) -> Timing:
+    """Median and 90th percentile of `repeat` runs after `warmup` runs."""
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return Timing(
+        name, statistics.median(samples), samples[max(int(len(samples) * 0.9) - 1, 0)], repeat
+    )
+
+
+def run(app: Flask, repeat: int, rebuilds: int) -> None:
+    """Time every case and print the table."""
+    from portal.deadlines import local_today
+    from portal.extensions import db
+    from portal.models import Report, StatsCell, StatsSnapshot, StatusChange
+    from portal.models.base import utcnow
+    from portal.services import stats
+
+    browser = app.test_client()
+    today = local_today()
+    this_year = str(today.year)
+    last_month = stats.month_key(stats.add_months(stats.month_start(today), -1))
+
+    def get(url: str) -> Callable[[], int]:
+        def fetch() -> int:
+            response = browser.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            return len(response.get_data())
+
+        return fetch
+
+    with app.app_context():
+        reports = db.session.scalar(select(func.count()).select_from(Report)) or 0
+        steps = db.session.scalar(select(func.count()).select_from(StatusChange)) or 0
+        started = time.perf_counter()
+        snapshot = stats.refresh()
+        first_build = time.perf_counter() - started
+        cells = db.session.scalar(
+            select(func.count()).select_from(StatsCell).where(StatsCell.snapshot_id == snapshot.id)
+        )
+        timings = [
+            measure("floor: SELECT 1", lambda: db.session.execute(text("SELECT 1")).all(), repeat),
+        ]
+        db.session.rollback()
+    timings.append(measure("floor: GET /api/v1/catalog", get("/api/v1/catalog"), repeat))
+    warm = [
+        ("warm: GET /api/v1/stats (last 12 months)", "/api/v1/stats"),
+        ("warm: GET /api/v1/stats?period=<year>", f"/api/v1/stats?period={this_year}"),
+        ("warm: GET /api/v1/stats?period=<month>", f"/api/v1/stats?period={last_month}"),
+        ("warm: GET /api/v1/stats.csv (12 months)", "/api/v1/stats.csv"),
+        ("warm: GET /transparansi (12 months)", "/transparansi"),
+        ("warm: GET /transparansi?period=<year>", f"/transparansi?period={this_year}"),
+        ("warm: GET /transparansi?period=<month>", f"/transparansi?period={last_month}"),
+    ]
+    for name, url in warm:
+        timings.append(measure(name, get(url), repeat))
+
+    def rebuild() -> None:
+        with app.app_context():
+            stats.refresh()
+
+    timings.append(measure("cold: rebuild (flask stats refresh)", rebuild, rebuilds, warmup=0))
+
+    def stale_request() -> int:
+        with app.app_context():
+            # Every snapshot a year old: the request finds it stale and rebuilds first.
+            db.session.execute(
+                update(StatsSnapshot).values(built_at=utcnow() - timedelta(days=365))
+            )
+            db.session.commit()
+        app.config["STATS_MAX_AGE_SECONDS"] = 600
+        try:
+            return get("/api/v1/stats")()
+        finally:
+            app.config["STATS_MAX_AGE_SECONDS"] = 10**9
+
+    timings.append(
+        measure("cold: GET /api/v1/stats, snapshot stale", stale_request, rebuilds, warmup=0)
+    )
+
+    floor_sql, floor_http = timings[0].median_ms, timings[1].median_ms
+    print(f"\n{reports:,} reports, {steps:,} status steps; snapshot of {cells:,} monthly cells")
+    print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
+    print(f"first build of the snapshot: {first_build:.1f} s")
+    print("median and 90th percentile; ratios = median / floor\n")
+    header = f"{'case':<44} {'runs':>4} {'median ms':>10} {'p90 ms':>9} {'x SELECT 1':>11} {'x catalog':>10}"
+    print(header)
+    print("-" * len(header))
+    for timing in timings:
+        print(
+            f"{timing.name:<44} {timing.runs:>4} {timing.median_ms:>10.2f} {timing.p90_ms:>9.2f} "
+            f"{timing.median_ms / floor_sql:>11.0f} {timing.median_ms / floor_http:>10.1f}"
+        )
+
+
+def main() -> None:
+    """Parse options, build the database, run the benchmark, clean up."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--rebuilds", type=int, default=3)
+    parser.add_argument("--database", help="an empty PostgreSQL database URL (default: SQLite)")
+    parser.add_argument("--keep", type=Path, help="keep the SQLite database in this folder")
+    options = parser.parse_args()
+
+    folder = options.keep or Path(tempfile.mkdtemp(prefix="lapor-bench-stats-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    database_url = options.database or f"sqlite:///{folder / 'bench.db'}"
+    built = folder / "built"
+    try:
+        app = make_app(database_url, folder / "instance")
+        if options.keep and built.exists() and not options.database:
+            print(f"Reusing the database in {folder}")
+        else:
+            print(f"Building {options.reports:,} reports in {database_url.split('@')[-1]}")
+            seconds = populate(app, options.reports)
+            built.write_text("1")
+            print(f"  inserted in {seconds:.1f} s ({options.reports / seconds:,.0f} reports/s)")
+        run(app, options.repeat, options.rebuilds)
+    finally:
+        if not options.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

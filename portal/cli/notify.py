@@ -1,0 +1,35 @@
+"""`flask notify digest`: mail staff the overdue reports (run it daily from cron)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from portal.services import notify
+
+
+@click.group("notify")
+def notify_group() -> None:
+    """Staff email notifications (off unless NOTIFY_SMTP_HOST is set)."""
+
+
+@notify_group.command("digest")
+@with_appcontext
+def digest_command() -> None:
+    """Mail the counts and tracking codes of overdue reports; exit 1 if sending failed."""
+    if not notify.enabled():
+        click.echo("notifications are off (NOTIFY_SMTP_HOST is not set); nothing sent")
+        return
+    digest, sent = notify.overdue_digest()
+    if digest.total == 0:
+        click.echo("no overdue reports; nothing sent")
+        return
+    summary = f"{digest.total} overdue reports: {notify.codes_text(digest.codes)}"
+    if len(digest.codes) < digest.total:
+        summary += f" (and {digest.total - len(digest.codes)} more)"
+    if not sent:
+        click.echo(f"FAILED to send the digest of {summary}")
+        sys.exit(1)
+    click.echo(f"sent to {', '.join(notify.recipients())}: {summary}")

@@ -1,0 +1,327 @@
+"""The case view: one report decrypted for staff, its evidence, conversation and actions.
+
+Every action is its own small POST form (CSRF), handled by one function of
+services/cases.py, and answered with 303 back to the case; a refusal re-renders the
+case with the reason and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from portal.citizens.forms import WHO_ASKED
+from portal.downloads import attachment_response
+from portal.forms import PortalForm
+from portal.identifiers import InvalidIdentifier, parse_tracking_code
+from portal.inspectorate import bp
+from portal.inspectorate.access import signed_in_staff, staff_required
+from portal.inspectorate.forms import (
+    CHANNEL_LABELS,
+    OUTCOME_LABELS,
+    OUTSIDE_BODY_LABELS,
+    PRIORITY_LABELS,
+    SANCTION_LABELS,
+    AssignForm,
+    CaseMessageForm,
+    ConfirmForm,
+    DuplicateForm,
+    OutcomeForm,
+    PriorityForm,
+    ReferForm,
+    StatusForm,
+)
+from portal.models import Outcome, Priority, Report, Role, Status
+from portal.services import cases, reports
+
+HANDLERS = (Role.ADMIN, Role.INVESTIGATOR)
+# A lifecycle conflict (the report is not in a state that allows the action) is a 409;
+# anything else refused by the service is bad input, a 400.
+CONFLICTS = (cases.IllegalTransition, cases.StaleCase, cases.ContentDeleted)
+LABELS = {
+    "channel": CHANNEL_LABELS,
+    "priority": PRIORITY_LABELS,
+    "body": OUTSIDE_BODY_LABELS,
+    "outcome": OUTCOME_LABELS,
+    "sanction": SANCTION_LABELS,
+    "who_asked": {choice.value: choice.label for choice in WHO_ASKED},
+}
+
+
+def _report_or_404(code: str, *, lock: bool = False) -> Report:
+    """The report named by `code` (typed forgivingly), or 404."""
+    try:
+        canonical = parse_tracking_code(code, current_app.config["CITY_PREFIX"])
+    except InvalidIdentifier:
+        abort(404)
+    report = cases.find_for_update(canonical) if lock else reports.find(canonical)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _back(report: Report, anchor: str = "") -> ResponseReturnValue:
+    """303 to the case page after a successful action."""
+    return redirect(url_for("inspectorate.case", code=report.tracking_code) + anchor, 303)
+
+
+def _forms(report: Report, posted: PortalForm | None) -> dict[str, Any]:
+    """Every action form of the page: the posted one as sent, the others empty."""
+    members = cases.assignable_staff()
+    forms: dict[str, Any] = {
+        "assign": AssignForm(formdata=None, prefix="assign", members=members),
+        "priority": PriorityForm(formdata=None, prefix="priority"),
+        "status": StatusForm(formdata=None, prefix="status", current=report.status),
+        "refer": ReferForm(formdata=None, prefix="refer"),
+        "outcome": OutcomeForm(formdata=None, prefix="outcome"),
+        "duplicate": DuplicateForm(formdata=None, prefix="duplicate"),
+        "reply": CaseMessageForm(formdata=None, prefix="reply"),
+        "contact": ConfirmForm(formdata=None, prefix="contact"),
+    }
+    forms["assign"].assignee.data = str(report.assignee_id or "")
+    forms["priority"].priority.data = report.priority
+    if report.outcome:
+        forms["outcome"].outcome.data = report.outcome
+        forms["outcome"].sanction.data = report.sanction or "none"
+    if posted is not None:
+        for name, form in forms.items():
+            if type(form) is type(posted):
+                forms[name] = posted
+    for form in forms.values():
+        if hasattr(form, "seen_status"):
+            form.seen_status.data = report.status
+    return forms
+
+
+def _case_page(
+    report: Report,
+    *,
+    posted: PortalForm | None = None,
+    problem: str | None = None,
+    show_contact: bool = False,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """Render the case; decrypting it is audited by the service."""
+    staff = signed_in_staff()
+    case = cases.open_case(
+        report=report, actor=staff.member, private_key=staff.private_key, show_contact=show_contact
+    )
+    allowed = set(cases.allowed_next(report.status))
+    return (
+        render_template(
+            "inspectorate/case.html",
+            case=case,
+            report=report,
+            forms=_forms(report, posted),
+            problem=problem,
+            labels=LABELS,
+            can_refer=Status.REFERRED in allowed,
+            can_resolve=Status.RESOLVED in allowed,
+            can_reject=Status.REJECTED in allowed,
+        ),
+        status,
+    )
+
+
+def _refused(report: Report, form: PortalForm, error: cases.CaseError) -> ResponseReturnValue:
+    """Re-render the case with the service's reason; nothing was changed."""
+    status = 409 if isinstance(error, CONFLICTS) else 400
+    return _case_page(report, posted=form, problem=error.message, status=status)
+
+
+@bp.get("/laporan/<code>")
+@staff_required(*HANDLERS)
+def case(code: str) -> ResponseReturnValue:
+    """One report, decrypted: facts, timeline, content, evidence, conversation, actions."""
+    report = _report_or_404(code)
+    if report.tracking_code != code:
+        return redirect(url_for("inspectorate.case", code=report.tracking_code), 302)
+    return _case_page(report)
+
+
+@bp.post("/laporan/<code>/kontak")
+@staff_required(*HANDLERS)
+def case_contact(code: str) -> ResponseReturnValue:
+    """Show the reporter's contact details: an explicit, audited step."""
+    report = _report_or_404(code)
+    form = ConfirmForm(prefix="contact")
+    if not form.validate():
+        return _case_page(report, status=400)
+    return _case_page(report, show_contact=True)
+
+
+@bp.get("/laporan/<code>/bukti/<int:attachment_id>")
+@staff_required(*HANDLERS)
+def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
+    """Download one evidence file of this report (audited); another report's file is 404."""
+    report = _report_or_404(code)
+    staff = signed_in_staff()
+    try:
+        found = cases.download_evidence(
+            report=report,
+            actor=staff.member,
+            private_key=staff.private_key,
+            attachment_id=attachment_id,
+        )
+    except cases.ContentDeleted:
+        abort(404)
+    if found is None:
+        abort(404)
+    return attachment_response(found.name, found.content_type, found.data)
+
+
+@bp.post("/laporan/<code>/pesan")
+@staff_required(*HANDLERS)
+def case_reply(code: str) -> ResponseReturnValue:
+    """Send a message to the reporter's inbox."""
+    report = _report_or_404(code, lock=True)
+    form = CaseMessageForm(prefix="reply")
+    if not form.validate():
+        return _case_page(report, posted=form, status=400)
+    staff = signed_in_staff()
+    try:
+        cases.reply(
+            report=report,
+            actor=staff.member,
+            private_key=staff.private_key,
+            body=form.body.data or "",
+        )
+    except cases.CaseError as error:
+        return _refused(report, form, error)
+    return _back(report, "#messages")
+
+
+@bp.post("/laporan/<code>/penugasan")
+@staff_required(*HANDLERS)
+def case_assign(code: str) -> ResponseReturnValue:
+    """Assign the report to a member, or to nobody."""
+    report = _report_or_404(code, lock=True)
+    form = AssignForm(prefix="assign", members=cases.assignable_staff())
+    if not form.validate():
+        return _case_page(report, posted=form, status=400)
+    chosen = form.assignee.data or ""
+    try:
+        cases.assign(
+            report=report,
+            actor=signed_in_staff().member,
+            assignee_id=int(chosen) if chosen else None,
+        )
+    except cases.CaseError as error:
+        return _refused(report, form, error)
+    return _back(report, "#handling")
+
+
+@bp.post("/laporan/<code>/prioritas")
+@staff_required(*HANDLERS)
+def case_priority(code: str) -> ResponseReturnValue:
+    """Set the report's priority."""
+    report = _report_or_404(code, lock=True)
+    form = PriorityForm(prefix="priority")
+    if not form.validate():
+        return _case_page(report, posted=form, status=400)
+    cases.set_priority(
+        report=report, actor=signed_in_staff().member, priority=Priority(form.priority.data)
+    )
+    return _back(report, "#handling")
+
+
+@bp.post("/laporan/<code>/status")
+@staff_required(*HANDLERS)
+def case_status(code: str) -> ResponseReturnValue:
+    """Move the report along the lifecycle with a public note (and an internal one)."""
+    report = _report_or_404(code, lock=True)
+    form = StatusForm(prefix="status", current=report.status)
+    if not form.validate():
+        return _case_page(report, posted=form, status=400)
+    staff = signed_in_staff()
+    try:
+        cases.change_status(
+            report=report,
+            actor=staff.member,
+            private_key=staff.private_key,
+            target=Status(form.status.data),
+            public_note=form.public_note.data or "",
+            internal_note=form.internal_note.data or "",
+            seen_status=form.seen_status.data,
+        )
+    except cases.CaseError as error:
+        return _refused(report, form, error)
+    return _back(report, "#status")
+
+
+@bp.post("/laporan/<code>/rujukan")
+@staff_required(*HANDLERS)
+def case_refer(code: str) -> ResponseReturnValue:
+    """Refer the report to an outside body under their reference number."""
+    report = _report_or_404(code, lock=True)
+    form = ReferForm(prefix="refer")
+    if not form.validate():
+        return _case_page(report, posted=form, status=400)
+    staff = signed_in_staff()
+    try:
+        cases.refer(
+            report=report,
+            actor=staff.member,
+            private_key=staff.private_key,
+            body=cases.OutsideBody(form.body.data),
+            reference=form.reference.data or "",
+            public_note=form.public_note.data or "",
+            internal_note=form.internal_note.data or "",
+            seen_status=form.seen_status.data,
+        )
+    except cases.CaseError as error:
+        return _refused(report, form, error)
+    return _back(report, "#status")
+
+
+@bp.post("/laporan/<code>/hasil")
+@staff_required(*HANDLERS)
+def case_outcome(code: str) -> ResponseReturnValue:
+    """Record the outcome (finding, sanction, refund) and resolve the report."""
+    report = _report_or_404(code, lock=True)
+    form = OutcomeForm(prefix="outcome")
+    if not form.validate():
+        return _case_page(report, posted=form, status=400)
+    staff = signed_in_staff()
+    try:
+        cases.record_outcome(
+            report=report,
+            actor=staff.member,
+            private_key=staff.private_key,
+            outcome=Outcome(form.outcome.data),
+            sanction=cases.Sanction(form.sanction.data),
+            refund_rupiah=getattr(form.refund, "amount", None),
+            public_note=form.public_note.data or "",
+            internal_note=form.internal_note.data or "",
+            seen_status=form.seen_status.data,
+        )
+    except cases.CaseError as error:
+        return _refused(report, form, error)
+    return _back(report, "#status")
+
+
+@bp.post("/laporan/<code>/duplikat")
+@staff_required(*HANDLERS)
+def case_duplicate(code: str) -> ResponseReturnValue:
+    """Link the report as a duplicate of another; it is rejected, handled under the other."""
+    report = _report_or_404(code, lock=True)
+    form = DuplicateForm(prefix="duplicate")
+    if not form.validate():
+        return _case_page(report, posted=form, status=400)
+    staff = signed_in_staff()
+    try:
+        cases.mark_duplicate(
+            report=report,
+            actor=staff.member,
+            private_key=staff.private_key,
+            original_code=form.original.data or "",
+            prefix=current_app.config["CITY_PREFIX"],
+            public_note=form.public_note.data or "",
+            internal_note=form.internal_note.data or "",
+            seen_status=form.seen_status.data,
+        )
+    except cases.CaseError as error:
+        return _refused(report, form, error)
+    return _back(report, "#status")

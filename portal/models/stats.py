@@ -1,0 +1,56 @@
+"""Snapshots of the public statistics: per-month aggregates, so no page scans the reports.
+
+A snapshot is written whole in one transaction and the newest is served, so a reader
+never sees half of one. Cells hold raw monthly counts (never a single report's row);
+suppression is applied when a period is published, from these cells.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models.base import utcnow
+
+
+class StatsSnapshot(db.Model):  # type: ignore[name-defined]
+    """One complete build of the statistics from the reports table."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    built_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The day (WIB) deadlines were judged against; published as its month only.
+    as_of: Mapped[date]
+    first_month: Mapped[date | None]
+    # The working-day deadlines per status the on-time shares were measured with (JSON).
+    deadlines: Mapped[str] = mapped_column(Text)
+
+
+class StatsCell(db.Model):  # type: ignore[name-defined]
+    """One monthly aggregate: reports received in `month` counted under (figure, key).
+
+    figure is a breakdown (status, category, service, unit, channel, referral, month),
+    a sum (demanded, refunded: `amount` holds the Rupiah), a histogram of working days
+    (days_verification, days_completion: key is the number of days), or a deadline
+    (deadline_<status>, deadline_all: key is met or missed).
+    """
+
+    __table_args__ = (Index("ix_stats_cell_snapshot_month", "snapshot_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("stats_snapshot.id", ondelete="CASCADE"))
+    month: Mapped[date]
+    figure: Mapped[str] = mapped_column(String(24))
+    key: Mapped[str] = mapped_column(String(40))
+    reports: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StatsRefresh(db.Model):  # type: ignore[name-defined]
+    """The lease that lets one app server at a time rebuild the snapshot (one row, id 1)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None]

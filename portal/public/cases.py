@@ -1,0 +1,200 @@
+"""The public register of published cases (/kasus), one page per case, and its Atom feed.
+
+Only summaries a second staff member approved appear, and only while their report is
+still resolved with the facts the approver saw (services.publication).
+
+What is never shown here, on purpose:
+
+- The tracking code. It opens the report's public status page, which gives the day
+  the report was received and the day of every status change. Next to a summary
+  naming the service, the place and the month, those days could let the officer
+  concerned work out who came to the counter that day: the register's promise of
+  "never finer than a month" would be broken through the back door. A reporter who
+  wants to point to their case can still show the summary and their own status page
+  side by side; the portal does not link the two for everyone.
+- The report's id or the publication's row id. Both count up: the report id tells
+  roughly when the report was filed, and gaps in either tell how many reports or
+  summaries exist unseen. A case is addressed by a random UUID made for it, which is
+  also its Atom entry id (urn:uuid:...), stable across edits and re-approval.
+- Exact dates. Months only: of the incident, of the resolution, of publication. The
+  feed's timestamps are the first instant (UTC) of the approval month.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import xml.etree.ElementTree as ET  # builds the feed; nothing here parses XML
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, abort, current_app, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from portal.i18n import current_locale, format_month, format_rupiah
+from portal.public import bp
+from portal.services import publication
+from portal.services.publication import PublicCase, month_start_utc
+
+OUTCOME_LABELS = {
+    "proven": _l("Proven"),
+    "not_proven": _l("Not proven"),
+}
+SANCTION_LABELS = {
+    "verbal_warning": _l("Verbal warning"),
+    "written_warning": _l("Written warning"),
+    "disciplinary": _l("Disciplinary sanction"),
+    "dismissal": _l("Dismissal"),
+    "criminal_referral": _l("Referred for criminal prosecution"),
+    "other": _l("Other"),
+}
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ATOM_MIMETYPE = "application/atom+xml"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+# Characters XML 1.0 cannot hold even escaped; the staff form refuses them already.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+MAX_PAGE = 100_000
+
+
+def outcome_label(outcome: str) -> str:
+    """The translated finding of a case."""
+    return str(OUTCOME_LABELS.get(outcome, outcome))
+
+
+def sanction_label(sanction: str | None) -> str:
+    """The translated sanction category, or "" for none."""
+    return str(SANCTION_LABELS.get(sanction, sanction)) if sanction else ""
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link on the portal's public address (not whatever host was asked)."""
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    return base + url_for(endpoint, **values)
+
+
+def _page_number() -> int:
+    """The `page` query argument, 1 when absent; 404 when it is not a page number."""
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+        abort(404)
+    return int(page)
+
+
+@bp.get("/kasus")
+def cases_index() -> ResponseReturnValue:
+    """Published cases, newest approval first: what was found, with no names and no days."""
+    page = _page_number()
+    found = publication.public_page(
+        page=page, per_page=current_app.config["PUBLISHED_CASES_PAGE_SIZE"]
+    )
+    if page > 1 and not found.cases:
+        abort(404)
+    return render_template(
+        "public/cases.html",
+        found=found,
+        outcome_label=outcome_label,
+        sanction_label=sanction_label,
+    )
+
+
+@bp.get("/kasus/<uuid:public_id>")
+def cases_page(public_id: uuid.UUID) -> ResponseReturnValue:
+    """One published case; 404 once it is withdrawn or its report reopened."""
+    case = publication.public_case(str(public_id))
+    if case is None:
+        abort(404)
+    return render_template(
+        "public/cases_case.html",
+        case=case,
+        outcome_label=outcome_label,
+        sanction_label=sanction_label,
+    )
+
+
+@bp.get("/kasus/feed.atom")
+def cases_feed() -> ResponseReturnValue:
+    """The newest published cases as an Atom 1.0 feed, for newsrooms."""
+    cases = publication.public_latest(limit=current_app.config["PUBLISHED_CASES_FEED_SIZE"])
+    changed = publication.last_public_change()
+    document = atom_feed(cases, updated=month_start_utc(changed or datetime.now(UTC)))
+    return Response(document, mimetype=ATOM_MIMETYPE)
+
+
+def _text(value: str) -> str:
+    """Text XML can hold."""
+    return _NOT_XML.sub("", value)
+
+
+def _timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC, as Atom requires."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    """Append an Atom element; ElementTree escapes text and attribute values."""
+    element = ET.SubElement(parent, tag, {k: _text(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = _text(text)
+    return element
+
+
+def fact_lines(case: PublicCase) -> list[str]:
+    """The case's public facts as "label: value" lines, in the current language."""
+    lines = [
+        _("Category: %(value)s", value=case.category_name),
+        _("Service: %(value)s", value=case.service_name),
+        _("Place: %(value)s", value=case.unit_name),
+        _("Month of the incident: %(value)s", value=format_month(case.incident_month)),
+    ]
+    if case.resolved_month:
+        lines.append(_("Resolved in: %(value)s", value=format_month(case.resolved_month)))
+    lines.append(_("Finding: %(value)s", value=outcome_label(case.outcome)))
+    if case.sanction:
+        lines.append(_("Sanction: %(value)s", value=sanction_label(case.sanction)))
+    if case.refund_rupiah:
+        lines.append(_("Refund (rounded): %(value)s", value=format_rupiah(case.refund_rupiah)))
+    return lines
+
+
+def feed_id() -> str:
+    """The feed's permanent id: one per city's portal, whatever address serves it."""
+    name = f"urn:lapor-pungli:{current_app.config['CITY_PREFIX']}:kasus"
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+
+
+def atom_feed(cases: list[PublicCase], *, updated: datetime) -> bytes:
+    """An Atom 1.0 document of these cases; every timestamp is month-level."""
+    city = current_app.config["CITY_NAME"]
+    # Plain tag names under a literal default namespace declaration: ElementTree's own
+    # namespace handling would invent "ns0:" prefixes, which some feed readers mishandle.
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: current_locale()})
+    _child(feed, "id", feed_id())
+    _child(feed, "title", _("Published cases · Lapor Pungli %(city)s", city=city))
+    _child(
+        feed,
+        "subtitle",
+        _(
+            "Resolved reports of illegal levies and brokers, summarised by the inspectorate"
+            " and approved by a second staff member. No names; months only."
+        ),
+    )
+    _child(feed, "updated", _timestamp(updated))
+    author = _child(feed, "author")
+    _child(author, "name", _("Inspectorate %(city)s", city=city))
+    _child(feed, "link", rel="self", type=ATOM_MIMETYPE, href=public_url("public.cases_feed"))
+    _child(feed, "link", rel="alternate", type="text/html", href=public_url("public.cases_index"))
+    for case in cases:
+        entry = _child(feed, "entry")
+        _child(entry, "id", f"urn:uuid:{case.public_id}")
+        _child(entry, "title", case.title)
+        _child(entry, "updated", _timestamp(month_start_utc(case.published_month)))
+        link = public_url("public.cases_page", public_id=case.public_id)
+        _child(entry, "link", rel="alternate", type="text/html", href=link)
+        _child(entry, "category", term=case.category_code, label=case.category_name)
+        _child(entry, "summary", case.summary, type="text")
+        content = "\n".join(fact_lines(case)) + "\n\n" + case.summary
+        _child(entry, "content", content, type="text")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,164 @@
+"""The transparency dashboard and its data dictionary: public, read-only, no JavaScript."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import format_date, format_decimal
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from wtforms import StringField
+
+from portal import charts
+from portal.deadlines import local_today
+from portal.forms import PortalForm
+from portal.i18n import format_rupiah
+from portal.public import bp
+from portal.services import stats
+from portal.suppression import Cell
+
+# Per breakdown: the chart's title and the table's first column heading.
+BREAKDOWN_TITLES = {
+    "status": (_l("Reports by status"), _l("Status")),
+    "category": (_l("Reports by category"), _l("Category")),
+    "service": (_l("Reports by service"), _l("Service")),
+    "unit": (_l("Reports by place"), _l("Place")),
+    "channel": (_l("Reports by channel"), _l("Channel")),
+    "month": (_l("Reports by month received"), _l("Month")),
+    "referral": (_l("Referrals by outside body"), _l("Outside body")),
+}
+
+
+class PeriodForm(PortalForm):
+    """The period filter: a GET form, so a view can be bookmarked and shared."""
+
+    class Meta(PortalForm.Meta):
+        """Reading figures changes nothing: no CSRF token in the URL."""
+
+        csrf = False
+
+    # Any valid period is accepted, listed or not: the service parses it.
+    period = StringField(_l("Period"))
+
+
+def publisher() -> str:
+    """Who publishes the open data (the licence line names it)."""
+    configured = current_app.config.get("STATS_PUBLISHER")
+    return str(configured or f"Inspektorat {current_app.config['CITY_NAME']}")
+
+
+def licence_line() -> str:
+    """The licence line every download and page carries."""
+    return f"{current_app.config['STATS_LICENCE']}, {publisher()}"
+
+
+def _filter(selected: str) -> dict[str, Any]:
+    """The filter's options: the last 12 months first, then years, quarters and months."""
+    groups = stats.period_choices(stats.first_month(), local_today())
+    options = [("", str(_l("Last 12 months")))]
+    listed = {""} | {period.key for _, periods in groups for period in periods}
+    if selected not in listed:  # a valid period older than the list, or the bad value typed
+        options.append((selected, selected))
+    return {"period_options": options, "period_groups": groups, "selected": selected}
+
+
+def number(cell: Cell, k: int) -> str:
+    """A count as the page shows it: grouped digits, or its suppression mark."""
+    return format_decimal(cell.value) if cell.shown else cell.display(k)
+
+
+def figure_text(figure: stats.Figure, k: int) -> str:
+    """A single figure as the page shows it, in the visitor's number format."""
+    if not figure.shown or figure.value is None:
+        return figure.display(k) or "\N{EN DASH}"
+    if figure.name in stats.SUM_FIGURES:
+        return format_rupiah(int(figure.value))
+    if figure.name in stats.DEADLINE_FIGURES:
+        return f"{format_decimal(figure.value)} %"
+    return str(format_decimal(figure.value))
+
+
+def _charts(report: stats.PeriodStats) -> dict[str, Markup]:
+    """One SVG chart per breakdown, and one for the deadlines met."""
+    drawn: dict[str, Markup] = {}
+    for name, breakdown in report.breakdowns.items():
+        title = str(BREAKDOWN_TITLES[name][0])
+        bars = [
+            charts.Bar(
+                row.label,
+                float(row.cell.value) if row.cell.shown else None,
+                number(row.cell, report.k),
+            )
+            for row in breakdown.rows
+        ]
+        if name == "month":
+            short = [
+                format_date(date(int(row.key[:4]), int(row.key[5:7]), 1), "MMM yy")
+                for row in breakdown.rows
+            ]
+            drawn[name] = charts.column_chart(
+                chart_id=f"chart-{name}", title=title, bars=bars, short_labels=short
+            )
+        else:
+            drawn[name] = charts.bar_chart(chart_id=f"chart-{name}", title=title, bars=bars)
+    deadline_bars = [
+        charts.Bar(
+            str(stats.FIGURE_LABELS[name]),
+            float(figure.value) if figure.shown and figure.value is not None else None,
+            figure_text(figure, report.k),
+        )
+        for name, figure in report.figures.items()
+        if name in stats.DEADLINE_FIGURES
+    ]
+    drawn["deadlines"] = charts.bar_chart(
+        chart_id="chart-deadlines",
+        title=str(_l("Deadlines met")),
+        bars=deadline_bars,
+        maximum=100,
+    )
+    return drawn
+
+
+def _page(**context: Any) -> str:
+    """Render the dashboard with the helpers its template uses."""
+    return render_template(
+        "public/transparency.html",
+        titles=BREAKDOWN_TITLES,
+        figure_labels=stats.FIGURE_LABELS,
+        number=number,
+        figure_text=figure_text,
+        licence=licence_line(),
+        **context,
+    )
+
+
+@bp.get("/transparansi")
+def transparency() -> ResponseReturnValue:
+    """The dashboard: reports and their handling for a period, small numbers suppressed."""
+    form = PeriodForm(formdata=request.args)
+    selected = (form.period.data or "").strip()
+    try:
+        period = stats.parse_period(selected, local_today())
+    except stats.InvalidPeriod as error:
+        form.period.errors = [error.message]
+        return _page(form=form, report=None, charts={}, **_filter(selected)), 400
+    report = stats.period_stats(period)
+    return _page(form=form, report=report, charts=_charts(report), **_filter(period.key))
+
+
+@bp.get("/transparansi/kamus-data")
+def data_dictionary() -> ResponseReturnValue:
+    """What every column and figure of the open data means, and how reporters are protected."""
+    return render_template(
+        "public/data_dictionary.html",
+        titles=BREAKDOWN_TITLES,
+        figure_labels=stats.FIGURE_LABELS,
+        public_figures=stats.PUBLIC_FIGURES,
+        breakdowns=stats.BREAKDOWNS,
+        deadlines=stats.inspectorate_deadlines(),
+        k=current_app.config["STATS_MIN_CELL"],
+        licence=licence_line(),
+    )

@@ -1,0 +1,473 @@
+"""Published cases: staff write a redacted summary of a resolved report, another approves.
+
+Four eyes: the member who saved the current text may not approve it, so nothing reaches
+the public that only one person has read. Editing an approved summary sends it back for
+approval (it leaves the public register at once); withdrawing takes it down with a
+reason. Every change checks first, then writes, audits in the same transaction and
+commits once; a refused action leaves nothing changed.
+
+Nothing here decrypts: a summary is written from the case page (whose views are
+audited there) and holds only what its author chose to make public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TypeVar
+
+from flask_babel import gettext
+from sqlalchemy import ColumnElement, Select, and_, func
+from sqlalchemy.orm import contains_eager
+
+from portal.extensions import db
+from portal.models import (
+    Outcome,
+    PublicationState,
+    PublishedCase,
+    Report,
+    Staff,
+    Status,
+    WithdrawalReason,
+)
+from portal.models.base import utcnow
+from portal.services import audit
+from portal.services.reports import round_amount
+
+T = TypeVar("T")
+
+
+class PublicationError(Exception):
+    """A refused publication step; `message` says why in the current language."""
+
+    @property
+    def message(self) -> str:
+        """The translated refusal."""
+        return gettext("This action is not possible.")
+
+
+class NotResolved(PublicationError):
+    """Only resolved reports can have a public summary (or keep one approved)."""
+
+    @property
+    def message(self) -> str:
+        """The translated refusal."""
+        return gettext("Only resolved reports can be published.")
+
+
+class OwnSummary(PublicationError):
+    """Four eyes: the member who wrote the current text cannot approve it."""
+
+    @property
+    def message(self) -> str:
+        """The translated refusal."""
+        return gettext(
+            "You wrote or last edited this summary, so you cannot approve it. Another"
+            " staff member must read and approve it."
+        )
+
+
+class NotAwaitingApproval(PublicationError):
+    """Only a summary awaiting approval can be approved."""
+
+    @property
+    def message(self) -> str:
+        """The translated refusal."""
+        return gettext("This summary is not awaiting approval.")
+
+
+class NotPublished(PublicationError):
+    """Only a published summary can be withdrawn."""
+
+    @property
+    def message(self) -> str:
+        """The translated refusal."""
+        return gettext("This summary is not published.")
+
+
+class StaleSummary(PublicationError):
+    """The text changed since the approver opened the page."""
+
+    @property
+    def message(self) -> str:
+        """The translated refusal."""
+        return gettext(
+            "Someone changed this summary since you opened it. Read the current text"
+            " below before you approve it."
+        )
+
+
+class FactsChanged(PublicationError):
+    """The report's outcome, sanction or refund changed since the text was saved."""
+
+    @property
+    def message(self) -> str:
+        """The translated refusal."""
+        return gettext(
+            "The report's outcome, sanction or refund changed since this summary was"
+            " written. Check the text against the facts and save it again first."
+        )
+
+
+class NoSummary(PublicationError):
+    """The report has no summary yet."""
+
+    @property
+    def message(self) -> str:
+        """The translated refusal."""
+        return gettext("This report has no public summary yet.")
+
+
+@dataclass(frozen=True)
+class PublicCase:
+    """What the public register, the feed and the API show of one case: no names, months only."""
+
+    public_id: str
+    title: str
+    summary: str
+    category_code: str
+    service_code: str
+    unit_code: str
+    category_name: str
+    service_name: str
+    unit_name: str
+    incident_month: date
+    resolved_month: date | None
+    published_month: date
+    outcome: str
+    sanction: str | None
+    refund_rupiah: int | None
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of the public register."""
+
+    cases: list[PublicCase]
+    page: int
+    has_next: bool
+
+
+def _atomic(action: Callable[[], T]) -> T:
+    """Run `action`, then commit; roll everything back if anything fails."""
+    try:
+        result = action()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return result
+
+
+def month_of(moment: date | datetime) -> date:
+    """The first day of the month: public dates are never finer than that."""
+    return date(moment.year, moment.month, 1)
+
+
+def month_start_utc(moment: date | datetime) -> datetime:
+    """The first instant (UTC) of the month, for timestamps that must stay month-level."""
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def for_report(report: Report) -> PublishedCase | None:
+    """The summary of this report, if one was written."""
+    query = db.select(PublishedCase).where(PublishedCase.report_id == report.id)
+    return db.session.scalars(query).first()
+
+
+def _lock(report: Report) -> PublishedCase | None:
+    """Lock the report row, refresh it and its summary: concurrent steps go one at a time.
+
+    Without the lock, an approval could pass its revision check while an edit commits,
+    and two first drafts could race for the one summary a report may have.
+    """
+    db.session.execute(
+        db.select(Report)
+        .where(Report.id == report.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    query = (
+        db.select(PublishedCase)
+        .where(PublishedCase.report_id == report.id)
+        .execution_options(populate_existing=True)
+    )
+    return db.session.scalars(query).first()
+
+
+def facts_match(case: PublishedCase, report: Report) -> bool:
+    """Whether the report still has the outcome facts the text was saved against."""
+    return (
+        case.outcome == report.outcome
+        and case.sanction == report.sanction
+        and case.refund_rupiah == report.refund_rupiah
+    )
+
+
+def is_public(case: PublishedCase) -> bool:
+    """Whether the public sees this case now (same rule as the public queries)."""
+    return (
+        case.state == PublicationState.PUBLISHED
+        and case.report.status == Status.RESOLVED
+        and facts_match(case, case.report)
+    )
+
+
+def _public_condition() -> ColumnElement[bool]:
+    """Published, the report still resolved, and its facts those the approver saw.
+
+    Reopening a report, or resolving it again with another outcome, takes its case out
+    of public view at once, without anybody having to remember to withdraw it.
+    """
+    return and_(
+        PublishedCase.state == PublicationState.PUBLISHED,
+        Report.status == Status.RESOLVED,
+        Report.outcome.is_not_distinct_from(PublishedCase.outcome),
+        Report.sanction.is_not_distinct_from(PublishedCase.sanction),
+        Report.refund_rupiah.is_not_distinct_from(PublishedCase.refund_rupiah),
+    )
+
+
+def _public_query() -> Select[PublishedCase]:
+    """Every public case, newest approval first."""
+    report = contains_eager(PublishedCase.report)
+    return (
+        db.select(PublishedCase)
+        .join(Report, Report.id == PublishedCase.report_id)
+        .where(_public_condition())
+        # One query per page, not one per case for its report and catalogue names.
+        .options(
+            report.joinedload(Report.category),
+            report.joinedload(Report.service),
+            report.joinedload(Report.unit),
+        )
+        .order_by(PublishedCase.approved_at.desc(), PublishedCase.id.desc())
+    )
+
+
+def _public_view(case: PublishedCase) -> PublicCase:
+    """The public facts of a case: months, rounded Rupiah, catalogue names; no people."""
+    report = case.report
+    proven = report.outcome == Outcome.PROVEN
+    approved = case.approved_at or case.written_at
+    return PublicCase(
+        public_id=case.public_id,
+        title=case.title,
+        summary=case.summary,
+        category_code=report.category_code,
+        service_code=report.service_code,
+        unit_code=report.unit_code,
+        category_name=report.category.name,
+        service_name=report.service.name,
+        unit_name=report.unit.name,
+        incident_month=month_of(report.incident_month),
+        resolved_month=month_of(report.closed_on) if report.closed_on else None,
+        published_month=month_of(approved),
+        outcome=report.outcome or "",
+        # A sanction or refund only follows a proven report (services.cases enforces it);
+        # "none" is shown as no sanction.
+        sanction=report.sanction if proven and report.sanction not in (None, "none") else None,
+        refund_rupiah=round_amount(report.refund_rupiah) if proven else None,
+    )
+
+
+def public_page(*, page: int, per_page: int) -> CasePage:
+    """One page of the public register (page 1 is the newest)."""
+    rows = list(
+        db.session.scalars(_public_query().offset((page - 1) * per_page).limit(per_page + 1))
+    )
+    return CasePage(
+        cases=[_public_view(case) for case in rows[:per_page]],
+        page=page,
+        has_next=len(rows) > per_page,
+    )
+
+
+def public_latest(*, limit: int) -> list[PublicCase]:
+    """The newest public cases, for the feed."""
+    return [_public_view(case) for case in db.session.scalars(_public_query().limit(limit))]
+
+
+def public_case(public_id: str) -> PublicCase | None:
+    """One public case by its public id; None if unknown or not (or no longer) public."""
+    query = _public_query().where(PublishedCase.public_id == public_id)
+    case = db.session.scalars(query).first()
+    return _public_view(case) if case is not None else None
+
+
+def last_public_change() -> date | None:
+    """The month of the latest approval or withdrawal, for the feed's `updated`."""
+    latest = db.session.execute(
+        db.select(func.max(PublishedCase.approved_at), func.max(PublishedCase.withdrawn_at))
+    ).one()
+    moments = [moment for moment in latest if moment is not None]
+    return month_of(max(moments)) if moments else None
+
+
+def awaiting_approval() -> list[PublishedCase]:
+    """Summaries waiting for a second member, oldest first (first written, first read)."""
+    query = (
+        db.select(PublishedCase)
+        .where(PublishedCase.state == PublicationState.AWAITING_APPROVAL)
+        .order_by(PublishedCase.written_at, PublishedCase.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def in_state(state: PublicationState, *, limit: int) -> list[PublishedCase]:
+    """The newest summaries in one state (published: by approval; withdrawn: by withdrawal)."""
+    key = (
+        PublishedCase.withdrawn_at
+        if state is PublicationState.WITHDRAWN
+        else PublishedCase.approved_at
+    )
+    query = (
+        db.select(PublishedCase)
+        .where(PublishedCase.state == state)
+        .order_by(key.desc(), PublishedCase.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def candidates(*, page: int, per_page: int) -> tuple[list[Report], bool]:
+    """Resolved reports without a summary, most recently closed first; and whether more follow."""
+    written = db.select(PublishedCase.id).where(PublishedCase.report_id == Report.id).exists()
+    query = (
+        db.select(Report)
+        .where(Report.status == Status.RESOLVED, ~written)
+        .order_by(Report.closed_on.desc(), Report.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    )
+    rows = list(db.session.scalars(query))
+    return rows[:per_page], len(rows) > per_page
+
+
+# --- changes -----------------------------------------------------------------------------
+
+
+def save_summary(*, report: Report, actor: Staff, title: str, summary: str) -> PublishedCase:
+    """Write or edit the summary; it then awaits a second member's approval.
+
+    Saving unchanged text of a summary that is already awaiting approval or published
+    changes nothing; saving a withdrawn one puts it back for approval.
+    """
+
+    def act() -> PublishedCase:
+        case = _lock(report)
+        if report.status != Status.RESOLVED:
+            raise NotResolved()
+        if case is None:
+            case = PublishedCase(
+                report_id=report.id,
+                title=title,
+                summary=summary,
+                created_by_id=actor.id,
+                author_id=actor.id,
+                outcome=report.outcome,
+                sanction=report.sanction,
+                refund_rupiah=report.refund_rupiah,
+            )
+            db.session.add(case)
+            db.session.flush()
+            audit.record(
+                actor=actor.email,
+                action="publication.drafted",
+                target=report.tracking_code,
+                detail=f"publication={case.public_id} revision=1",
+            )
+            return case
+        unchanged = case.title == title and case.summary == summary and facts_match(case, report)
+        if unchanged and case.state != PublicationState.WITHDRAWN:
+            return case
+        previous = case.state
+        case.title = title
+        case.summary = summary
+        case.outcome = report.outcome
+        case.sanction = report.sanction
+        case.refund_rupiah = report.refund_rupiah
+        case.revision += 1
+        case.author_id = actor.id
+        case.written_at = utcnow()
+        case.state = PublicationState.AWAITING_APPROVAL
+        case.approver_id = None
+        case.approved_at = None
+        audit.record(
+            actor=actor.email,
+            action="publication.edited",
+            target=report.tracking_code,
+            detail=f"publication={case.public_id} revision={case.revision} from={previous}",
+        )
+        return case
+
+    return _atomic(act)
+
+
+def approve(*, report: Report, actor: Staff, revision: int) -> PublishedCase:
+    """Publish the summary: only a member other than its author, only the text they read."""
+
+    def act() -> PublishedCase:
+        case = _lock(report)
+        if case is None:
+            raise NoSummary()
+        if case.state != PublicationState.AWAITING_APPROVAL:
+            raise NotAwaitingApproval()
+        if case.author_id == actor.id:
+            raise OwnSummary()
+        if case.revision != revision:
+            raise StaleSummary()
+        if report.status != Status.RESOLVED:
+            raise NotResolved()
+        if not facts_match(case, report):
+            raise FactsChanged()
+        case.state = PublicationState.PUBLISHED
+        case.approver_id = actor.id
+        case.approved_at = utcnow()
+        case.withdrawn_by_id = None
+        case.withdrawn_at = None
+        case.withdrawal_reason = None
+        case.withdrawal_note = None
+        audit.record(
+            actor=actor.email,
+            action="publication.approved",
+            target=report.tracking_code,
+            detail=f"publication={case.public_id} revision={case.revision}",
+        )
+        return case
+
+    return _atomic(act)
+
+
+def withdraw(
+    *, report: Report, actor: Staff, reason: WithdrawalReason, note: str = ""
+) -> PublishedCase:
+    """Take a published summary down at once; one member suffices to remove (never to add).
+
+    The reason category is audited; the free-text note stays on the row only.
+    """
+
+    def act() -> PublishedCase:
+        case = _lock(report)
+        if case is None:
+            raise NoSummary()
+        if case.state != PublicationState.PUBLISHED:
+            raise NotPublished()
+        case.state = PublicationState.WITHDRAWN
+        case.withdrawn_by_id = actor.id
+        case.withdrawn_at = utcnow()
+        case.withdrawal_reason = reason
+        case.withdrawal_note = note or None
+        audit.record(
+            actor=actor.email,
+            action="publication.unpublished",
+            target=report.tracking_code,
+            detail=f"publication={case.public_id} reason={reason}",
+        )
+        return case
+
+    return _atomic(act)
