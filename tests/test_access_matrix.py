@@ -121,6 +121,7 @@ POLICIES: dict[str, Policy] = {
     "inspectorate.case_outcome": HANDLERS,
     "inspectorate.case_duplicate": HANDLERS,
     "inspectorate.operator_form": HANDLERS,
+    "inspectorate.queue": HANDLERS,
 }
 
 

@@ -9,6 +9,8 @@ bp = Blueprint("api", __name__)
 # without a CORS preflight that we never answer, and it uses no cookies: CSRF does not apply.
 csrf.exempt(bp)
 
-from portal.api import routes  # noqa: E402,F401
-from portal.api import cases  # noqa: E402,F401
-from portal.api import stats  # noqa: E402,F401
+from portal.api import (  # noqa: E402,F401  (each module adds its views to bp)
+    cases,
+    routes,
+    stats,
+)

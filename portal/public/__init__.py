@@ -4,7 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from portal.public import routes  # noqa: E402,F401
-from portal.public import catalog  # noqa: E402,F401
-from portal.public import cases  # noqa: E402,F401
-from portal.public import transparency  # noqa: E402,F401
+from portal.public import (  # noqa: E402,F401  (each module adds its views to bp)
+    cases,
+    catalog,
+    routes,
+    transparency,
+)

@@ -19,7 +19,8 @@ import json
 import logging
 import re
 import secrets
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -301,23 +302,15 @@ def _rows(statement: Any) -> Iterator[tuple[Any, ...]]:
 
 
 def _span(as_of: date, days: dict[str, int]) -> tuple[date, date]:
-    """The days the calendar must cover: every date in the data, and the deadlines after."""
-    bounds = db.session.execute(
-        select(
-            func.min(Report.received_on),
-            func.max(Report.received_on),
-            func.max(Report.verified_on),
-            func.max(Report.closed_on),
-        )
-    ).one()
-    steps = db.session.execute(
-        select(func.min(StatusChange.created_on), func.max(StatusChange.created_on))
-    ).one()
-    found = [day for day in (*bounds, *steps) if day is not None]
-    first = min([*found, as_of])
-    # Room for the longest deadline (in calendar days, with holidays) after the last day.
+    """The days the calendar covers: from the first report to past the last deadline due.
+
+    A day outside (a step dated before its report, say) is still counted right, by the
+    slower functions of portal.deadlines.
+    """
+    first = db.session.scalar(select(func.min(Report.received_on))) or as_of
+    # Room for the longest deadline (in calendar days, with holidays) after today.
     room = timedelta(days=2 * max([*days.values(), 1]) + 31)
-    return first, max([*found, as_of]) + room
+    return min(first, as_of), as_of + room
 
 
 def _deadline_cells(
@@ -332,29 +325,36 @@ def _deadline_cells(
     in deadline_all (missed if any stage missed, met if some stage was met and none missed).
     """
     today = as_of.isoformat()
+    stages = list(days)
+    position_of = {stage: index for index, stage in enumerate(stages)}
     due_memo: dict[tuple[str, int], str] = {}
+    # Per month received and per pattern of results (0 not judged, 1 met, 2 missed, one
+    # per stage): how many reports. A million reports make a few thousand patterns.
+    patterns: Counter[tuple[str, tuple[int, ...]]] = Counter()
 
     def judge(received: str, steps: list[tuple[str, str]]) -> None:
         """Judge one report's stages; a stage is left on the day of the next step."""
-        results: dict[str, str] = {}
+        result = [0] * len(stages)
+        last = len(steps) - 1
         for index, (status, entered) in enumerate(steps):
-            allowed = days.get(status)
-            if allowed is None:
+            position = position_of.get(status)
+            if position is None:
                 continue  # no deadline for the inspectorate in this status
             if status == Status.RECEIVED:
                 entered = received  # the clock starts on the day the report was received
+            allowed = days[status]
             due = due_memo.get((entered, allowed))
             if due is None:
                 due = due_memo[(entered, allowed)] = calendar.due(entered, allowed)
-            if index + 1 < len(steps):
-                outcome = MET if steps[index + 1][1] <= due else MISSED
+            if index < last:
+                outcome = 1 if steps[index + 1][1] <= due else 2
             elif today <= due:
                 continue  # still within its deadline: not judged yet
             else:
-                outcome = MISSED
-            if results.get(status) != MISSED:
-                results[status] = outcome
-        _finish_report(builder, received, results)
+                outcome = 2
+            result[position] = max(result[position], outcome)  # one missed visit: missed
+        if any(result):
+            patterns[(received[:7], tuple(result))] += 1
 
     # Every step in report order (one pass over the index on report_id, no sort).
     statement = (
@@ -378,24 +378,19 @@ def _deadline_cells(
         steps.append((status, day))
     if steps:
         judge(received, steps)
+    for (month, result), count in patterns.items():
+        for stage, outcome in zip(stages, result, strict=True):
+            if outcome:
+                builder.add(month, f"deadline_{stage}", MET if outcome == 1 else MISSED, count)
+        builder.add(month, "deadline_all", MISSED if 2 in result else MET, count)
 
 
-def _finish_report(builder: _Builder, received: str, results: dict[str, str]) -> None:
-    """Count one report's deadline results under its month received."""
-    if not results:
-        return
-    for stage, result in results.items():
-        builder.add(received, f"deadline_{stage}", result, 1)
-    builder.add(received, "deadline_all", MISSED if MISSED in results.values() else MET, 1)
+def _report_cells(builder: _Builder, calendar: _Calendar) -> None:
+    """Breakdowns, sums and working-day histograms, from grouped queries per day received.
 
-
-def compute(as_of: date, days: dict[str, int]) -> tuple[list[dict[str, Any]], date | None]:
-    """Every monthly cell from the reports table, and the first month with a report.
-
-    A few grouped queries (per day received, so month arithmetic stays in Python and
-    the SQL portable) and one ordered pass over the status history.
+    Each query returns a few thousand rows (days x keys), whatever the number of reports;
+    the database does the counting, Python only folds days into months.
     """
-    builder = _Builder()
     received = _day(Report.received_on)
     columns = {
         "status": Report.status,
@@ -431,8 +426,6 @@ def compute(as_of: date, days: dict[str, int]) -> tuple[list[dict[str, Any]], da
         )
         for day, count, amount in _rows(statement):
             builder.add(day, figure, "", count, int(amount or 0))
-    first, last = _span(as_of, days)
-    calendar = _Calendar(first, last)
     durations: tuple[tuple[str, Any, list[Any]], ...] = (
         ("days_verification", Report.verified_on, [Report.verified_on.is_not(None)]),
         (
@@ -446,6 +439,18 @@ def compute(as_of: date, days: dict[str, int]) -> tuple[list[dict[str, Any]], da
         statement = select(received, end, func.count()).where(*where).group_by(received, end)
         for day, finished, count in _rows(statement):
             builder.add(day, figure, str(calendar.between(day, finished)), count)
+
+
+def compute(as_of: date, days: dict[str, int]) -> tuple[list[dict[str, Any]], date | None]:
+    """Every monthly cell from the reports table, and the first month with a report.
+
+    Two passes: the reports (public facts only) and the status history in report order.
+    Days are grouped into months in Python, so the SQL stays portable.
+    """
+    builder = _Builder()
+    first, last = _span(as_of, days)
+    calendar = _Calendar(first, last)
+    _report_cells(builder, calendar)
     _deadline_cells(builder, calendar, as_of, days)
     months = {key[0] for key in builder.cells}
     first_month = date.fromisoformat(min(months) + "-01") if months else None
@@ -873,17 +878,43 @@ def _breakdown(
     return Breakdown(name, tuple(rows), total)
 
 
+# Protected figures per (snapshot, first month, last month, k), kept by each process for
+# the snapshot's life: a snapshot never changes, so neither do they. Only a cache; every
+# server computes the same from the same snapshot, and a new snapshot has a new id.
+_CACHE_SIZE = 64
+_cache: OrderedDict[tuple[Any, ...], tuple[Protected, MonthData]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _protected(
+    snapshot: StatsSnapshot, first: date, last: date, k: int
+) -> tuple[Protected, MonthData]:
+    """The protected figures of the months first..last and their raw sums, cached."""
+    # The database and the build time too: ids start again in a wiped or another database.
+    key = (str(db.engine.url), snapshot.id, snapshot.built_at, first, last, k)
+    snapshot_id = snapshot.id
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    months = Period("span", "", first, last).months
+    data = _load_months(snapshot_id, months)
+    protected = _Protector(data, k).months(months)
+    merged = MonthData()
+    for month in months:
+        merged.add(data[month])
+    with _cache_lock:
+        _cache[key] = (protected, merged)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return protected, merged
+
+
 def period_stats(period: Period) -> PeriodStats:
     """The protected figures of one period, from the current snapshot."""
     current = snapshot()
     k = int(current_app.config["STATS_MIN_CELL"])
-    months = period.months
-    data = _load_months(current.id, months)
-    protector = _Protector(data, k)
-    protected = protector.months(months)
-    merged = MonthData()
-    for month in months:
-        merged.add(data[month])
+    protected, merged = _protected(current, period.first, period.last, k)
     order = _key_order(period)
     breakdowns = {}
     for name in BREAKDOWNS:
