@@ -126,10 +126,12 @@ NOT_PAGES = {"citizens.inbox_download", "public.cases_feed"}
 
 
 def _published_case(app: Flask) -> str:
-    """The public id of a newly published case, so its page can be checked too."""
+    """The public id of a published case (one per app), so its page can be checked too."""
     from tests.test_publication import publish_case
 
-    return publish_case(app)
+    if "TEST_PUBLISHED_CASE" not in app.config:
+        app.config["TEST_PUBLISHED_CASE"] = publish_case(app)
+    return str(app.config["TEST_PUBLISHED_CASE"])
 
 
 def page_urls(app: Flask, tracking_code: str, lang: str) -> list[str]:

@@ -7,17 +7,11 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Attach every command to the app's CLI."""
-    from portal.cli.setup import setup_command
-
-    app.cli.add_command(setup_command)
-    from portal.cli.recover import recover_command
-
-    app.cli.add_command(recover_command)
     from portal.cli.audit import audit_group
     from portal.cli.notify import notify_group
-
-    app.cli.add_command(audit_group)
-    app.cli.add_command(notify_group)
+    from portal.cli.recover import recover_command
+    from portal.cli.setup import setup_command
     from portal.cli.stats import stats_group
 
-    app.cli.add_command(stats_group)
+    for command in (setup_command, recover_command, audit_group, notify_group, stats_group):
+        app.cli.add_command(command)

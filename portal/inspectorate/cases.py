@@ -7,6 +7,7 @@ case with the reason and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, url_for
@@ -17,7 +18,7 @@ from portal.downloads import attachment_response
 from portal.forms import PortalForm
 from portal.identifiers import InvalidIdentifier, parse_tracking_code
 from portal.inspectorate import bp
-from portal.inspectorate.access import signed_in_staff, staff_required
+from portal.inspectorate.access import StaffContext, signed_in_staff, staff_required
 from portal.inspectorate.forms import (
     CHANNEL_LABELS,
     OUTCOME_LABELS,
@@ -131,6 +132,25 @@ def _refused(report: Report, form: PortalForm, error: cases.CaseError) -> Respon
     return _case_page(report, posted=form, problem=error.message, status=status)
 
 
+def _act(
+    report: Report,
+    form: PortalForm,
+    action: Callable[[StaffContext], None],
+    anchor: str,
+) -> ResponseReturnValue:
+    """Validate `form`, run `action` as the signed-in member, then 303 back to `anchor`.
+
+    Bad input re-renders the case with a 400; a refusal by the service, via `_refused`.
+    """
+    if not form.validate():
+        return _case_page(report, posted=form, status=400)
+    try:
+        action(signed_in_staff())
+    except cases.CaseError as error:
+        return _refused(report, form, error)
+    return _back(report, anchor)
+
+
 @bp.get("/laporan/<code>")
 @staff_required(*HANDLERS)
 def case(code: str) -> ResponseReturnValue:
@@ -178,19 +198,17 @@ def case_reply(code: str) -> ResponseReturnValue:
     """Send a message to the reporter's inbox."""
     report = _report_or_404(code, lock=True)
     form = CaseMessageForm(prefix="reply")
-    if not form.validate():
-        return _case_page(report, posted=form, status=400)
-    staff = signed_in_staff()
-    try:
+
+    def send(staff: StaffContext) -> None:
+        """Encrypt and post the message."""
         cases.reply(
             report=report,
             actor=staff.member,
             private_key=staff.private_key,
             body=form.body.data or "",
         )
-    except cases.CaseError as error:
-        return _refused(report, form, error)
-    return _back(report, "#messages")
+
+    return _act(report, form, send, "#messages")
 
 
 @bp.post("/laporan/<code>/penugasan")
@@ -199,18 +217,13 @@ def case_assign(code: str) -> ResponseReturnValue:
     """Assign the report to a member, or to nobody."""
     report = _report_or_404(code, lock=True)
     form = AssignForm(prefix="assign", members=cases.assignable_staff())
-    if not form.validate():
-        return _case_page(report, posted=form, status=400)
-    chosen = form.assignee.data or ""
-    try:
-        cases.assign(
-            report=report,
-            actor=signed_in_staff().member,
-            assignee_id=int(chosen) if chosen else None,
-        )
-    except cases.CaseError as error:
-        return _refused(report, form, error)
-    return _back(report, "#handling")
+
+    def assign(staff: StaffContext) -> None:
+        """Give the report to the chosen member (blank: nobody)."""
+        chosen = form.assignee.data or ""
+        cases.assign(report=report, actor=staff.member, assignee_id=int(chosen) if chosen else None)
+
+    return _act(report, form, assign, "#handling")
 
 
 @bp.post("/laporan/<code>/prioritas")
@@ -219,12 +232,12 @@ def case_priority(code: str) -> ResponseReturnValue:
     """Set the report's priority."""
     report = _report_or_404(code, lock=True)
     form = PriorityForm(prefix="priority")
-    if not form.validate():
-        return _case_page(report, posted=form, status=400)
-    cases.set_priority(
-        report=report, actor=signed_in_staff().member, priority=Priority(form.priority.data)
-    )
-    return _back(report, "#handling")
+
+    def prioritise(staff: StaffContext) -> None:
+        """Set the chosen priority."""
+        cases.set_priority(report=report, actor=staff.member, priority=Priority(form.priority.data))
+
+    return _act(report, form, prioritise, "#handling")
 
 
 @bp.post("/laporan/<code>/status")
@@ -233,10 +246,9 @@ def case_status(code: str) -> ResponseReturnValue:
     """Move the report along the lifecycle with a public note (and an internal one)."""
     report = _report_or_404(code, lock=True)
     form = StatusForm(prefix="status", current=report.status)
-    if not form.validate():
-        return _case_page(report, posted=form, status=400)
-    staff = signed_in_staff()
-    try:
+
+    def move(staff: StaffContext) -> None:
+        """Change the status with the notes."""
         cases.change_status(
             report=report,
             actor=staff.member,
@@ -246,9 +258,8 @@ def case_status(code: str) -> ResponseReturnValue:
             internal_note=form.internal_note.data or "",
             seen_status=form.seen_status.data,
         )
-    except cases.CaseError as error:
-        return _refused(report, form, error)
-    return _back(report, "#status")
+
+    return _act(report, form, move, "#status")
 
 
 @bp.post("/laporan/<code>/rujukan")
@@ -257,10 +268,9 @@ def case_refer(code: str) -> ResponseReturnValue:
     """Refer the report to an outside body under their reference number."""
     report = _report_or_404(code, lock=True)
     form = ReferForm(prefix="refer")
-    if not form.validate():
-        return _case_page(report, posted=form, status=400)
-    staff = signed_in_staff()
-    try:
+
+    def refer(staff: StaffContext) -> None:
+        """Record the referral and move the report to referred."""
         cases.refer(
             report=report,
             actor=staff.member,
@@ -271,9 +281,8 @@ def case_refer(code: str) -> ResponseReturnValue:
             internal_note=form.internal_note.data or "",
             seen_status=form.seen_status.data,
         )
-    except cases.CaseError as error:
-        return _refused(report, form, error)
-    return _back(report, "#status")
+
+    return _act(report, form, refer, "#status")
 
 
 @bp.post("/laporan/<code>/hasil")
@@ -282,10 +291,9 @@ def case_outcome(code: str) -> ResponseReturnValue:
     """Record the outcome (finding, sanction, refund) and resolve the report."""
     report = _report_or_404(code, lock=True)
     form = OutcomeForm(prefix="outcome")
-    if not form.validate():
-        return _case_page(report, posted=form, status=400)
-    staff = signed_in_staff()
-    try:
+
+    def resolve(staff: StaffContext) -> None:
+        """Record the outcome and move the report to resolved."""
         cases.record_outcome(
             report=report,
             actor=staff.member,
@@ -297,9 +305,8 @@ def case_outcome(code: str) -> ResponseReturnValue:
             internal_note=form.internal_note.data or "",
             seen_status=form.seen_status.data,
         )
-    except cases.CaseError as error:
-        return _refused(report, form, error)
-    return _back(report, "#status")
+
+    return _act(report, form, resolve, "#status")
 
 
 @bp.post("/laporan/<code>/duplikat")
@@ -308,10 +315,9 @@ def case_duplicate(code: str) -> ResponseReturnValue:
     """Link the report as a duplicate of another; it is rejected, handled under the other."""
     report = _report_or_404(code, lock=True)
     form = DuplicateForm(prefix="duplicate")
-    if not form.validate():
-        return _case_page(report, posted=form, status=400)
-    staff = signed_in_staff()
-    try:
+
+    def link(staff: StaffContext) -> None:
+        """Link the report to the original and reject it."""
         cases.mark_duplicate(
             report=report,
             actor=staff.member,
@@ -322,6 +328,5 @@ def case_duplicate(code: str) -> ResponseReturnValue:
             internal_note=form.internal_note.data or "",
             seen_status=form.seen_status.data,
         )
-    except cases.CaseError as error:
-        return _refused(report, form, error)
-    return _back(report, "#status")
+
+    return _act(report, form, link, "#status")

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from portal import crypto, deadlines
 from portal.evidence import CleanFile
@@ -33,6 +34,7 @@ from portal.models import (
 )
 from portal.models.base import today
 from portal.services import audit, inbox, reports
+from portal.services.errors import DomainError
 from portal.services.inbox import EvidenceFile, EvidenceInfo, OpenedMessage
 
 # The lifecycle (DESIGN.md, "Report lifecycle"): where a report may go from each status.
@@ -84,13 +86,8 @@ class Sanction(StrEnum):
     OTHER = "other"
 
 
-class CaseError(Exception):
+class CaseError(DomainError):
     """A refused case action; `message` says why in the current language."""
-
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("This action is not possible.")
 
 
 class IllegalTransition(CaseError):
@@ -114,60 +111,40 @@ class IllegalTransition(CaseError):
 class StaleCase(CaseError):
     """The report's status changed since the page was opened (someone else acted)."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext(
-            "Someone changed this report's status since you opened it. Check the timeline"
-            " below and try again."
-        )
+    text = _l(
+        "Someone changed this report's status since you opened it. Check the timeline"
+        " below and try again."
+    )
 
 
 class DetailsRequired(CaseError):
     """Referral and resolution need their own facts: use the matching form."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext(
-            "Use the referral form to refer a report and the outcome form to resolve it."
-        )
+    text = _l("Use the referral form to refer a report and the outcome form to resolve it.")
 
 
 class ContentDeleted(CaseError):
     """The report's keys were shredded (retention): its content can no longer be opened."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("This report's content was deleted under the retention rules.")
+    text = _l("This report's content was deleted under the retention rules.")
 
 
 class NotAssignable(CaseError):
     """The chosen member does not exist, is disabled, or does not handle reports."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("Reports can only be assigned to active admins and investigators.")
+    text = _l("Reports can only be assigned to active admins and investigators.")
 
 
 class UnknownOriginal(CaseError):
     """The tracking code given as the original does not name a report."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("No report has that tracking code.")
+    text = _l("No report has that tracking code.")
 
 
 class SelfDuplicate(CaseError):
     """A report cannot be a duplicate of itself."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("A report cannot be a duplicate of itself.")
+    text = _l("A report cannot be a duplicate of itself.")
 
 
 class DuplicateChain(CaseError):
@@ -189,22 +166,16 @@ class DuplicateChain(CaseError):
 class NoteRevealsCode(CaseError):
     """The public note of a duplicate names the original's tracking code."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext(
-            "Do not put the other report's tracking code in the public note: it would link"
-            " two reporters publicly."
-        )
+    text = _l(
+        "Do not put the other report's tracking code in the public note: it would link"
+        " two reporters publicly."
+    )
 
 
 class InconsistentOutcome(CaseError):
     """A report found not proven cannot carry a sanction or a refund."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("A report that was not proven cannot have a sanction or a refund.")
+    text = _l("A report that was not proven cannot have a sanction or a refund.")
 
 
 @dataclass(frozen=True)

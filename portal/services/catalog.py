@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -18,6 +17,7 @@ from portal import seed
 from portal.extensions import db
 from portal.models import Category, Service, Unit
 from portal.services import audit
+from portal.services.errors import DomainError
 
 CatalogRow = TypeVar("CatalogRow", Category, Service, Unit)
 
@@ -203,36 +203,27 @@ EDITABLE: dict[type[Any], dict[str, FieldRule]] = {
 TABLE_NAMES: dict[type[Any], str] = {Category: "category", Service: "service", Unit: "unit"}
 
 
-class CatalogError(Exception):
+class CatalogError(DomainError):
     """A refused catalogue edit; `message` says why in the current language."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("The catalogue was not changed.")
+    text = _l("The catalogue was not changed.")
 
 
 class InvalidEntry(CatalogError):
     """One or more values break the rules; `errors` maps each field to its message."""
+
+    text = _l("Please correct the marked fields.")
 
     def __init__(self, errors: Mapping[str, Any]) -> None:
         super().__init__(dict(errors))
         # Lazy strings: translated when shown, so the service works outside a request too.
         self.errors: dict[str, Any] = dict(errors)
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("Please correct the marked fields.")
-
 
 class DuplicateCode(CatalogError):
     """A row with this code already exists (codes are never reused)."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("This code is already used. Choose another one.")
+    text = _l("This code is already used. Choose another one.")
 
 
 def _clean_value(rule: FieldRule, value: Any) -> tuple[Any, Any]:

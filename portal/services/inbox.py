@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, parse_receipt, parse_tracking_code
 from portal.models import Attachment, Message, Report, Side
 from portal.services import reports, throttle
+from portal.services.errors import DomainError
 
 RECEIPT_SCOPE = "receipt-failures"
 
@@ -27,7 +28,7 @@ class CodeLocked(Exception):
     """Too many wrong receipts for this tracking code; it unlocks by itself later."""
 
 
-class TooManyFiles(Exception):
+class TooManyFiles(DomainError):
     """The report would hold more evidence files than allowed."""
 
     def __init__(self, allowed: int) -> None:

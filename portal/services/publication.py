@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
-from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, func
 from sqlalchemy.orm import contains_eager
 
@@ -33,90 +33,65 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.services import audit
+from portal.services.errors import DomainError
 from portal.services.reports import round_amount
 
 T = TypeVar("T")
 
 
-class PublicationError(Exception):
+class PublicationError(DomainError):
     """A refused publication step; `message` says why in the current language."""
-
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("This action is not possible.")
 
 
 class NotResolved(PublicationError):
     """Only resolved reports can have a public summary (or keep one approved)."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("Only resolved reports can be published.")
+    text = _l("Only resolved reports can be published.")
 
 
 class OwnSummary(PublicationError):
     """Four eyes: the member who wrote the current text cannot approve it."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext(
-            "You wrote or last edited this summary, so you cannot approve it. Another"
-            " staff member must read and approve it."
-        )
+    text = _l(
+        "You wrote or last edited this summary, so you cannot approve it. Another"
+        " staff member must read and approve it."
+    )
 
 
 class NotAwaitingApproval(PublicationError):
     """Only a summary awaiting approval can be approved."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("This summary is not awaiting approval.")
+    text = _l("This summary is not awaiting approval.")
 
 
 class NotPublished(PublicationError):
     """Only a published summary can be withdrawn."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("This summary is not published.")
+    text = _l("This summary is not published.")
 
 
 class StaleSummary(PublicationError):
     """The text changed since the approver opened the page."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext(
-            "Someone changed this summary since you opened it. Read the current text"
-            " below before you approve it."
-        )
+    text = _l(
+        "Someone changed this summary since you opened it. Read the current text"
+        " below before you approve it."
+    )
 
 
 class FactsChanged(PublicationError):
     """The report's outcome, sanction or refund changed since the text was saved."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext(
-            "The report's outcome, sanction or refund changed since this summary was"
-            " written. Check the text against the facts and save it again first."
-        )
+    text = _l(
+        "The report's outcome, sanction or refund changed since this summary was"
+        " written. Check the text against the facts and save it again first."
+    )
 
 
 class NoSummary(PublicationError):
     """The report has no summary yet."""
 
-    @property
-    def message(self) -> str:
-        """The translated refusal."""
-        return gettext("This report has no public summary yet.")
+    text = _l("This report has no public summary yet.")
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
-from typing import cast as typed
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import force_locale, format_date, get_locale
@@ -33,7 +32,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CursorResult,
     String,
-    cast,
     delete,
     func,
     insert,
@@ -42,6 +40,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from portal import deadlines
 from portal.extensions import db
@@ -273,9 +273,29 @@ class _Calendar:
         return deadlines.add_working_days(date.fromisoformat(start), days).isoformat()
 
 
+class _IsoDay(FunctionElement[str]):
+    """A date as ISO text, YYYY-MM-DD, whatever the database's date style."""
+
+    type = String()
+    name = "iso_day"
+    inherit_cache = True
+
+
+@compiles(_IsoDay)
+def _iso_day(element: _IsoDay, compiler: Any, **kw: Any) -> str:
+    """SQLite keeps dates as ISO text already."""
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR(10))"
+
+
+@compiles(_IsoDay, "postgresql")
+def _iso_day_postgresql(element: _IsoDay, compiler: Any, **kw: Any) -> str:
+    """PostgreSQL's own text form follows DateStyle; to_char does not."""
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
 def _day(column: Any) -> Any:
     """A date column as ISO text (YYYY-MM-DD) on SQLite and PostgreSQL alike."""
-    return cast(column, String(10))
+    return _IsoDay(column)
 
 
 def _rows(statement: Any) -> Iterator[tuple[Any, ...]]:
@@ -521,7 +541,7 @@ def _take_lease() -> str | None:
         .values(holder=token, lease_until=until)
         .execution_options(synchronize_session=False)
     )
-    if typed(CursorResult[Any], claimed).rowcount == 1:
+    if cast(CursorResult[Any], claimed).rowcount == 1:
         db.session.commit()
         return token
     if db.session.get(StatsRefresh, 1) is not None:
