@@ -25,7 +25,7 @@ test: translations
 	$(BIN)/python -m pytest
 
 # Time the triage queue on a throw-away SQLite database of a million reports (~2 min).
-# Then the transparency statistics (dashboard, /api/v1/stats) on another (~10 min).
+# Then the transparency statistics (dashboard, /api/v1/stats) on another (~6 min).
 bench: translations
 	$(BIN)/python bench/bench_queue.py
 	$(BIN)/python bench/bench_stats.py

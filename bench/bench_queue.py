@@ -45,7 +45,7 @@ from portal.identifiers import CROCKFORD
 # Cheap key derivation: the benchmark measures queries, not Argon2.
 CHEAP_KDF = {"memory_kib": 8, "iterations": 1, "lanes": 1}
 ADMIN_EMAIL = "bench-admin@inspektorat.example"
-ADMIN_PASSWORD = "benchmark password, not secret"  # noqa: S105 - a throw-away instance
+ADMIN_PASSWORD = "benchmark password, not secret"
 HANDLERS = 12  # investigators reports are assigned to
 NEWCOMER = "newcomer@inspektorat.example"  # a member with only NEWCOMER_REPORTS reports
 NEWCOMER_REPORTS = 40
@@ -164,7 +164,7 @@ def generate(
     """Report rows in chunks, oldest first (ids grow with received_on, as in real life)."""
     from portal.deadlines import add_working_days
 
-    rng = random.Random(20260817)  # noqa: S311 - reproducible sample data, not secrets
+    rng = random.Random(20260817)
     start = today - timedelta(days=365 * YEARS)
     span = (today - start).days + 1
     # Ciphertext stand-ins of realistic length: the queue must never read them.
@@ -302,7 +302,7 @@ def populate(app: Flask, count: int) -> tuple[str, float]:
         sqlite = db.engine.dialect.name == "sqlite"
         marker = "?" if sqlite else "%s"
         insert = (
-            f"INSERT INTO {Report.__tablename__} ({', '.join(COLUMNS)}) "  # noqa: S608 - fixed names
+            f"INSERT INTO {Report.__tablename__} ({', '.join(COLUMNS)}) "
             f"VALUES ({', '.join([marker] * len(COLUMNS))})"
         )
         started = time.perf_counter()

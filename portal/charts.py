@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
+WIDTH = 480  # drawn about this wide, so 13-unit text reads as 13 px
 ROW = 36  # height of one horizontal bar with its label above it
-LABEL_CHARS = 72  # longer labels are shortened in the chart (the table has them whole)
-VALUE_ROOM = 96  # room right of the longest bar for its number
+LABEL_CHARS = 60  # longer labels are shortened in the chart (the table has them whole)
+VALUE_ROOM = 72  # room right of the longest bar for its number
 COLUMN_HEIGHT = 160  # drawing height of the bars of a column chart
 HIDDEN_WIDTH = 28
 
@@ -88,14 +88,18 @@ def bar_chart(
 
 
 def column_chart(
-    *, chart_id: str, title: str, bars: Sequence[Bar], short_labels: Sequence[str]
+    *, chart_id: str, title: str, bars: Sequence[Bar], short_labels: Sequence[tuple[str, str]]
 ) -> Markup:
-    """Vertical columns over time (months), the number above each, a short label below."""
+    """Vertical columns over time, the number above each and two short lines below.
+
+    For months: the month's abbreviation, and the year under the first column and under
+    every January ("Mar" over "2026", never "Mar 26", which reads like a day).
+    """
     top = max([bar.value for bar in bars if bar.value is not None] + [0])
     count = max(len(bars), 1)
     slot = WIDTH / count
     width = max(slot * 0.7, 2)
-    above, below = 18, 20
+    above, below = 18, 36
     body: list[str] = []
     for index, (bar, short) in enumerate(zip(bars, short_labels, strict=True)):
         x = index * slot + (slot - width) / 2
@@ -117,8 +121,10 @@ def column_chart(
             f'<text class="chart-value" x="{middle}" y="{base - height - 4:.1f}" '
             f'font-size="12" text-anchor="middle">{escape(bar.display)}</text>'
         )
-        body.append(
-            f'<text class="chart-label" x="{middle}" y="{base + 15}" font-size="12" '
-            f'text-anchor="middle">{escape(short)}</text>'
-        )
+        for line, text in enumerate(short):
+            if text:
+                body.append(
+                    f'<text class="chart-label" x="{middle}" y="{base + 15 + 15 * line}" '
+                    f'font-size="12" text-anchor="middle">{escape(text)}</text>'
+                )
     return _frame(chart_id, title, bars, above + COLUMN_HEIGHT + below, body)

@@ -7,6 +7,7 @@ from typing import Any
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.validators import Length
 
 # WTForms raises these itself; listed here so extraction puts them in our catalogue.
 WTFORMS_MESSAGES = (
@@ -31,3 +32,13 @@ class PortalForm(FlaskForm):
 def max_length_message() -> Any:
     """'At most N characters' for Length validators, translated."""
     return _l("At most %(max)d characters.")
+
+
+def strip_whitespace(value: Any) -> Any:
+    """Trim surrounding whitespace so length limits count what is kept."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def max_length(limit: int) -> Length:
+    """A Length validator for at most `limit` characters, with the translated message."""
+    return Length(max=limit, message=max_length_message())

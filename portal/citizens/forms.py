@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from portal.forms import PortalForm, max_length_message
+from portal.forms import PortalForm, max_length, strip_whitespace
 from portal.models import Category, Service, Unit
 from portal.services import catalog
 from portal.services.reports import ReportContent
@@ -46,6 +46,9 @@ PAID = [
     SelectChoice("no", _l("No")),
     SelectChoice("unknown", _l("I prefer not to say")),
 ]
+
+# The message of every required choice.
+CHOOSE_ONE = _l("Choose one.")
 
 _MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
 _AMOUNT = re.compile(r"^(?:rp\.?)?\s*([\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?$")
@@ -88,12 +91,8 @@ class RupiahField(StringField):
             self.process_errors.append(_l("That amount is not plausible."))
 
 
-def _strip(value: Any) -> Any:
-    """Trim surrounding whitespace so length limits count what is kept."""
-    return value.strip() if isinstance(value, str) else value
-
-
 def _not_in_future(form: PortalForm, field: Field) -> None:
+    """Refuse an incident date in the future or too long ago to handle."""
     if field.data and field.data > date.today():
         raise ValidationError(_l("The date cannot be in the future."))
     if field.data and field.data < date.today() - timedelta(days=365 * OLDEST_INCIDENT_YEARS):
@@ -101,6 +100,7 @@ def _not_in_future(form: PortalForm, field: Field) -> None:
 
 
 def _honeypot_empty(form: PortalForm, field: Field) -> None:
+    """Refuse the form when the hidden honeypot field was filled in (a bot)."""
     if field.data:
         raise ValidationError(_l("This form could not be sent."))
 
@@ -109,38 +109,35 @@ class ReportForm(PortalForm):
     """Structured 5W+1H questions about one incident; never about the reporter."""
 
     category = SelectField(
-        _l("What kind of problem was it?"), validators=[DataRequired(_l("Choose one."))]
+        _l("What kind of problem was it?"), validators=[DataRequired(CHOOSE_ONE)]
     )
     service = SelectField(
-        _l("Which service were you using?"), validators=[DataRequired(_l("Choose one."))]
+        _l("Which service were you using?"), validators=[DataRequired(CHOOSE_ONE)]
     )
-    unit = SelectField(_l("Where?"), validators=[DataRequired(_l("Choose one."))])
+    unit = SelectField(_l("Where?"), validators=[DataRequired(CHOOSE_ONE)])
     incident_date = DateField(
         _l("When did it happen?"),
         format=["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"],
         validators=[DataRequired(_l("Enter the date as dd/mm/yyyy.")), _not_in_future],
     )
     who_asked = RadioField(
-        _l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired(_l("Choose one."))]
+        _l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired(CHOOSE_ONE)]
     )
-    amount_demanded = RupiahField(
-        _l("How much was asked (Rupiah)?"),
-        validators=[Length(max=40, message=max_length_message())],
-    )
+    amount_demanded = RupiahField(_l("How much was asked (Rupiah)?"), validators=[max_length(40)])
     paid = RadioField(_l("Was it paid?"), choices=PAID, default="unknown", validators=[Optional()])
     promised = StringField(
         _l("What was promised in return?"),
-        filters=[_strip],
-        validators=[Length(max=MAX_PROMISED, message=max_length_message())],
+        filters=[strip_whitespace],
+        validators=[max_length(MAX_PROMISED)],
     )
     person_description = TextAreaField(
         _l("Describe the person who asked (not yourself)"),
-        filters=[_strip],
-        validators=[Length(max=MAX_PERSON, message=max_length_message())],
+        filters=[strip_whitespace],
+        validators=[max_length(MAX_PERSON)],
     )
     chronology = TextAreaField(
         _l("What happened, in order?"),
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(_l("Tell us what happened.")),
             Length(
@@ -151,9 +148,7 @@ class ReportForm(PortalForm):
         ],
     )
     contact = TextAreaField(
-        _l("Contact details"),
-        filters=[_strip],
-        validators=[Length(max=MAX_CONTACT, message=max_length_message())],
+        _l("Contact details"), filters=[strip_whitespace], validators=[max_length(MAX_CONTACT)]
     )
     # Honeypot: hidden from people by CSS; bots fill it.
     website = StringField(_l("Leave this field empty"), validators=[_honeypot_empty])
@@ -161,6 +156,7 @@ class ReportForm(PortalForm):
     submission = HiddenField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Offer the current catalogue's categories, services and units."""
         super().__init__(*args, **kwargs)
         blank = SelectChoice("", _l("— choose —"))
         self.category.choices = [blank, *catalog.choices(Category)]
@@ -210,31 +206,27 @@ class InboxLoginForm(PortalForm):
 
     code = StringField(
         _l("Tracking code"),
-        validators=[
-            DataRequired(_l("Enter a tracking code.")),
-            Length(max=40, message=max_length_message()),
-        ],
+        validators=[DataRequired(_l("Enter a tracking code.")), max_length(40)],
     )
     receipt = PasswordField(
         _l("Secret receipt"),
-        validators=[
-            DataRequired(_l("Enter your receipt.")),
-            Length(max=60, message=max_length_message()),
-        ],
+        validators=[DataRequired(_l("Enter your receipt.")), max_length(60)],
+    )
+
+
+def message_body(label: Any, limit: int) -> TextAreaField:
+    """A required message text box, trimmed, of at most `limit` characters."""
+    return TextAreaField(
+        label,
+        filters=[strip_whitespace],
+        validators=[DataRequired(_l("Write a message.")), max_length(limit)],
     )
 
 
 class ReplyForm(PortalForm):
     """A reporter's message to the inspectorate."""
 
-    body = TextAreaField(
-        _l("Your message"),
-        filters=[_strip],
-        validators=[
-            DataRequired(_l("Write a message.")),
-            Length(max=MAX_MESSAGE, message=max_length_message()),
-        ],
-    )
+    body = message_body(_l("Your message"), MAX_MESSAGE)
 
 
 class EvidenceForm(PortalForm):

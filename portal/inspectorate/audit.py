@@ -18,9 +18,9 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import NumberRange, Optional, ValidationError
 
-from portal.forms import PortalForm, max_length_message
+from portal.forms import PortalForm, max_length
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.models import AuditEntry, Role
@@ -50,13 +50,9 @@ class AuditFilterForm(PortalForm):
 
         csrf = False
 
-    actor = StringField(
-        _l("Actor"), validators=[Optional(), Length(max=254, message=max_length_message())]
-    )
+    actor = StringField(_l("Actor"), validators=[Optional(), max_length(254)])
     action = SelectField(_l("Action"), choices=[], validate_choice=True, default="")
-    target = StringField(
-        _l("Target"), validators=[Optional(), Length(max=128, message=max_length_message())]
-    )
+    target = StringField(_l("Target"), validators=[Optional(), max_length(128)])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
     before = IntegerField(validators=[Optional(), NumberRange(min=1)])

@@ -138,10 +138,7 @@ def _act(
     action: Callable[[StaffContext], None],
     anchor: str,
 ) -> ResponseReturnValue:
-    """Validate `form`, run `action` as the signed-in member, then 303 back to `anchor`.
-
-    Bad input re-renders the case with a 400; a refusal by the service, via `_refused`.
-    """
+    """Validate `form`, run `action` as the signed-in member, 303 to `anchor`; else say why."""
     if not form.validate():
         return _case_page(report, posted=form, status=400)
     try:

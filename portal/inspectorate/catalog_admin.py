@@ -25,7 +25,6 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
-    Length,
     NumberRange,
     Regexp,
     StopValidation,
@@ -33,7 +32,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.extensions import db
-from portal.forms import PortalForm, max_length_message
+from portal.forms import PortalForm, max_length
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.models import Category, Role, Service, Unit
@@ -80,9 +79,9 @@ class RupiahField(StringField):
             raise StopValidation()
 
 
-def _text(label: Any, max_length: int, *, required: bool = False) -> StringField:
+def _text(label: Any, limit: int, *, required: bool = False) -> StringField:
     """A one-line text field within the column's length."""
-    validators: list[Any] = [Length(max=max_length, message=max_length_message())]
+    validators: list[Any] = [max_length(limit)]
     if required:
         validators.insert(0, DataRequired())
     return StringField(label, validators=validators)
@@ -92,7 +91,7 @@ def _lines(label: Any) -> TextAreaField:
     """Several lines of text (requirements: one per line)."""
     return TextAreaField(
         label,
-        validators=[Length(max=catalog.MAX_REQUIREMENTS_LENGTH, message=max_length_message())],
+        validators=[max_length(catalog.MAX_REQUIREMENTS_LENGTH)],
     )
 
 

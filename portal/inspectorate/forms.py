@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -30,8 +31,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.citizens.forms import ReportForm, RupiahField
-from portal.forms import PortalForm, max_length_message
+from portal.citizens.forms import CHOOSE_ONE, ReportForm, RupiahField, message_body
+from portal.forms import PortalForm, max_length, strip_whitespace
 from portal.i18n import status_label
 from portal.models import Channel, Outcome, Priority, Staff, Status
 from portal.services.cases import DETAILED_STATUSES, OutsideBody, Sanction, allowed_next
@@ -48,56 +49,47 @@ PASSWORD_HINT = _l("At least 12 characters. A few unrelated words are easy to re
 class LoginForm(PortalForm):
     """Email, password and authenticator code."""
 
-    email = EmailField(
-        _l("Email"), validators=[DataRequired(), Length(max=254, message=max_length_message())]
+    email = EmailField(_l("Email"), validators=[DataRequired(), max_length(254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), max_length(256)])
+    code = StringField(_l("Authenticator code"), validators=[max_length(10)])
+
+
+def _new_password() -> PasswordField:
+    """The new password of enrolment or a password change: 12 to 256 characters."""
+    return PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(),
+            Length(min=12, max=256, message=_l("Use 12 to 256 characters.")),
+        ],
     )
-    password = PasswordField(
-        _l("Password"), validators=[DataRequired(), Length(max=256, message=max_length_message())]
-    )
-    code = StringField(
-        _l("Authenticator code"), validators=[Length(max=10, message=max_length_message())]
+
+
+def _password_again() -> PasswordField:
+    """The new password once more, to catch a typo."""
+    return PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
     )
 
 
 class EnrolForm(PortalForm):
     """First login: a new password and a confirmed authenticator."""
 
-    new_password = PasswordField(
-        _l("New password"),
-        validators=[
-            DataRequired(),
-            Length(min=12, max=256, message=_l("Use 12 to 256 characters.")),
-        ],
-    )
-    confirm = PasswordField(
-        _l("New password again"),
-        validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
-    )
+    new_password = _new_password()
+    confirm = _password_again()
     secret = HiddenField()
     code = StringField(
-        _l("Code from your authenticator app"),
-        validators=[DataRequired(), Length(max=10, message=max_length_message())],
+        _l("Code from your authenticator app"), validators=[DataRequired(), max_length(10)]
     )
 
 
 class PasswordForm(PortalForm):
     """Change one's password."""
 
-    current = PasswordField(
-        _l("Current password"),
-        validators=[DataRequired(), Length(max=256, message=max_length_message())],
-    )
-    new_password = PasswordField(
-        _l("New password"),
-        validators=[
-            DataRequired(),
-            Length(min=12, max=256, message=_l("Use 12 to 256 characters.")),
-        ],
-    )
-    confirm = PasswordField(
-        _l("New password again"),
-        validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
-    )
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), max_length(256)])
+    new_password = _new_password()
+    confirm = _password_again()
 
 
 class ConfirmForm(PortalForm):
@@ -125,7 +117,7 @@ class NewMemberForm(PortalForm):
         _l("Email"),
         validators=[
             DataRequired(),
-            Length(max=254, message=max_length_message()),
+            max_length(254),
             Regexp(EMAIL_PATTERN, message=_l("Enter an email address like name@example.go.id.")),
         ],
     )
@@ -138,19 +130,20 @@ class RoleForm(PortalForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
-def _days_field(label: Any) -> IntegerField:
-    """A working-day count within the allowed range."""
+def _whole_number(label: Any, low: int, high: int) -> IntegerField:
+    """A required whole number from `low` to `high`."""
     return IntegerField(
         label,
         validators=[
             InputRequired(),
-            NumberRange(
-                min=MIN_DEADLINE_DAYS,
-                max=MAX_DEADLINE_DAYS,
-                message=_l("Enter a number from %(min)s to %(max)s."),
-            ),
+            NumberRange(min=low, max=high, message=_l("Enter a number from %(min)s to %(max)s.")),
         ],
     )
+
+
+def _days_field(label: Any) -> IntegerField:
+    """A working-day count within the allowed range."""
+    return _whole_number(label, MIN_DEADLINE_DAYS, MAX_DEADLINE_DAYS)
 
 
 class SettingsForm(PortalForm):
@@ -160,16 +153,8 @@ class SettingsForm(PortalForm):
     needs_info = _days_field(_l("Waiting for the reporter: working days to answer"))
     verified = _days_field(_l("Verified: working days to the first follow-up"))
     in_progress = _days_field(_l("Being handled: working days to complete"))
-    retention_months = IntegerField(
-        _l("Months to keep closed reports"),
-        validators=[
-            InputRequired(),
-            NumberRange(
-                min=MIN_RETENTION_MONTHS,
-                max=MAX_RETENTION_MONTHS,
-                message=_l("Enter a number from %(min)s to %(max)s."),
-            ),
-        ],
+    retention_months = _whole_number(
+        _l("Months to keep closed reports"), MIN_RETENTION_MONTHS, MAX_RETENTION_MONTHS
     )
 
 
@@ -227,20 +212,15 @@ DUPLICATE_NOTE = _l(
 OPERATOR_CHANNELS = (Channel.WALK_IN, Channel.PHONE, Channel.SMS, Channel.WHATSAPP)
 
 
-def _trimmed(value: Any) -> Any:
-    """Trim surrounding whitespace so length limits count what is kept."""
-    return value.strip() if isinstance(value, str) else value
-
-
 def _public_note(default: Any = None) -> TextAreaField:
     """The required public note of a status change."""
     return TextAreaField(
         _l("Public note"),
         default=default,
-        filters=[_trimmed],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(_l("Write a public note: the reporter and the status page show it.")),
-            Length(max=PUBLIC_NOTE_MAX, message=max_length_message()),
+            max_length(PUBLIC_NOTE_MAX),
         ],
     )
 
@@ -249,9 +229,17 @@ def _internal_note() -> TextAreaField:
     """The optional internal note of a status change, encrypted and for staff only."""
     return TextAreaField(
         _l("Internal note"),
-        filters=[_trimmed],
-        validators=[Optional(), Length(max=INTERNAL_NOTE_MAX, message=max_length_message())],
+        filters=[strip_whitespace],
+        validators=[Optional(), max_length(INTERNAL_NOTE_MAX)],
     )
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choices(labels: Mapping[E, Any]) -> list[SelectChoice]:
+    """The choices of a select or radio field, in the order of its label table."""
+    return [SelectChoice(key.value, label) for key, label in labels.items()]
 
 
 def _known_status(form: PortalForm, field: Field) -> None:
@@ -260,12 +248,25 @@ def _known_status(form: PortalForm, field: Field) -> None:
         raise ValidationError(_l("Not a valid choice."))
 
 
+class StatusStepForm(PortalForm):
+    """What every status change carries: a public note, an optional internal one.
+
+    `seen_status` is the status the page showed, so that the service can refuse a change
+    someone else's action overtook.
+    """
+
+    public_note = _public_note()
+    internal_note = _internal_note()
+    seen_status = HiddenField()
+
+
 class AssignForm(PortalForm):
     """Give the report to a member, or to nobody."""
 
     assignee = SelectField(_l("Assigned to"))
 
     def __init__(self, *args: Any, members: Sequence[Staff] = (), **kwargs: Any) -> None:
+        """Offer `members` and nobody."""
         super().__init__(*args, **kwargs)
         self.assignee.choices = [
             SelectChoice("", _l("Nobody")),
@@ -276,25 +277,20 @@ class AssignForm(PortalForm):
 class PriorityForm(PortalForm):
     """Set the report's priority."""
 
-    priority = SelectField(
-        _l("Priority"),
-        choices=[SelectChoice(key.value, label) for key, label in PRIORITY_LABELS.items()],
-    )
+    priority = SelectField(_l("Priority"), choices=_choices(PRIORITY_LABELS))
 
 
-class StatusForm(PortalForm):
+class StatusForm(StatusStepForm):
     """Move the report to another status with a public and an optional internal note."""
 
     status = SelectField(
         _l("New status"),
         validate_choice=False,
-        validators=[DataRequired(_l("Choose one.")), _known_status],
+        validators=[DataRequired(CHOOSE_ONE), _known_status],
     )
-    public_note = _public_note()
-    internal_note = _internal_note()
-    seen_status = HiddenField()
 
     def __init__(self, *args: Any, current: str = Status.RECEIVED, **kwargs: Any) -> None:
+        """Offer the statuses the lifecycle allows after `current`, but for detailed ones."""
         super().__init__(*args, **kwargs)
         self.status.choices = [
             SelectChoice(status.value, status_label(status))
@@ -303,75 +299,47 @@ class StatusForm(PortalForm):
         ]
 
 
-class ReferForm(PortalForm):
+class ReferForm(StatusStepForm):
     """Refer the report to an outside body under their reference number."""
 
-    body = SelectField(
-        _l("Referred to"),
-        choices=[SelectChoice(key.value, label) for key, label in OUTSIDE_BODY_LABELS.items()],
-    )
+    body = SelectField(_l("Referred to"), choices=_choices(OUTSIDE_BODY_LABELS))
     reference = StringField(
         _l("Their reference number"),
-        filters=[_trimmed],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(_l("Enter the reference number the outside body gave.")),
-            Length(max=REFERENCE_MAX, message=max_length_message()),
+            max_length(REFERENCE_MAX),
         ],
     )
-    public_note = _public_note()
-    internal_note = _internal_note()
-    seen_status = HiddenField()
 
 
-class OutcomeForm(PortalForm):
+class OutcomeForm(StatusStepForm):
     """Record what the examination found; the report is resolved."""
 
     outcome = RadioField(
-        _l("Finding"),
-        choices=[SelectChoice(key.value, label) for key, label in OUTCOME_LABELS.items()],
-        validators=[InputRequired(_l("Choose one."))],
+        _l("Finding"), choices=_choices(OUTCOME_LABELS), validators=[InputRequired(CHOOSE_ONE)]
     )
     sanction = SelectField(
-        _l("Sanction"),
-        choices=[SelectChoice(key.value, label) for key, label in SANCTION_LABELS.items()],
-        default=Sanction.NONE.value,
+        _l("Sanction"), choices=_choices(SANCTION_LABELS), default=Sanction.NONE.value
     )
-    refund = RupiahField(
-        _l("Refund to the reporter (Rupiah)"),
-        validators=[Length(max=40, message=max_length_message())],
-    )
-    public_note = _public_note()
-    internal_note = _internal_note()
-    seen_status = HiddenField()
+    refund = RupiahField(_l("Refund to the reporter (Rupiah)"), validators=[max_length(40)])
 
 
-class DuplicateForm(PortalForm):
+class DuplicateForm(StatusStepForm):
     """Link the report as a duplicate of another; it is rejected with a public note."""
 
     original = StringField(
         _l("Tracking code of the report it duplicates"),
-        filters=[_trimmed],
-        validators=[
-            DataRequired(_l("Enter a tracking code.")),
-            Length(max=40, message=max_length_message()),
-        ],
+        filters=[strip_whitespace],
+        validators=[DataRequired(_l("Enter a tracking code.")), max_length(40)],
     )
     public_note = _public_note(default=lambda: str(DUPLICATE_NOTE))
-    internal_note = _internal_note()
-    seen_status = HiddenField()
 
 
 class CaseMessageForm(PortalForm):
     """A message from the inspectorate to the reporter's inbox."""
 
-    body = TextAreaField(
-        _l("Message to the reporter"),
-        filters=[_trimmed],
-        validators=[
-            DataRequired(_l("Write a message.")),
-            Length(max=CASE_MESSAGE_MAX, message=max_length_message()),
-        ],
-    )
+    body = message_body(_l("Message to the reporter"), CASE_MESSAGE_MAX)
 
 
 class OperatorReportForm(ReportForm):
@@ -382,6 +350,6 @@ class OperatorReportForm(ReportForm):
         choices=[
             SelectChoice(channel.value, CHANNEL_LABELS[channel]) for channel in OPERATOR_CHANNELS
         ],
-        validators=[InputRequired(_l("Choose one."))],
+        validators=[InputRequired(CHOOSE_ONE)],
     )
     evidence = MultipleFileField(_l("Evidence files"))

@@ -14,9 +14,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Optional, ValidationError
 
-from portal.forms import PortalForm, max_length_message
+from portal.forms import PortalForm, max_length
 from portal.identifiers import InvalidIdentifier, parse_tracking_code
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
@@ -84,7 +84,7 @@ class SummaryForm(PortalForm):
         filters=[_one_line],
         validators=[
             DataRequired(_l("Write a title.")),
-            Length(max=TITLE_MAX, message=max_length_message()),
+            max_length(TITLE_MAX),
             _printable,
         ],
     )
@@ -93,7 +93,7 @@ class SummaryForm(PortalForm):
         filters=[_text_block],
         validators=[
             DataRequired(_l("Write the summary.")),
-            Length(max=SUMMARY_MAX, message=max_length_message()),
+            max_length(SUMMARY_MAX),
             _printable,
         ],
     )
@@ -115,7 +115,7 @@ class WithdrawForm(PortalForm):
     note = TextAreaField(
         _l("Note for staff"),
         filters=[_text_block],
-        validators=[Optional(), Length(max=WITHDRAWAL_NOTE_MAX, message=max_length_message())],
+        validators=[Optional(), max_length(WITHDRAWAL_NOTE_MAX)],
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
-from portal.forms import PortalForm, max_length_message
+from portal.forms import PortalForm, max_length
 
 
 class StatusForm(PortalForm):
@@ -16,6 +16,6 @@ class StatusForm(PortalForm):
         _l("Tracking code"),
         validators=[
             DataRequired(_l("Enter a tracking code.")),
-            Length(max=40, message=max_length_message()),
+            max_length(40),
         ],
     )

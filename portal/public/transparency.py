@@ -95,10 +95,11 @@ def _charts(report: stats.PeriodStats) -> dict[str, Markup]:
             for row in breakdown.rows
         ]
         if name == "month":
-            short = [
-                format_date(date(int(row.key[:4]), int(row.key[5:7]), 1), "MMM yy")
-                for row in breakdown.rows
-            ]
+            short = []
+            for index, row in enumerate(breakdown.rows):
+                month = date(int(row.key[:4]), int(row.key[5:7]), 1)
+                year = str(month.year) if index == 0 or month.month == 1 else ""
+                short.append((format_date(month, "MMM"), year))
             drawn[name] = charts.column_chart(
                 chart_id=f"chart-{name}", title=title, bars=bars, short_labels=short
             )

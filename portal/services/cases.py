@@ -94,6 +94,7 @@ class IllegalTransition(CaseError):
     """The lifecycle does not allow moving from the current status to the requested one."""
 
     def __init__(self, current: str, target: str) -> None:
+        """Keep both statuses for the message."""
         super().__init__(current, target)
         self.current = current
         self.target = target
@@ -151,6 +152,7 @@ class DuplicateChain(CaseError):
     """The original is itself marked as a duplicate: link to the report it points to."""
 
     def __init__(self, original: str) -> None:
+        """Keep the tracking code to link to instead."""
         super().__init__(original)
         self.original = original
 

@@ -215,6 +215,7 @@ class InvalidEntry(CatalogError):
     text = _l("Please correct the marked fields.")
 
     def __init__(self, errors: Mapping[str, Any]) -> None:
+        """Keep each field's reason for the form."""
         super().__init__(dict(errors))
         # Lazy strings: translated when shown, so the service works outside a request too.
         self.errors: dict[str, Any] = dict(errors)

@@ -32,6 +32,7 @@ class TooManyFiles(DomainError):
     """The report would hold more evidence files than allowed."""
 
     def __init__(self, allowed: int) -> None:
+        """Keep the limit for the message."""
         super().__init__(allowed)
         self.allowed = allowed
 

@@ -208,10 +208,10 @@ def period_choices(first_month: date | None, today: date) -> list[tuple[str, lis
         months.append(Period("month", month_key(month), month, month))
         month = add_months(month, -1)
     quarters = []
-    for option in months:
-        start = option.first
-        if start.month % 3 == 1:
-            quarters.append(parse_period(f"{start.year}-Q{(start.month - 1) // 3 + 1}", today))
+    start = current.replace(month=current.month - (current.month - 1) % 3)
+    while start >= first.replace(month=first.month - (first.month - 1) % 3):
+        quarters.append(parse_period(f"{start.year}-Q{(start.month - 1) // 3 + 1}", today))
+        start = add_months(start, -3)
     years = [parse_period(str(year), today) for year in range(current.year, first.year - 1, -1)]
     return [
         (str(_l("Years")), years),
