@@ -104,6 +104,9 @@ class DefaultConfig:
     # reports table. A request finding it older than this rebuilds it (one app server at a
     # time); run `flask stats refresh` from cron to keep requests from ever paying for it.
     STATS_MAX_AGE_SECONDS = 600
+    # At a million reports a rebuild takes ~30 s: large instances set this to False and
+    # rebuild only from cron (`flask stats refresh`), so no request ever waits for it.
+    STATS_REFRESH_IN_REQUESTS = True
     # How long one app server may hold the rebuild before another may take over (a crash).
     STATS_REFRESH_LEASE_SECONDS = 300
     # The licence line of the open data; the publisher defaults to "Inspektorat <CITY_NAME>".

@@ -353,6 +353,20 @@ def test_a_new_report_appears_after_refresh_or_after_max_age(app, client, runner
         assert len(db.session.scalars(select(StatsSnapshot)).all()) == 2
 
 
+@pytest.mark.parametrize("app_config", [{**MANY, "STATS_REFRESH_IN_REQUESTS": False}])
+def test_large_instances_rebuild_only_from_cron(app, client, runner):
+    file_reports(client, 6)
+    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 6
+    file_reports(client, 1)
+    with app.app_context():
+        db.session.execute(update(StatsSnapshot).values(built_at=utcnow() - timedelta(days=1)))
+        db.session.commit()
+    # Stale, but requests do not rebuild: only the cron command does.
+    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 6
+    assert runner.invoke(args=["stats", "refresh"]).exit_code == 0
+    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 7
+
+
 @many
 def test_while_another_server_rebuilds_the_previous_snapshot_is_served(app, client):
     file_reports(client, 5)

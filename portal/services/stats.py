@@ -584,7 +584,7 @@ def snapshot() -> StatsSnapshot:
     if found is None:
         return refresh()
     max_age = timedelta(seconds=current_app.config["STATS_MAX_AGE_SECONDS"])
-    if utcnow() - found.built_at < max_age:
+    if utcnow() - found.built_at < max_age or not current_app.config["STATS_REFRESH_IN_REQUESTS"]:
         return found
     token = _take_lease()
     if token is None:
