@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import date, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from portal.models.base import today
 from portal.services import settings
 
 # "public" = national holidays, "government" = cuti bersama (joint leave days).
 HOLIDAY_CATEGORIES = ("public", "government")
-# Deadlines run on the inspectorate's calendar: Kota Serang is in WIB. WIB has been UTC+7
-# without daylight saving since 1964, so a fixed offset is exact where tzdata is missing.
-LOCAL_TIMEZONE: tzinfo
-try:
-    LOCAL_TIMEZONE = ZoneInfo("Asia/Jakarta")
-except ZoneInfoNotFoundError:  # pragma: no cover - systems without a tz database
-    LOCAL_TIMEZONE = timezone(timedelta(hours=7), "WIB")
 
 
 def local_today() -> date:
     """Today's date in Asia/Jakarta (WIB): the day deadlines are counted from and against."""
-    return datetime.now(UTC).astimezone(LOCAL_TIMEZONE).date()
+    return today()
 
 
 @lru_cache(maxsize=64)

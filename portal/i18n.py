@@ -10,6 +10,8 @@ from flask import Flask, current_app, request
 from flask_babel import Babel, format_date, get_locale
 from flask_babel import lazy_gettext as _l
 
+from portal.models.base import today
+
 LOCALE_COOKIE = "lang"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
@@ -100,7 +102,7 @@ def choice_label(field: Any) -> str:
 
 def today_iso() -> str:
     """Today's date for the `max` of date inputs."""
-    return date.today().isoformat()
+    return today().isoformat()
 
 
 def init_app(app: Flask, babel: Babel) -> None:

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from portal.config import DefaultConfig
 from portal.extensions import db
 from portal.identifiers import Receipt, TrackingCode
 from portal.models import Attachment, InspectorateKey, Report, Service
+from portal.models.base import today as local_today
 from portal.services import inbox
 from portal.services import reports as reports_service
 from tests.conftest import VALID_FORM, VALID_JSON, submit_report
@@ -278,8 +279,8 @@ def file_via_api(client: FlaskClient, **overrides: Any) -> dict[str, Any]:
 
 
 def today_utc() -> date:
-    """The day the portal stamps on reports."""
-    return datetime.now(UTC).date()
+    """The day the portal stamps on reports (the WIB date)."""
+    return local_today()
 
 
 # --- filing a report ----------------------------------------------------------------------
@@ -334,14 +335,14 @@ def test_receipt_and_content_are_not_stored_in_clear(app, client):
 
 def month_ago(pattern: str) -> str:
     """A recent past day, written with a strftime pattern."""
-    return (date.today() - timedelta(days=30)).strftime(pattern)
+    return (local_today() - timedelta(days=30)).strftime(pattern)
 
 
 def _accepted_bodies() -> list[tuple[str, dict[str, Any], bool]]:
     """(id, body, whether the document promises it) for reports that must be accepted."""
     _, _, create = operation("createReport")
     examples = create["requestBody"]["content"]["application/json"]["examples"]
-    today = date.today()
+    today = local_today()
     optional_left_out = {
         key: value
         for key, value in VALID_JSON.items()
@@ -451,7 +452,7 @@ def _without(field: str) -> dict[str, Any]:
 
 def bad_inputs() -> list[BadInput]:
     """Every kind of bad createReport request."""
-    today = date.today()
+    today = local_today()
     return [
         *[BadInput(f"missing {field}", _without(field), field=field) for field in REQUIRED],
         *[

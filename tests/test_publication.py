@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import date
 
 import pytest
 from flask import Flask
@@ -12,6 +11,7 @@ from flask.testing import FlaskClient
 
 from portal.extensions import db
 from portal.models import AuditEntry, Outcome, PublishedCase, Status
+from portal.models.base import today as local_today
 from portal.services import cases as cases_service
 from portal.services import publication
 from portal.services import reports as reports_service
@@ -537,7 +537,7 @@ def test_the_atom_feed_is_valid_atom_1_0(app, client):
     assert entry.findtext(f"{ATOM}title") == 'Calo <b>"cepat"</b> & loket'  # escaped, intact
     updated = entry.findtext(f"{ATOM}updated") or ""
     assert RFC3339_MONTH_START.match(updated)
-    assert updated.startswith(date.today().strftime("%Y-%m"))
+    assert updated.startswith(local_today().strftime("%Y-%m"))
     assert entry.find(f"{ATOM}link").get("href").endswith(f"/kasus/{public_id}")
     assert entry.findtext(f"{ATOM}summary") == SUMMARY
     content = entry.find(f"{ATOM}content")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from portal.forms import PortalForm, max_length, strip_whitespace
 from portal.models import Category, Service, Unit
+from portal.models.base import today
 from portal.services import catalog
 from portal.services.reports import ReportContent
 
@@ -93,9 +94,9 @@ class RupiahField(StringField):
 
 def _not_in_future(form: PortalForm, field: Field) -> None:
     """Refuse an incident date in the future or too long ago to handle."""
-    if field.data and field.data > date.today():
+    if field.data and field.data > today():
         raise ValidationError(_l("The date cannot be in the future."))
-    if field.data and field.data < date.today() - timedelta(days=365 * OLDEST_INCIDENT_YEARS):
+    if field.data and field.data < today() - timedelta(days=365 * OLDEST_INCIDENT_YEARS):
         raise ValidationError(_l("Reports about events older than ten years cannot be handled."))
 
 

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+# Kota Serang is in WIB. WIB has been UTC+7 without daylight saving since 1964, so a
+# fixed offset is exact where the tz database is missing.
+LOCAL_TIMEZONE: tzinfo
+try:
+    LOCAL_TIMEZONE = ZoneInfo("Asia/Jakarta")
+except ZoneInfoNotFoundError:  # pragma: no cover - systems without a tz database
+    LOCAL_TIMEZONE = timezone(timedelta(hours=7), "WIB")
 
 
 def utcnow() -> datetime:
@@ -16,8 +25,12 @@ def utcnow() -> datetime:
 
 
 def today() -> date:
-    """Today's date in UTC; report dates are kept to the day on purpose."""
-    return utcnow().date()
+    """Today's date in Kota Serang (WIB).
+
+    Report dates are kept to the day on purpose, and the day is the local one: the
+    working-day calendar, the citizen's "today" and the inspectorate's all run on WIB.
+    """
+    return datetime.now(UTC).astimezone(LOCAL_TIMEZONE).date()
 
 
 @event.listens_for(Engine, "connect")
