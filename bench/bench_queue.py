@@ -15,84 +15,51 @@ different machines compare; nothing asserts on absolute times. The query plans f
 
 from __future__ import annotations
 
-import argparse
 import base64
-import os
 import queue
 import random
-import shutil
-import statistics
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from common import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    CHUNK,
+    SEED,
+    Timing,
+    contents,
+    date_values,
+    dimensions,
+    initialise,
+    insert_statement,
+    key_material,
+    make_app,
+    measure,
+    parser,
+    print_table,
+    scratch_folder,
+    scratch_sqlite,
+    settle_postgres,
+    tracking_code,
+    weighted,
+    where,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Connection
 
-from portal.identifiers import CROCKFORD
-
-# Cheap key derivation: the benchmark measures queries, not Argon2.
-CHEAP_KDF = {"memory_kib": 8, "iterations": 1, "lanes": 1}
-ADMIN_EMAIL = "bench-admin@inspektorat.example"
-ADMIN_PASSWORD = "benchmark password, not secret"
 HANDLERS = 12  # investigators reports are assigned to
 NEWCOMER = "newcomer@inspektorat.example"  # a member with only NEWCOMER_REPORTS reports
 NEWCOMER_REPORTS = 40
 YEARS = 8  # reports spread over this many years up to today
-CHUNK = 20_000  # rows per executemany
 PAGE_SIZE = 50
 
-# Weighted choices: (value, weight). Roughly how reports spread in practice.
-UNITS = [
-    ("mpp", 30),
-    ("disdukcapil", 30),
-    ("dpmptsp", 6),
-    ("keliling", 4),
-    ("kec_serang", 5),
-    ("kec_kasemen", 3),
-    ("kec_walantaka", 3),
-    ("kec_curug", 3),
-    ("kec_cipocok_jaya", 3),
-    ("kec_taktakan", 3),
-    ("kel_serang", 2),
-    ("kel_kasemen", 2),
-    ("lainnya", 6),
-]
-CATEGORIES = [
-    ("pungli", 35),
-    ("calo", 25),
-    ("gratifikasi", 8),
-    ("penundaan", 10),
-    ("prosedur", 8),
-    ("tidak_dilayani", 4),
-    ("diskriminasi", 2),
-    ("perilaku", 4),
-    ("sarana", 2),
-    ("saran", 2),
-]
-SERVICES = [
-    ("ktp_el", 40),
-    ("kk", 25),
-    ("akta_kelahiran", 12),
-    ("akta_kematian", 5),
-    ("pindah_datang", 8),
-    ("kia", 5),
-    ("akta_perkawinan", 2),
-    ("pengakuan_anak", 1),
-    ("lainnya", 2),
-]
-CHANNELS = [("web", 70), ("api", 10), ("walk_in", 8), ("phone", 5), ("whatsapp", 5), ("sms", 2)]
+# Weighted choices: (value, weight); units, categories, services, channels: see common.py.
 PRIORITIES = [("normal", 80), ("high", 12), ("low", 5), ("urgent", 3)]
 # Reports younger than RECENT_DAYS are still being handled; older ones are mostly closed,
 # except a few forgotten ones: exactly what the overdue filter is for.
@@ -140,45 +107,19 @@ COLUMNS = (
 )
 
 
-def weighted(rng: random.Random, table: list[tuple[str, int]], count: int) -> list[str]:
-    """`count` values drawn from a weighted table."""
-    values, weights = zip(*table, strict=True)
-    return rng.choices(values, weights=weights, k=count)
-
-
-# Every pair of Crockford symbols (10 bits), for building tracking codes quickly.
-_PAIRS = [first + second for first in CROCKFORD for second in CROCKFORD]
-
-
-def tracking_code(row_id: int) -> str:
-    """A unique, random-looking code per id (an odd multiplier permutes 50-bit numbers)."""
-    value = (row_id * 0x2545F4914F6CD) & ((1 << 50) - 1)
-    a, b = _PAIRS[value >> 40], _PAIRS[(value >> 30) & 1023]
-    c, d, e = _PAIRS[(value >> 20) & 1023], _PAIRS[(value >> 10) & 1023], _PAIRS[value & 1023]
-    return f"SRG-{a}{b}-{c}{d}-{e}"
-
-
 def generate(
     count: int, today: date, staff_ids: list[int], dates_as_text: bool
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Report rows in chunks, oldest first (ids grow with received_on, as in real life)."""
     from portal.deadlines import add_working_days
 
-    rng = random.Random(20260817)
+    rng = random.Random(SEED)
     start = today - timedelta(days=365 * YEARS)
     span = (today - start).days + 1
-    # Ciphertext stand-ins of realistic length: the queue must never read them.
-    blobs = [rng.randbytes(rng.randint(300, 1200)) for _ in range(64)]
+    blobs = contents(rng)
     contacts = [rng.randbytes(rng.randint(40, 120)) for _ in range(16)]
-    sealed, wrapped, salt = rng.randbytes(92), rng.randbytes(60), rng.randbytes(16)
-    kdf = "argon2id$m=65536,t=3,p=4"
-    values: dict[date | None, Any] = {None: None}
-
-    def value(day: date | None) -> Any:
-        """The date as the driver takes it (ISO text for SQLite), cached per day."""
-        if day not in values:
-            values[day] = day.isoformat() if dates_as_text and day else day
-        return values[day]
+    sealed, wrapped, salt, kdf = key_material(rng)
+    value = date_values(dates_as_text)
 
     deadlines: dict[tuple[date, str], date | None] = {}
 
@@ -194,10 +135,7 @@ def generate(
     received, age, received_value, month_value = start, 0, None, None
     while row_id < count:
         size = min(CHUNK, count - row_id)
-        units = weighted(rng, UNITS, size)
-        categories = weighted(rng, CATEGORIES, size)
-        services = weighted(rng, SERVICES, size)
-        channels = weighted(rng, CHANNELS, size)
+        units, categories, services, channels = dimensions(rng, size)
         priorities = weighted(rng, PRIORITIES, size)
         recent = weighted(rng, RECENT_STATUSES, size)
         old = weighted(rng, OLD_STATUSES, size)
@@ -250,34 +188,19 @@ def _produce(chunks: queue.Queue[list[tuple[Any, ...]] | None], rows: Iterator[l
     chunks.put(None)
 
 
-def make_app(database_url: str, instance: Path) -> Flask:
-    """A portal instance on the benchmark database."""
-    os.environ["PORTAL_INSTANCE"] = str(instance)
-    from portal import create_app
-
-    return create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "RECEIPT_KDF": CHEAP_KDF,
-            "PASSWORD_KDF": CHEAP_KDF,
-            "QUEUE_PAGE_SIZE": PAGE_SIZE,
-        }
-    )
-
-
 def populate(app: Flask, count: int) -> tuple[str, float]:
     """Initialise the instance and bulk-insert `count` reports; returns (TOTP secret, seconds)."""
     from portal.deadlines import local_today
     from portal.extensions import db
     from portal.models import Report, Role, Staff
-    from portal.services import setup as setup_service
 
     with app.app_context():
-        result = setup_service.initialise(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
-        for number in range(HANDLERS):
+        result = initialise()
+        emails = [f"investigator{number}@inspektorat.example" for number in range(HANDLERS)]
+        for email in [*emails, NEWCOMER]:
             db.session.add(
                 Staff(
-                    email=f"investigator{number}@inspektorat.example",
+                    email=email,
                     role=Role.INVESTIGATOR,
                     password_salt=b"-",
                     password_kdf="-",  # noqa: S106 - a placeholder: they never sign in
@@ -285,26 +208,12 @@ def populate(app: Flask, count: int) -> tuple[str, float]:
                     wrapped_totp_secret=b"-",
                 )
             )
-        db.session.add(
-            Staff(
-                email=NEWCOMER,
-                role=Role.INVESTIGATOR,
-                password_salt=b"-",
-                password_kdf="-",  # noqa: S106 - a placeholder, not a password
-                password_verifier=b"-",
-                wrapped_totp_secret=b"-",
-            )
-        )
         db.session.commit()
         handlers = select(Staff.id).where(Staff.role == Role.INVESTIGATOR, Staff.email != NEWCOMER)
         staff_ids = list(db.session.scalars(handlers))
         newcomer = db.session.scalar(select(Staff.id).where(Staff.email == NEWCOMER))
         sqlite = db.engine.dialect.name == "sqlite"
-        marker = "?" if sqlite else "%s"
-        insert = (
-            f"INSERT INTO {Report.__tablename__} ({', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join([marker] * len(COLUMNS))})"
-        )
+        insert = insert_statement(Report.__tablename__, COLUMNS, sqlite)
         started = time.perf_counter()
         # Rows are made in a second thread while this one inserts (the drivers release
         # the GIL while the database works), and the secondary indexes are built once
@@ -318,10 +227,7 @@ def populate(app: Flask, count: int) -> tuple[str, float]:
         )
         with db.engine.begin() as connection:
             if sqlite:
-                # A scratch database: no journal, no fsync, a big cache while loading.
-                connection.exec_driver_sql("PRAGMA journal_mode=OFF")
-                connection.exec_driver_sql("PRAGMA synchronous=OFF")
-                connection.exec_driver_sql("PRAGMA cache_size=-1000000")
+                scratch_sqlite(connection)
             for index in indexes:
                 index.drop(connection)
             producer.start()
@@ -339,42 +245,10 @@ def populate(app: Flask, count: int) -> tuple[str, float]:
                 .values(assignee_id=newcomer)
             )
         if not sqlite:
-            with db.engine.begin() as connection:
-                connection.exec_driver_sql(
-                    "SELECT setval(pg_get_serial_sequence('report', 'id'), max(id)) FROM report"
-                )
-            # PostgreSQL plans from statistics and answers counts from the index alone only
-            # on pages VACUUM marked all-visible; autovacuum does both in production. No
-            # other transaction may be open, or VACUUM cannot mark the pages.
-            db.session.commit()
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE report")
+            settle_postgres(["report"])
         seconds = time.perf_counter() - started
         print()
     return result.totp_secret, seconds
-
-
-@dataclass
-class Timing:
-    """One benchmark line."""
-
-    name: str
-    median_ms: float
-    p90_ms: float
-    rows: int
-
-
-def measure(name: str, action: Callable[[], int], repeat: int) -> Timing:
-    """Median and 90th percentile of `repeat` runs after two warm-up runs."""
-    for _ in range(2):
-        rows = action()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        rows = action()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return Timing(name, statistics.median(samples), samples[int(len(samples) * 0.9) - 1], rows)
 
 
 @contextmanager
@@ -528,15 +402,9 @@ def run(app: Flask, totp_secret: str, repeat: int) -> None:
 
     floor = timings[1].median_ms
     print(f"\n{total:,} reports, {overdue:,} overdue today ({today}); page size {PAGE_SIZE}")
-    print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
+    print(f"database: {where(app.config['SQLALCHEMY_DATABASE_URI'])}")
     print(f"median and 90th percentile of {repeat} runs; ratio = median / floor (50 rows by PK)\n")
-    print(f"{'case':<40} {'rows':>5} {'median ms':>10} {'p90 ms':>8} {'x floor':>8}")
-    print("-" * 75)
-    for timing in timings:
-        print(
-            f"{timing.name:<40} {timing.rows:>5} {timing.median_ms:>10.2f} "
-            f"{timing.p90_ms:>8.2f} {timing.median_ms / floor:>8.1f}"
-        )
+    print_table(timings, count="rows", widths=(40, 5, 8), ratios=[("x floor", floor, 8, 1)])
     print("\nQuery plans (a step reading the whole report table is marked with !!)")
     with app.app_context(), db.engine.connect() as connection:
         for name, statements in plans:
@@ -555,33 +423,23 @@ def full_scan(plan_line: str) -> bool:
 
 def main() -> None:
     """Parse options, build the database, run the benchmark, clean up."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--database", help="an empty PostgreSQL database URL (default: SQLite)")
-    parser.add_argument(
-        "--keep", type=Path, help="keep (and reuse) the SQLite database and the admin's secret here"
-    )
-    options = parser.parse_args()
+    options = parser(
+        __doc__, keep_help="keep (and reuse) the SQLite database and the admin's secret here"
+    ).parse_args()
 
-    folder = options.keep or Path(tempfile.mkdtemp(prefix="lapor-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    database_url = options.database or f"sqlite:///{folder / 'bench.db'}"
-    totp_file = folder / "totp_secret"
-    try:
-        app = make_app(database_url, folder / "instance")
+    with scratch_folder(options.keep, prefix="lapor-bench-") as folder:
+        database_url = options.database or f"sqlite:///{folder / 'bench.db'}"
+        totp_file = folder / "totp_secret"
+        app = make_app(database_url, folder / "instance", QUEUE_PAGE_SIZE=PAGE_SIZE)
         if options.keep and totp_file.exists():
             totp_secret = totp_file.read_text()
             print(f"Reusing the database in {folder}")
         else:
-            print(f"Building {options.reports:,} reports in {database_url.split('@')[-1]}")
+            print(f"Building {options.reports:,} reports in {where(database_url)}")
             totp_secret, seconds = populate(app, options.reports)
             totp_file.write_text(totp_secret)
             print(f"  inserted in {seconds:.1f} s ({options.reports / seconds:,.0f} rows/s)")
         run(app, totp_secret, options.repeat)
-    finally:
-        if not options.keep:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,72 +16,38 @@ numbers from different machines compare; nothing asserts on absolute times.
 
 from __future__ import annotations
 
-import argparse
-import math
-import os
 import random
-import shutil
-import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from common import (
+    CHUNK,
+    SEED,
+    contents,
+    date_values,
+    dimensions,
+    initialise,
+    insert_statement,
+    key_material,
+    make_app,
+    measure,
+    parser,
+    print_table,
+    scratch_folder,
+    scratch_sqlite,
+    settle_postgres,
+    tracking_code,
+    weighted,
+    where,
+)
 from flask import Flask
 from sqlalchemy import func, select, text, update
 
-# Cheap key derivation: the benchmark measures statistics, not Argon2.
-CHEAP_KDF = {"memory_kib": 8, "iterations": 1, "lanes": 1}
-ADMIN_EMAIL = "bench-admin@inspektorat.example"
-ADMIN_PASSWORD = "benchmark password, not secret"
 YEARS = 3  # reports spread over this many years up to today
-CHUNK = 20_000  # reports per executemany
 
-UNITS = [
-    ("mpp", 30),
-    ("disdukcapil", 30),
-    ("dpmptsp", 6),
-    ("keliling", 4),
-    ("kec_serang", 5),
-    ("kec_kasemen", 3),
-    ("kec_walantaka", 3),
-    ("kec_curug", 3),
-    ("kec_cipocok_jaya", 3),
-    ("kec_taktakan", 3),
-    ("kel_serang", 2),
-    ("kel_kasemen", 1),
-    ("lainnya", 6),
-]
-CATEGORIES = [
-    ("pungli", 35),
-    ("calo", 25),
-    ("gratifikasi", 8),
-    ("penundaan", 10),
-    ("prosedur", 8),
-    ("tidak_dilayani", 4),
-    ("diskriminasi", 2),
-    ("perilaku", 4),
-    ("sarana", 2),
-    ("saran", 2),
-]
-SERVICES = [
-    ("ktp_el", 40),
-    ("kk", 25),
-    ("akta_kelahiran", 12),
-    ("akta_kematian", 5),
-    ("pindah_datang", 8),
-    ("kia", 5),
-    ("akta_perkawinan", 2),
-    ("pengakuan_anak", 1),
-    ("lainnya", 2),
-]
-CHANNELS = [("web", 70), ("api", 10), ("walk_in", 8), ("phone", 5), ("whatsapp", 5), ("sms", 2)]
+# Weighted choices: (value, weight); units, categories, services, channels: see common.py.
 BODIES = [
     ("ombudsman_banten", 40),
     ("polri", 15),
@@ -147,44 +113,21 @@ REPORT_COLUMNS = (
 STEP_COLUMNS = ("id", "report_id", "status", "public_note", "created_on")
 
 
-def weighted(rng: random.Random, table: list[tuple[str, int]], count: int) -> list[str]:
-    """`count` values drawn from a weighted table."""
-    values, weights = zip(*table, strict=True)
-    return rng.choices(values, weights=weights, k=count)
-
-
-def tracking_code(row_id: int) -> str:
-    """A unique, random-looking code per id (an odd multiplier permutes 50-bit numbers)."""
-    from portal.identifiers import CROCKFORD, format_tracking_code
-
-    value = (row_id * 0x2545F4914F6CD) % (1 << 50)
-    body = "".join(CROCKFORD[(value >> shift) & 31] for shift in range(45, -1, -5))
-    return format_tracking_code("SRG", body)
-
-
 def generate(
     count: int, today: date, dates_as_text: bool
 ) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
     """(report rows, status history rows) in chunks, oldest reports first."""
-    rng = random.Random(20260817)
+    rng = random.Random(SEED)
     start = today - timedelta(days=365 * YEARS)
     span = (today - start).days + 1
-    blobs = [rng.randbytes(rng.randint(300, 1200)) for _ in range(64)]
-    sealed, wrapped, salt = rng.randbytes(92), rng.randbytes(60), rng.randbytes(16)
-    kdf = "argon2id$m=65536,t=3,p=4"
-
-    def as_value(day: date | None) -> Any:
-        if day is None:
-            return None
-        return day.isoformat() if dates_as_text else day
+    blobs = contents(rng)
+    sealed, wrapped, salt, kdf = key_material(rng)
+    as_value = date_values(dates_as_text)
 
     row_id = step_id = 0
     while row_id < count:
         size = min(CHUNK, count - row_id)
-        units = weighted(rng, UNITS, size)
-        categories = weighted(rng, CATEGORIES, size)
-        services = weighted(rng, SERVICES, size)
-        channels = weighted(rng, CHANNELS, size)
+        units, categories, services, channels = dimensions(rng, size)
         reports, steps = [], []
         for offset in range(size):
             row_id += 1
@@ -233,89 +176,29 @@ def generate(
         yield reports, steps
 
 
-def make_app(database_url: str, instance: Path) -> Flask:
-    """A portal instance on the benchmark database; snapshots never go stale by age."""
-    os.environ["PORTAL_INSTANCE"] = str(instance)
-    from portal import create_app
-
-    return create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "RECEIPT_KDF": CHEAP_KDF,
-            "PASSWORD_KDF": CHEAP_KDF,
-            "RATELIMIT_ENABLED": False,
-            "STATS_MAX_AGE_SECONDS": 10**9,
-        }
-    )
-
-
-def _insert(table: str, columns: tuple[str, ...], marker: str) -> str:
-    """An INSERT for executemany."""
-    names = ", ".join(columns)
-    values = ", ".join([marker] * len(columns))
-    return f"INSERT INTO {table} ({names}) VALUES ({values})"
-
-
 def populate(app: Flask, count: int) -> float:
     """Initialise the instance and bulk-insert `count` reports with history; returns seconds."""
     from portal.deadlines import local_today
     from portal.extensions import db
     from portal.models import Report, StatusChange
-    from portal.services import setup as setup_service
 
     with app.app_context():
-        setup_service.initialise(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
+        initialise()
         sqlite = db.engine.dialect.name == "sqlite"
-        marker = "?" if sqlite else "%s"
-        insert_report = _insert(Report.__tablename__, REPORT_COLUMNS, marker)
-        insert_step = _insert(StatusChange.__tablename__, STEP_COLUMNS, marker)
+        insert_report = insert_statement(Report.__tablename__, REPORT_COLUMNS, sqlite)
+        insert_step = insert_statement(StatusChange.__tablename__, STEP_COLUMNS, sqlite)
         started = time.perf_counter()
         with db.engine.begin() as connection:
             if sqlite:
-                # A scratch database: no journal, no fsync, a big cache while loading.
-                connection.exec_driver_sql("PRAGMA journal_mode=OFF")
-                connection.exec_driver_sql("PRAGMA synchronous=OFF")
-                connection.exec_driver_sql("PRAGMA cache_size=-1000000")
+                scratch_sqlite(connection)
             for reports, steps in generate(count, local_today(), dates_as_text=sqlite):
                 connection.exec_driver_sql(insert_report, reports)
                 connection.exec_driver_sql(insert_step, steps)
                 print(f"\r  {reports[-1][0]:>9,} reports", end="", flush=True)
         if not sqlite:
-            with db.engine.begin() as connection:
-                for table in ("report", "status_change"):
-                    connection.exec_driver_sql(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) "
-                        f"FROM {table}"
-                    )
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE report")
-                conn.exec_driver_sql("VACUUM ANALYZE status_change")
+            settle_postgres(["report", "status_change"])
         print()
         return time.perf_counter() - started
-
-
-@dataclass
-class Timing:
-    """One benchmark line."""
-
-    name: str
-    median_ms: float
-    p90_ms: float
-    runs: int
-
-
-def measure(name: str, action: Callable[[], Any], repeat: int, warmup: int = 2) -> Timing:
-    """Median and 90th percentile of `repeat` runs after `warmup` runs."""
-    for _ in range(warmup):
-        action()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p90 = samples[min(len(samples) - 1, math.ceil(len(samples) * 0.9) - 1)]
-    return Timing(name, statistics.median(samples), p90, repeat)
 
 
 def run(app: Flask, repeat: int, rebuilds: int) -> None:
@@ -405,49 +288,41 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
 
     floor_sql, floor_http = timings[0].median_ms, timings[1].median_ms
     print(f"\n{reports:,} reports, {steps:,} status steps; snapshot of {cells:,} monthly cells")
-    print(f"database: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
+    print(f"database: {where(app.config['SQLALCHEMY_DATABASE_URI'])}")
     print(f"first build of the snapshot: {first_build:.1f} s")
     print("median and 90th percentile; ratios = median / floor\n")
-    header = (
-        f"{'case':<44} {'runs':>4} {'median ms':>10} {'p90 ms':>9} "
-        f"{'x SELECT 1':>11} {'x catalog':>10}"
+    print_table(
+        timings,
+        count="runs",
+        widths=(44, 4, 9),
+        ratios=[("x SELECT 1", floor_sql, 11, 0), ("x catalog", floor_http, 10, 1)],
     )
-    print(header)
-    print("-" * len(header))
-    for timing in timings:
-        print(
-            f"{timing.name:<44} {timing.runs:>4} {timing.median_ms:>10.2f} {timing.p90_ms:>9.2f} "
-            f"{timing.median_ms / floor_sql:>11.0f} {timing.median_ms / floor_http:>10.1f}"
-        )
 
 
 def main() -> None:
     """Parse options, build the database, run the benchmark, clean up."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--reports", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--rebuilds", type=int, default=3)
-    parser.add_argument("--database", help="an empty PostgreSQL database URL (default: SQLite)")
-    parser.add_argument("--keep", type=Path, help="keep the SQLite database in this folder")
-    options = parser.parse_args()
+    arguments = parser(__doc__, keep_help="keep the SQLite database in this folder")
+    arguments.add_argument("--rebuilds", type=int, default=3)
+    options = arguments.parse_args()
 
-    folder = options.keep or Path(tempfile.mkdtemp(prefix="lapor-bench-stats-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    database_url = options.database or f"sqlite:///{folder / 'bench.db'}"
-    built = folder / "built"
-    try:
-        app = make_app(database_url, folder / "instance")
+    with scratch_folder(options.keep, prefix="lapor-bench-stats-") as folder:
+        database_url = options.database or f"sqlite:///{folder / 'bench.db'}"
+        built = folder / "built"
+        # Snapshots never go stale by age.
+        app = make_app(
+            database_url,
+            folder / "instance",
+            RATELIMIT_ENABLED=False,
+            STATS_MAX_AGE_SECONDS=10**9,
+        )
         if options.keep and built.exists() and not options.database:
             print(f"Reusing the database in {folder}")
         else:
-            print(f"Building {options.reports:,} reports in {database_url.split('@')[-1]}")
+            print(f"Building {options.reports:,} reports in {where(database_url)}")
             seconds = populate(app, options.reports)
             built.write_text("1")
             print(f"  inserted in {seconds:.1f} s ({options.reports / seconds:,.0f} reports/s)")
         run(app, options.repeat, options.rebuilds)
-    finally:
-        if not options.keep:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
