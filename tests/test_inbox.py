@@ -166,6 +166,20 @@ def test_expired_sessions_give_no_access(app, signed_in, field):
         assert db.session.scalar(db.select(db.func.count(PortalSession.id))) == 0
 
 
+def test_abandoned_sessions_are_swept_at_the_next_sign_in(app, signed_in, report_a):
+    with app.app_context():
+        row = db.session.scalars(db.select(PortalSession)).one()
+        row.last_seen_at = utcnow() - timedelta(minutes=16)
+        db.session.commit()
+        abandoned = row.token_hash
+    # Another browser signs in; the abandoned row (never resumed) is gone.
+    assert sign_in(app.test_client(), *report_a).status_code == 303
+    with app.app_context():
+        hashes = list(db.session.scalars(db.select(PortalSession.token_hash)))
+        assert len(hashes) == 1
+        assert abandoned not in hashes
+
+
 def test_activity_keeps_the_session_alive(app, signed_in):
     with app.app_context():
         row = db.session.scalars(db.select(PortalSession)).one()

@@ -50,7 +50,12 @@ def _limits(kind: str) -> tuple[timedelta, timedelta]:
 def start(
     *, kind: SessionKind, key: bytes, report_id: int | None = None, staff_id: int | None = None
 ) -> str:
-    """Store a new session in the current transaction; returns the token for the cookie."""
+    """Store a new session in the current transaction; returns the token for the cookie.
+
+    Abandoned sessions are swept here too: a row left behind would keep saying that
+    someone opened this report around that time, long after the session died.
+    """
+    _delete_expired()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     token_hash = _hash(token)
     db.session.add(
@@ -109,8 +114,8 @@ def end_all_for_staff(staff_id: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def purge_expired() -> int:
-    """Delete sessions past their idle or absolute limit; returns how many."""
+def _delete_expired() -> int:
+    """Delete expired sessions in the current transaction; returns how many."""
     removed = 0
     for kind in SessionKind:
         idle, absolute = _limits(kind)
@@ -123,5 +128,4 @@ def purge_expired() -> int:
             )
         )
         removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    db.session.commit()
     return removed
