@@ -251,9 +251,7 @@ def case_status(code: str) -> ResponseReturnValue:
             actor=staff.member,
             private_key=staff.private_key,
             target=Status(form.status.data),
-            public_note=form.public_note.data or "",
-            internal_note=form.internal_note.data or "",
-            seen_status=form.seen_status.data,
+            **form.notes(),
         )
 
     return _act(report, form, move, "#status")
@@ -274,9 +272,7 @@ def case_refer(code: str) -> ResponseReturnValue:
             private_key=staff.private_key,
             body=cases.OutsideBody(form.body.data),
             reference=form.reference.data or "",
-            public_note=form.public_note.data or "",
-            internal_note=form.internal_note.data or "",
-            seen_status=form.seen_status.data,
+            **form.notes(),
         )
 
     return _act(report, form, refer, "#status")
@@ -298,9 +294,7 @@ def case_outcome(code: str) -> ResponseReturnValue:
             outcome=Outcome(form.outcome.data),
             sanction=cases.Sanction(form.sanction.data),
             refund_rupiah=getattr(form.refund, "amount", None),
-            public_note=form.public_note.data or "",
-            internal_note=form.internal_note.data or "",
-            seen_status=form.seen_status.data,
+            **form.notes(),
         )
 
     return _act(report, form, resolve, "#status")
@@ -321,9 +315,7 @@ def case_duplicate(code: str) -> ResponseReturnValue:
             private_key=staff.private_key,
             original_code=form.original.data or "",
             prefix=current_app.config["CITY_PREFIX"],
-            public_note=form.public_note.data or "",
-            internal_note=form.internal_note.data or "",
-            seen_status=form.seen_status.data,
+            **form.notes(),
         )
 
     return _act(report, form, link, "#status")

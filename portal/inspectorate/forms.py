@@ -259,6 +259,14 @@ class StatusStepForm(PortalForm):
     internal_note = _internal_note()
     seen_status = HiddenField()
 
+    def notes(self) -> dict[str, Any]:
+        """The note and overtaking-check arguments every status-changing service takes."""
+        return {
+            "public_note": self.public_note.data or "",
+            "internal_note": self.internal_note.data or "",
+            "seen_status": self.seen_status.data,
+        }
+
 
 class AssignForm(PortalForm):
     """Give the report to a member, or to nobody."""
