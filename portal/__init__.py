@@ -29,10 +29,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
-    from portal import i18n
-    from portal.extensions import babel, csrf, db, limiter
+    from portal import i18n, schema
+    from portal.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
+    migrate.init_app(app, db, directory=str(schema.MIGRATIONS_DIRECTORY), **schema.CONTEXT_OPTIONS)
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app, babel)
@@ -46,16 +47,18 @@ def register_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """One blueprint per audience."""
+    """One blueprint per audience (and one for load balancers)."""
     from portal.api import bp as api_bp
     from portal.citizens import bp as citizens_bp
     from portal.inspectorate import bp as inspectorate_bp
+    from portal.ops import bp as ops_bp
     from portal.public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(citizens_bp)
     app.register_blueprint(inspectorate_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(ops_bp)
 
 
 def register_errors(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -29,6 +30,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
+# `flask --app wsgi db ...`: Alembic migrations (migrations/, see portal/schema.py).
+migrate = Migrate()
 babel = Babel()
 # The key is a keyed hash of the client address: the address itself is never stored.
 limiter = Limiter(

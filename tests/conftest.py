@@ -6,6 +6,7 @@ import base64
 import os
 import re
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import create_app
+from portal import create_app, schema
 from portal.services import setup as setup_service
 
 # Cheap Argon2id for tests only; production costs stay in portal/config.py.
@@ -88,9 +89,33 @@ def app_config() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database made by the migrations once per session; each test gets a copy."""
+    from sqlalchemy import create_engine
+
+    path = tmp_path_factory.mktemp("migrated") / "portal.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+def copy_database(template: Path, folder: Path) -> None:
+    """Put a copy of the migrated database where the instance in `folder` expects it."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copyfile(template, folder / "portal.db")
+    (folder / "portal.db").chmod(0o600)
+
+
 @pytest.fixture
-def app(instance_folder: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
-    """An initialised portal on a fresh SQLite database."""
+def app(
+    instance_folder: Path, app_config: dict[str, Any], migrated_database: Path
+) -> Iterator[Flask]:
+    """An initialised portal on a fresh SQLite database, made by the migrations."""
+    copy_database(migrated_database, instance_folder)
     application = make_app(instance_folder, **app_config)
     with application.app_context():
         result = setup_service.initialise(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)

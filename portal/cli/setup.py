@@ -1,4 +1,4 @@
-"""`flask setup`: initialise an instance and print its one-time secrets."""
+"""`flask setup`: bring the schema to head, initialise an instance, print its one-time secrets."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from portal import schema
 from portal.services import setup as setup_service
 
 MIN_PASSWORD_LENGTH = 12
@@ -28,11 +29,15 @@ MIN_PASSWORD_LENGTH = 12
 def setup_command(
     admin_email: str, as_json: bool, force: bool, if_needed: bool, generate_password: bool
 ) -> None:
-    """Create the database, the inspectorate key pair and the first admin.
+    """Upgrade the schema to head; on a new instance, make the keys and the first admin.
 
-    The admin password is read from standard input. The TOTP secret and the
-    recovery key are printed once and never stored in clear: keep them offline.
+    An instance made before migrations existed is adopted (stamped at the baseline and
+    upgraded) if its tables are the baseline's. The admin password is read from standard
+    input. The TOTP secret and the recovery key are printed once and never stored in
+    clear: keep them offline.
     """
+    if not force:
+        _prepare_schema()
     if setup_service.is_initialised() and not force:
         if if_needed:
             return
@@ -63,3 +68,20 @@ def setup_command(
     click.echo(f"  TOTP secret:   {result.totp_secret}  (add to an authenticator app)")
     click.echo(f"  recovery key:  {result.recovery_key}")
     click.echo("The recovery key opens every report if all staff passwords are lost.")
+
+
+def _prepare_schema() -> None:
+    """Migrate to head, saying on standard error what was done (stdout may be JSON)."""
+    try:
+        before = setup_service.prepare_schema()
+    except schema.SchemaError as error:
+        raise click.ClickException(f"The database cannot be upgraded: {error}.") from error
+    if before.state is schema.SchemaState.PRE_MIGRATION:
+        click.echo(
+            "This database was made before schema migrations and has the baseline schema: "
+            f"stamped at {schema.BASELINE_REVISION}.",
+            err=True,
+        )
+    start = before.current or schema.BASELINE_REVISION
+    if before.state is not schema.SchemaState.EMPTY and start != before.head:
+        click.echo(f"Database schema upgraded from {start} to {before.head}.", err=True)

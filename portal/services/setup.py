@@ -1,11 +1,13 @@
-"""First-time initialisation of an instance: catalogue, inspectorate keys, first admin."""
+"""First-time initialisation of an instance: schema, catalogue, inspectorate keys, first admin."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
-from portal import crypto
+from sqlalchemy import MetaData, inspect
+
+from portal import crypto, schema
 from portal.extensions import db
 from portal.identifiers import CROCKFORD
 from portal.models import InspectorateKey, Role
@@ -31,9 +33,29 @@ class SetupResult:
 
 
 def is_initialised() -> bool:
-    """Whether the inspectorate key pair exists."""
-    db.create_all()
+    """Whether the inspectorate key pair exists (never creates anything)."""
+    if not inspect(db.engine).has_table(InspectorateKey.__tablename__):
+        return False
     return db.session.scalars(db.select(InspectorateKey).limit(1)).first() is not None
+
+
+def prepare_schema() -> schema.SchemaStatus:
+    """Bring the database to head by its migrations; returns the status found before.
+
+    A database made before migrations existed is adopted if its schema is the baseline
+    (raises schema.BaselineMismatch otherwise).
+    """
+    # The session's open transaction would hold locks the migration waits for.
+    db.session.close()
+    return schema.bring_to_head(db.engine)
+
+
+def wipe() -> None:
+    """Drop every table of the database, whatever made it (the portal's and Alembic's)."""
+    db.session.close()
+    tables = MetaData()
+    tables.reflect(db.engine)
+    tables.drop_all(db.engine)
 
 
 def initialise(
@@ -43,16 +65,16 @@ def initialise(
     force: bool = False,
     one_time_password: bool = False,
 ) -> SetupResult:
-    """Create tables, seed the catalogue, make the key pair and the first admin.
+    """Migrate to head, seed the catalogue, make the key pair and the first admin.
 
-    With `force`, an initialised instance is wiped first: its reports could not be
-    opened with the new keys anyway.
+    With `force`, the database is wiped first: its reports could not be opened with
+    the new keys anyway.
     """
+    if force:
+        wipe()
+    prepare_schema()
     if is_initialised():
-        if not force:
-            raise AlreadyInitialised()
-        db.drop_all()
-    db.create_all()
+        raise AlreadyInitialised()
     seed_catalog()
     private_key, public_key = crypto.generate_keypair()
     recovery_key = "-".join(
