@@ -52,6 +52,7 @@ ADMIN = Policy(frozenset({"admin"}), "/inspectorate/login")
 # Every endpoint, by name. Prefixes cover a whole area that shares one policy.
 POLICIES: dict[str, Policy] = {
     "static": EVERYONE,
+    "ops.healthz": EVERYONE,  # for load balancers: says only which check failed
     "public.home": EVERYONE,
     "public.status_form": EVERYONE,
     "public.status_lookup": EVERYONE,
