@@ -115,10 +115,15 @@ def log_progress_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
-@lru_cache(maxsize=1)
 def _scripts() -> ScriptDirectory:
     """The migration scripts, read once per process."""
-    return ScriptDirectory(str(MIGRATIONS_DIRECTORY))
+    return _script_directory(str(MIGRATIONS_DIRECTORY))
+
+
+@lru_cache(maxsize=4)
+def _script_directory(path: str) -> ScriptDirectory:
+    """The scripts in one directory (tests point MIGRATIONS_DIRECTORY at a copy)."""
+    return ScriptDirectory(path)
 
 
 def head_revision() -> str:
