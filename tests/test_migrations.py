@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,38 @@ def test_a_failed_migration_leaves_nothing_half_done(engine, later_migrations):
         assert schema.current_revision(connection) == schema.BASELINE_REVISION
         assert "scratch" not in inspect(connection).get_table_names()
     assert differences(engine, schema.baseline_metadata()) == []
+
+
+def test_servers_migrating_at_the_same_moment_migrate_once(database_url):
+    # Several app servers run `setup --if-needed` together after a deploy.
+    engines = [create_engine(database_url) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+    found: list[schema.SchemaState] = []
+    failures: list[BaseException] = []
+
+    def migrate(engine: Engine) -> None:
+        try:
+            barrier.wait(timeout=30)
+            found.append(schema.bring_to_head(engine).state)
+        except BaseException as error:  # reported below, in the test's own thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=migrate, args=(engine,)) for engine in engines]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+        assert failures == []
+        # One found the database empty and migrated it; the others waited and found it done.
+        assert sorted(found) == sorted(
+            [schema.SchemaState.EMPTY] + [schema.SchemaState.AT_HEAD] * (len(engines) - 1)
+        )
+        assert differences(engines[0], db.metadata) == []
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 # -- instances made by the baseline release ---------------------------------------------
