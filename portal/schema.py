@@ -149,7 +149,9 @@ def status(connection: Connection) -> SchemaStatus:
     current = current_revision(connection) if VERSION_TABLE in tables else None
     if current is None:
         # No revision recorded (alembic_version absent, or emptied by `downgrade base`).
-        state = SchemaState.PRE_MIGRATION if tables - {VERSION_TABLE} else SchemaState.EMPTY
+        # Tables the portal never had (a shared database) do not make it an old instance.
+        ours = tables & _baseline_table_names(str(MIGRATIONS_DIRECTORY))
+        state = SchemaState.PRE_MIGRATION if ours else SchemaState.EMPTY
         return SchemaStatus(state, None, head)
     if current == head:
         return SchemaStatus(SchemaState.AT_HEAD, current, head)
@@ -234,11 +236,25 @@ def baseline_metadata() -> MetaData:
     return metadata
 
 
+@lru_cache(maxsize=4)
+def _baseline_table_names(_directory: str) -> frozenset[str]:
+    """The names of the baseline's tables (cached: /healthz asks on every probe)."""
+    return frozenset(baseline_metadata().tables)
+
+
 def baseline_differences(connection: Connection) -> list[str]:
-    """How this database's tables differ from the baseline's, one phrase per difference."""
+    """How the portal's tables in this database differ from the baseline's, one phrase each.
+
+    Tables the baseline does not have are not differences: they are left alone.
+    """
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     differences = compare_metadata(context, baseline_metadata())
-    return [_describe(difference) for difference in differences]
+    return [_describe(d) for d in differences if not _is_other_table(d)]
+
+
+def _is_other_table(difference: Any) -> bool:
+    """A table in the database that the baseline never had."""
+    return isinstance(difference, tuple) and difference[0] == "remove_table"
 
 
 def bring_to_head(engine: Engine) -> SchemaStatus:

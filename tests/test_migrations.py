@@ -369,6 +369,7 @@ def test_pre_migration_instance_unlike_the_baseline_is_refused(
         connection.execute(text("ALTER TABLE report DROP COLUMN due_on"))
         connection.execute(text("DROP TABLE stats_refresh"))
         connection.execute(text("ALTER TABLE staff ADD COLUMN nickname VARCHAR(20)"))
+        connection.execute(text("CREATE TABLE city_gis (id INTEGER PRIMARY KEY)"))
     app = portal_app(instance_folder, database_url)
     try:
         result = app.test_cli_runner().invoke(args=["setup", "--if-needed"])
@@ -377,11 +378,36 @@ def test_pre_migration_instance_unlike_the_baseline_is_refused(
         assert "column report.due_on is missing" in message
         assert "table stats_refresh is missing" in message
         assert "column staff.nickname is not in the baseline" in message
+        assert "city_gis" not in message  # another application's table is not ours to judge
         assert "Traceback" not in message
         # Nothing was stamped or changed.
         with engine.connect() as connection:
             assert schema.VERSION_TABLE not in inspect(connection).get_table_names()
             assert "due_on" not in {c["name"] for c in inspect(connection).get_columns("report")}
+    finally:
+        dispose(app)
+
+
+def test_setup_force_starts_over_on_any_old_instance_and_spares_other_tables(
+    engine, database_url, instance_folder
+):
+    load_baseline_instance(engine, stamp=False)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE staff ADD COLUMN nickname VARCHAR(20)"))
+        connection.execute(text("CREATE TABLE city_gis (id INTEGER PRIMARY KEY)"))
+    app = portal_app(instance_folder, database_url)
+    try:
+        result = app.test_cli_runner().invoke(
+            args=["setup", "--force", "--generate-password", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        with engine.connect() as connection:
+            assert schema.status(connection).state is schema.SchemaState.AT_HEAD
+            assert "city_gis" in inspect(connection).get_table_names()
+        left = differences(engine, db.metadata)
+        assert [(d[0], d[1].name) for d in left] == [("remove_table", "city_gis")]
+        with app.app_context():
+            assert db.session.scalar(db.select(db.func.count(Report.id))) == 0
     finally:
         dispose(app)
 

@@ -51,10 +51,17 @@ def prepare_schema() -> schema.SchemaStatus:
 
 
 def wipe() -> None:
-    """Drop every table of the database, whatever made it (the portal's and Alembic's)."""
+    """Drop the portal's tables, as any release made them, and Alembic's version table.
+
+    Reflected rather than taken from the models, so an instance of another release (with
+    other columns or constraints) is dropped whole; tables the portal never had are left
+    alone, since the database may be shared.
+    """
     db.session.close()
+    ours = set(db.metadata.tables) | set(schema.baseline_metadata().tables)
+    ours.add(schema.VERSION_TABLE)
     tables = MetaData()
-    tables.reflect(db.engine)
+    tables.reflect(db.engine, only=lambda name, _metadata: name in ours)
     tables.drop_all(db.engine)
 
 
