@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
+from alembic.util import CommandError
 from flask import current_app
 from sqlalchemy.engine import Connection
 
@@ -58,6 +59,11 @@ def run_online() -> None:
         return
     schema.log_progress_to_stderr()
     with schema.migration_connection(db.engine) as own_connection:
+        found = schema.status(own_connection)
+        if found.state is schema.SchemaState.PRE_MIGRATION:
+            # `upgrade` would fail on the existing tables and `stamp` would skip the check
+            # that the tables are the baseline's: adoption goes through setup only.
+            raise CommandError(found.describe())
         _run(own_connection)
 
 

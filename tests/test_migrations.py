@@ -333,7 +333,7 @@ def test_a_later_revision_keeps_every_report_message_and_file(
 
 
 def test_pre_migration_instance_is_detected_stamped_and_upgraded(
-    engine, database_url, instance_folder
+    engine, database_url, instance_folder, caplog
 ):
     # The code before migrations ran `db.create_all()` with the baseline models.
     document = load_baseline_instance(engine, stamp=False)
@@ -345,6 +345,15 @@ def test_pre_migration_instance_is_detected_stamped_and_upgraded(
     try:
         with pytest.raises(SystemExit):
             schema.refuse_to_serve_unless_at_head(app)
+        # Plain Alembic commands would fail on the tables, or stamp without checking them.
+        for command in (["db", "upgrade"], ["db", "stamp", "head"]):
+            caplog.clear()
+            refused = app.test_cli_runner().invoke(args=command)
+            assert refused.exit_code == 1
+            # Flask-Migrate logs the error (to standard error, in a terminal).
+            assert "run `flask --app wsgi setup --if-needed`" in caplog.text
+        with engine.connect() as connection:
+            assert schema.VERSION_TABLE not in inspect(connection).get_table_names()
         result = app.test_cli_runner().invoke(args=["setup", "--if-needed"])
         assert result.exit_code == 0, result.output
         assert "stamped at 0001_baseline" in result.output
