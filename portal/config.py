@@ -64,6 +64,15 @@ class DefaultConfig:
     # Key derivation costs (see KDF_DEFAULTS).
     RECEIPT_KDF = dict(KDF_DEFAULTS)
     PASSWORD_KDF = dict(KDF_DEFAULTS)
+    # At most this many Argon2id runs at once per process (each holds 64 MiB and its lanes'
+    # cores for a fraction of a second); a request waits at most KDF_SLOT_WAIT_SECONDS for
+    # a slot, then gets 503 with Retry-After instead of piling up on the CPU and memory.
+    KDF_SLOTS = os.cpu_count() or 1
+    KDF_SLOT_WAIT_SECONDS: float = 5
+    # A derivation must never run while the request holds a database transaction (it
+    # would keep a pooled connection for the whole derivation). Tests (TESTING, or this
+    # set) refuse it with an error; production logs a warning and carries on.
+    KDF_FORBID_HELD_CONNECTION = False
 
     # Rate limits (Flask-Limiter syntax). Keys are keyed hashes of the address.
     RATELIMIT_STORAGE_URI = "memory://"
@@ -205,6 +214,13 @@ def validate(config: Any) -> None:
         costs = config[name]
         if set(costs) != set(KDF_DEFAULTS):
             raise ValueError(f"{name} needs exactly {sorted(KDF_DEFAULTS)}")
+    slots = config.get("KDF_SLOTS")
+    if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+        raise ValueError("KDF_SLOTS must be a whole number of at least 1")
+    wait = config.get("KDF_SLOT_WAIT_SECONDS")
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 60:
+        # Beyond a minute the server's own timeouts would answer first, without Retry-After.
+        raise ValueError("KDF_SLOT_WAIT_SECONDS must be a number of seconds from 0 to 60")
     if config["BABEL_DEFAULT_LOCALE"] not in config["LANGUAGES"]:
         raise ValueError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
     if not isinstance(config.get("STATS_MIN_CELL"), int) or config["STATS_MIN_CELL"] < 3:

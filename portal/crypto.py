@@ -1,26 +1,36 @@
 """All key material and ciphers of the portal live here, and only here.
 
-Primitives (from `cryptography`):
+Primitives (from `cryptography`, except Argon2id):
 - AEAD: AES-256-GCM with a fresh random 96-bit nonce per encryption; every call binds
   associated data naming the record, so a ciphertext moved to another record fails.
 - Sealing to the inspectorate: ephemeral X25519 + HKDF-SHA256 + AES-256-GCM.
-- Password and receipt keys: Argon2id with a per-item random salt; the parameters
-  are stored beside each wrapped key so costs can be raised without locking anyone out.
+- Password and receipt keys: Argon2id (version 1.3) with a per-item random salt; the
+  parameters are stored beside each wrapped key so costs can be raised without locking
+  anyone out. Argon2id comes from argon2-cffi (the reference implementation): the
+  Argon2id of `cryptography` 50.0.2 deadlocks when two threads derive with lanes > 1 at
+  once, which hung every threaded server. Both give the same bytes for the same inputs.
+- Every Argon2id run takes one of a bounded number of slots (`DerivationSlots`), so a
+  burst of sign-ins queues briefly or is refused, instead of exhausting CPU and memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NewType
 
+from argon2.low_level import Type as Argon2Type
+from argon2.low_level import hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.twofactor import InvalidToken
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
@@ -35,8 +45,57 @@ SALT_BYTES = 16
 _SEAL_INFO = b"lapor-pungli/seal/v1"
 
 
+# Argon2 version 0x13 (1.3, RFC 9106): what `cryptography` used, so stored keys still open.
+ARGON2_VERSION = 19
+
+
 class DecryptionError(Exception):
     """A ciphertext did not open: wrong key, wrong record, or tampered bytes."""
+
+
+class DerivationBusy(Exception):
+    """No key-derivation slot came free in time: the server is busy, nothing was done."""
+
+    def __init__(self, retry_after: int) -> None:
+        """Keep the number of seconds after which a retry is likely to get a slot."""
+        super().__init__(f"no derivation slot within the wait; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class DerivationSlots:
+    """At most `count` Argon2id runs at once in this process; a caller waits a bounded time.
+
+    Argon2id is deliberately expensive (tens of MiB and a core per lane for a fraction of a
+    second): without a bound, a burst of submissions or sign-ins makes every request slow
+    and can exhaust memory. `before` runs ahead of each wait, so a caller can refuse a
+    derivation attempted in the wrong state (the portal's: holding a database connection).
+    """
+
+    def __init__(
+        self, count: int, wait_seconds: float, before: Callable[[], None] | None = None
+    ) -> None:
+        """A pool of `count` slots; waiting longer than `wait_seconds` raises DerivationBusy."""
+        if count < 1:
+            raise ValueError("at least one derivation slot is needed")
+        self.count = count
+        self.wait_seconds = wait_seconds
+        # A refused caller waited the whole wait; a retry after as long again finds the
+        # queue moved on.
+        self.retry_after = max(1, math.ceil(wait_seconds))
+        self._before = before
+        self._free = threading.BoundedSemaphore(count)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold one slot for the body; DerivationBusy if none frees up within the wait."""
+        if self._before is not None:
+            self._before()
+        if not self._free.acquire(timeout=self.wait_seconds):
+            raise DerivationBusy(retry_after=self.retry_after)
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 @dataclass(frozen=True)
@@ -126,16 +185,22 @@ def unseal(private_key: PrivateKey, blob: bytes, associated_data: bytes) -> byte
     return decrypt(key, blob[KEY_BYTES:], associated_data)
 
 
-def derive_key(secret: bytes, salt: bytes, params: KdfParams) -> bytes:
-    """Stretch a human secret (receipt, password) into a 256-bit key with Argon2id."""
-    kdf = Argon2id(
-        salt=salt,
-        length=KEY_BYTES,
-        iterations=params.iterations,
-        lanes=params.lanes,
-        memory_cost=params.memory_kib,
-    )
-    return kdf.derive(secret)
+def derive_key(secret: bytes, salt: bytes, params: KdfParams, *, slots: DerivationSlots) -> bytes:
+    """Stretch a human secret (receipt, password) into a 256-bit key with Argon2id.
+
+    Runs in one of `slots`; raises DerivationBusy when none frees up within its wait.
+    """
+    with slots.hold():
+        return hash_secret_raw(
+            secret,
+            salt,
+            time_cost=params.iterations,
+            memory_cost=params.memory_kib,
+            parallelism=params.lanes,
+            hash_len=KEY_BYTES,
+            type=Argon2Type.ID,
+            version=ARGON2_VERSION,
+        )
 
 
 def expand_key(secret: bytes, salt: bytes, purpose: str) -> bytes:
@@ -184,9 +249,11 @@ class PasswordKeys:
     wrapping_key: bytes  # never stored; wraps the member's copy of the private key
 
 
-def password_keys(password: str, salt: bytes, params: KdfParams) -> PasswordKeys:
-    """Derive a staff member's verifier and wrapping key (one Argon2id run)."""
-    master = derive_key(password.encode(), salt, params)
+def password_keys(
+    password: str, salt: bytes, params: KdfParams, *, slots: DerivationSlots
+) -> PasswordKeys:
+    """Derive a staff member's verifier and wrapping key (one Argon2id run in `slots`)."""
+    master = derive_key(password.encode(), salt, params, slots=slots)
     return PasswordKeys(
         verifier=expand_key(master, salt, "password/verifier"),
         wrapping_key=expand_key(master, salt, "password/wrap"),

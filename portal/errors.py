@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from portal.crypto import DerivationBusy
+
 
 def messages() -> dict[int, str]:
     """Plain-language messages per HTTP status, in the current language."""
@@ -55,7 +57,17 @@ def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
     return handle_http(InternalServerError())
 
 
+def handle_busy(error: DerivationBusy) -> tuple[Response | str, int, dict[str, str]]:
+    """No key-derivation slot came free in time: 503 with Retry-After; nothing was saved."""
+    message = _("The portal is busy right now and nothing was saved. Please try again in a moment.")
+    headers = {"Retry-After": str(error.retry_after)}
+    if _wants_json():
+        return *api_error(503, "busy", message), headers
+    return render_template("errors/error.html", status=503, message=message), 503, headers
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
     app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(DerivationBusy, handle_busy)
     app.register_error_handler(Exception, handle_unexpected)

@@ -6,9 +6,11 @@ import secrets
 
 from flask import abort, render_template, request, session
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from portal.citizens import bp
 from portal.citizens.forms import ReportForm
+from portal.crypto import DerivationBusy
 from portal.evidence import EvidenceRejected
 from portal.extensions import limiter
 from portal.models import Category, Service, Unit
@@ -57,7 +59,7 @@ def review() -> ResponseReturnValue:
     return _review_page(form)
 
 
-def _review_page(form: ReportForm, upload_error: str | None = None) -> ResponseReturnValue:
+def _review_page(form: ReportForm, upload_error: str | None = None) -> tuple[str, int]:
     """The review step; with an upload error when the chosen files were refused."""
     page = render_template(
         "citizens/review.html",
@@ -94,6 +96,13 @@ def send() -> ResponseReturnValue:
         return _review_page(form, upload_error=str(error.message))
     except inbox.TooManyFiles as error:
         return _review_page(form, upload_error=error.message)
+    except DerivationBusy as busy:
+        # The review page again, with everything typed kept, rather than a bare error page.
+        message = _(
+            "The portal is busy and your report was not sent yet. Send it again in a moment."
+        )
+        page = _review_page(form, upload_error=message)[0]
+        return page, 503, {"Retry-After": str(busy.retry_after)}
     except NotInitialised:
         abort(503)
     if submission:

@@ -9,7 +9,7 @@ from datetime import date
 
 from flask import current_app
 
-from portal import crypto, deadlines
+from portal import crypto, deadlines, kdf
 from portal.evidence import CleanFile
 from portal.extensions import db
 from portal.identifiers import Receipt, TrackingCode, new_receipt, new_tracking_code
@@ -124,9 +124,12 @@ def _aad(code: str, what: str) -> bytes:
     return f"report/{what}/{code}".encode()
 
 
-def _receipt_key(receipt: Receipt, salt: bytes, kdf: str) -> bytes:
+def _receipt_key(receipt: Receipt, salt: bytes, params: str) -> bytes:
+    """The receipt's wrapping key: slow, so the caller has released its connection."""
     digits = receipt.replace("-", "")
-    return crypto.derive_key(digits.encode(), salt, crypto.KdfParams.decode(kdf))
+    return crypto.derive_key(
+        digits.encode(), salt, crypto.KdfParams.decode(params), slots=kdf.slots()
+    )
 
 
 def _unused_tracking_code() -> TrackingCode:
@@ -160,8 +163,10 @@ def file_report(
     """Encrypt and store a new report with its evidence; returns tracking code and receipt.
 
     Raises UnknownCatalogCode for codes the form does not offer, NotInitialised
-    before setup, TooManyFiles. Nothing is written unless everything succeeds.
-    `on_filed` runs in the same transaction before the commit (e.g. an audit entry).
+    before setup, TooManyFiles, DerivationBusy when no key-derivation slot frees up.
+    Nothing is written unless everything succeeds. `on_filed` runs in the same
+    transaction before the commit (e.g. an audit entry). The receipt's key is derived
+    between the checks and the writes, with no database connection held.
     """
     from portal.services import inbox  # inbox builds on this module
 
@@ -174,11 +179,13 @@ def file_report(
         if catalog.find_active(model, code) is None:  # type: ignore[type-var]
             raise UnknownCatalogCode(field)
     public_key = inspectorate_public_key()
-    code = _unused_tracking_code()
     receipt = new_receipt()
     data_key = crypto.random_key()
     salt = crypto.random_salt()
-    kdf = crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
+    params = crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
+    kdf.release_connection()
+    receipt_key = _receipt_key(receipt, salt, params)
+    code = _unused_tracking_code()
     # The verification deadline counts working days from today in WIB, not UTC.
     local_today = deadlines.local_today()
     report = Report(
@@ -197,9 +204,9 @@ def file_report(
             crypto.encrypt(data_key, contact.encode(), _aad(code, "contact")) if contact else None
         ),
         key_sealed=crypto.seal(public_key, data_key, _aad(code, "key")),
-        key_wrapped=crypto.encrypt(_receipt_key(receipt, salt, kdf), data_key, _aad(code, "key")),
+        key_wrapped=crypto.encrypt(receipt_key, data_key, _aad(code, "key")),
         receipt_salt=salt,
-        receipt_kdf=kdf,
+        receipt_kdf=params,
     )
     report.history.append(StatusChange(status=Status.RECEIVED, public_note=""))
     db.session.add(report)
@@ -225,22 +232,32 @@ def find(code: TrackingCode) -> Report | None:
 
 
 def key_from_receipt(report: Report, receipt: Receipt) -> crypto.DataKey:
-    """Unwrap the data key with the reporter's receipt; WrongReceipt if it does not open."""
-    if report.key_wrapped is None:
+    """Unwrap the data key with the reporter's receipt; WrongReceipt if it does not open.
+
+    Reads what the check needs, then ends the read transaction before the slow
+    derivation: `report` is reloaded when next read. DerivationBusy when no slot frees up.
+    """
+    wrapped, salt, params = report.key_wrapped, report.receipt_salt, report.receipt_kdf
+    aad = _aad(report.tracking_code, "key")
+    kdf.release_connection()
+    if wrapped is None:  # shredded: cost the same as a real check
+        _receipt_key(receipt, crypto.random_salt(), _current_receipt_params())
         raise WrongReceipt()
-    key = _receipt_key(receipt, report.receipt_salt, report.receipt_kdf)
+    key = _receipt_key(receipt, salt, params)
     try:
-        return crypto.DataKey(
-            crypto.decrypt(key, report.key_wrapped, _aad(report.tracking_code, "key"))
-        )
+        return crypto.DataKey(crypto.decrypt(key, wrapped, aad))
     except crypto.DecryptionError as error:
         raise WrongReceipt() from error
 
 
+def _current_receipt_params() -> str:
+    return crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
+
+
 def equalise_receipt_timing(receipt: Receipt) -> None:
     """Spend the same key derivation as a real receipt check, for codes that do not exist."""
-    kdf = crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
-    _receipt_key(receipt, crypto.random_salt(), kdf)
+    kdf.release_connection()
+    _receipt_key(receipt, crypto.random_salt(), _current_receipt_params())
 
 
 def key_from_private_key(report: Report, private_key: crypto.PrivateKey) -> crypto.DataKey:

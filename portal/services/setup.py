@@ -77,13 +77,23 @@ def initialise(
     With `force`, the database is wiped first: its reports could not be opened with
     the new keys anyway.
     """
+    private_key, public_key = crypto.generate_keypair()
+    # The TOTP secret is printed now, so the first admin counts as enrolled. The admin's
+    # key derivation runs before any table is touched (see portal/kdf.py).
+    admin, totp_secret = staff.new_member(
+        email=admin_email,
+        role=Role.ADMIN,
+        password=admin_password,
+        private_key=private_key,
+        must_change_password=one_time_password,
+        totp_enrolled=True,
+    )
     if force:
         wipe()
     prepare_schema()
     if is_initialised():
         raise AlreadyInitialised()
     seed_catalog()
-    private_key, public_key = crypto.generate_keypair()
     recovery_key = "-".join(
         "".join(secrets.choice(CROCKFORD) for _ in range(4)) for _ in range(RECOVERY_SYMBOLS // 4)
     )
@@ -97,15 +107,7 @@ def initialise(
             ),
         )
     )
-    # The TOTP secret is printed now, so the first admin counts as enrolled.
-    totp_secret = staff.create_staff(
-        email=admin_email,
-        role=Role.ADMIN,
-        password=admin_password,
-        private_key=private_key,
-        must_change_password=one_time_password,
-        totp_enrolled=True,
-    )
+    db.session.add(admin)
     audit.record(actor="setup", action="instance.setup", target=admin_email.strip().lower())
     db.session.commit()
     return SetupResult(admin_email.strip().lower(), totp_secret, recovery_key)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from portal import crypto
+from portal import crypto, kdf
 from portal.extensions import db
 from portal.models import PortalSession, Role, SessionKind, Staff
 from portal.models.base import utcnow
@@ -63,20 +63,54 @@ def totp_display(secret: bytes) -> str:
     return base64.b32encode(secret).decode()
 
 
-def _wrap(member: Staff, password: str, private_key: crypto.PrivateKey, totp_secret: bytes) -> None:
-    """(Re)wrap the private key and TOTP secret under a key derived from `password`."""
+@dataclass(frozen=True)
+class _PasswordRecord:
+    """A member's password-dependent columns, computed before any of them is written."""
+
+    salt: bytes
+    kdf: str
+    verifier: bytes
+    wrapped_private_key: bytes
+    wrapped_totp_secret: bytes
+
+    def store(self, member: Staff) -> None:
+        """Write the record onto the member (the caller commits)."""
+        member.password_salt = self.salt
+        member.password_kdf = self.kdf
+        member.password_verifier = self.verifier
+        member.wrapped_private_key = self.wrapped_private_key
+        member.wrapped_totp_secret = self.wrapped_totp_secret
+
+
+def _password_record(
+    email: str, password: str, private_key: crypto.PrivateKey, totp_secret: bytes
+) -> _PasswordRecord:
+    """Wrap the private key and TOTP secret under a key derived from `password`.
+
+    The derivation is slow: the caller holds no database transaction (see portal/kdf.py).
+    """
     salt = crypto.random_salt()
-    params = crypto.KdfParams.from_config(current_app.config["PASSWORD_KDF"])
-    keys = crypto.password_keys(password, salt, params)
-    member.password_salt = salt
-    member.password_kdf = params.encode()
-    member.password_verifier = keys.verifier
-    member.wrapped_private_key = crypto.encrypt(
-        keys.wrapping_key, private_key, _aad(member.email, "key")
+    params = _current_params()
+    keys = crypto.password_keys(password, salt, params, slots=kdf.slots())
+    return _PasswordRecord(
+        salt=salt,
+        kdf=params.encode(),
+        verifier=keys.verifier,
+        wrapped_private_key=crypto.encrypt(keys.wrapping_key, private_key, _aad(email, "key")),
+        wrapped_totp_secret=crypto.encrypt(keys.wrapping_key, totp_secret, _aad(email, "totp")),
     )
-    member.wrapped_totp_secret = crypto.encrypt(
-        keys.wrapping_key, totp_secret, _aad(member.email, "totp")
-    )
+
+
+def _rewrap(
+    member: Staff, password: str, private_key: crypto.PrivateKey, totp_secret: bytes
+) -> _PasswordRecord:
+    """A new password record for `member`: read, release the connection, derive.
+
+    `member` is reloaded when next read; the caller stores the record and commits.
+    """
+    email = member.email
+    kdf.release_connection()
+    return _password_record(email, password, private_key, totp_secret)
 
 
 def create_staff(
@@ -91,8 +125,32 @@ def create_staff(
     """Add a staff member whose password wraps the private key; returns the TOTP secret.
 
     The TOTP secret is returned in base32 for an authenticator app and stored only
-    wrapped under the member's password-derived key. The caller commits.
+    wrapped under the member's password-derived key. The caller commits; unsaved
+    changes are refused, since the read transaction ends before the slow derivation.
     """
+    kdf.release_connection()
+    member, totp_secret = new_member(
+        email=email,
+        role=role,
+        password=password,
+        private_key=private_key,
+        must_change_password=must_change_password,
+        totp_enrolled=totp_enrolled,
+    )
+    db.session.add(member)
+    return totp_secret
+
+
+def new_member(
+    *,
+    email: str,
+    role: Role,
+    password: str,
+    private_key: crypto.PrivateKey,
+    must_change_password: bool = True,
+    totp_enrolled: bool = False,
+) -> tuple[Staff, str]:
+    """A new, unsaved member and their TOTP secret in base32; touches no database."""
     totp_secret = new_totp_secret()
     member = Staff(
         email=email.strip().lower(),
@@ -100,9 +158,8 @@ def create_staff(
         must_change_password=must_change_password,
         totp_enrolled=totp_enrolled,
     )
-    _wrap(member, password, private_key, totp_secret)
-    db.session.add(member)
-    return totp_display(totp_secret)
+    _password_record(member.email, password, private_key, totp_secret).store(member)
+    return member, totp_display(totp_secret)
 
 
 def unlock(member: Staff, password: str) -> tuple[crypto.PrivateKey, bytes]:
@@ -110,19 +167,20 @@ def unlock(member: Staff, password: str) -> tuple[crypto.PrivateKey, bytes]:
 
     One Argon2id run yields both the verifier and the wrapping key, so a correct
     password is exactly one whose verifier matches and whose wrapped copies open.
+    The columns are read first and the read transaction ends before the derivation,
+    so `member` is reloaded when next read.
     """
-    params = crypto.KdfParams.decode(member.password_kdf)
-    keys = crypto.password_keys(password, member.password_salt, params)
-    if not crypto.constant_time_equal(keys.verifier, member.password_verifier):
+    email, salt, params = member.email, member.password_salt, member.password_kdf
+    verifier, wrapped_key = member.password_verifier, member.wrapped_private_key
+    wrapped_totp = member.wrapped_totp_secret
+    kdf.release_connection()
+    keys = crypto.password_keys(password, salt, crypto.KdfParams.decode(params), slots=kdf.slots())
+    if not crypto.constant_time_equal(keys.verifier, verifier):
         raise WrongPassword()
-    if member.wrapped_private_key is None:
+    if wrapped_key is None:
         raise WrongPassword()
-    private_key = crypto.decrypt(
-        keys.wrapping_key, member.wrapped_private_key, _aad(member.email, "key")
-    )
-    totp_secret = crypto.decrypt(
-        keys.wrapping_key, member.wrapped_totp_secret, _aad(member.email, "totp")
-    )
+    private_key = crypto.decrypt(keys.wrapping_key, wrapped_key, _aad(email, "key"))
+    totp_secret = crypto.decrypt(keys.wrapping_key, wrapped_totp, _aad(email, "totp"))
     return crypto.PrivateKey(private_key), totp_secret
 
 
@@ -133,11 +191,17 @@ def find_by_email(email: str) -> Staff | None:
 
 def accept_totp(member: Staff, secret: bytes, code: str) -> bool:
     """Accept a TOTP code once: within ±1 step and newer than the last accepted one."""
-    step = crypto.totp_matching_step(secret, code.strip().replace(" ", ""), time.time())
-    if step is None or step <= member.totp_last_step:
+    step = _new_totp_step(member, secret, code)
+    if step is None:
         return False
     member.totp_last_step = step
     return True
+
+
+def _new_totp_step(member: Staff, secret: bytes, code: str) -> int | None:
+    """The step of a code within ±1 step and newer than the last accepted one, or None."""
+    step = crypto.totp_matching_step(secret, code.strip().replace(" ", ""), time.time())
+    return None if step is None or step <= member.totp_last_step else step
 
 
 def authenticate(email: str, password: str, code: str) -> Unlocked:
@@ -145,7 +209,8 @@ def authenticate(email: str, password: str, code: str) -> Unlocked:
 
     Failures count against the account (from any address); past the limit the
     account is locked (AccountLocked) until the window passes. Members not yet
-    enrolled sign in with the password alone and may then only enrol.
+    enrolled sign in with the password alone and may then only enrol. DerivationBusy
+    (no key-derivation slot in time) leaves no trace: nothing was checked.
     """
     limit = current_app.config["RATELIMIT_STAFF_FAILURES"]
     subject = email.strip().lower()
@@ -157,7 +222,10 @@ def authenticate(email: str, password: str, code: str) -> Unlocked:
     try:
         if member is None or not member.active:
             # Same Argon2id cost as a real check, so timing does not reveal accounts.
-            crypto.password_keys(password, crypto.random_salt(), _current_params())
+            kdf.release_connection()
+            crypto.password_keys(
+                password, crypto.random_salt(), _current_params(), slots=kdf.slots()
+            )
             raise LoginFailed()
         private_key, totp_secret = unlock(member, password)
         if member.totp_enrolled and not accept_totp(member, totp_secret, code):
@@ -189,7 +257,7 @@ def change_password(
     """Re-wrap the member's keys under a new password (the current one must match)."""
     check_new_password(new, current)
     _, totp_secret = unlock(member, current)
-    _wrap(member, new, private_key, totp_secret)
+    _rewrap(member, new, private_key, totp_secret).store(member)
     member.must_change_password = False
     audit.record(actor=member.email, action="staff.password_changed", target=member.email)
     db.session.commit()
@@ -205,9 +273,12 @@ def enrol(
 ) -> bool:
     """First login: set a new password and a confirmed TOTP secret; False if the code is wrong."""
     check_new_password(new_password)
-    if not accept_totp(member, totp_secret, code):
+    if _new_totp_step(member, totp_secret, code) is None:  # a wrong code costs no derivation
         return False
-    _wrap(member, new_password, private_key, totp_secret)
+    record = _rewrap(member, new_password, private_key, totp_secret)
+    if not accept_totp(member, totp_secret, code):  # again on the reloaded row: once only
+        return False
+    record.store(member)
     member.must_change_password = False
     member.totp_enrolled = True
     audit.record(actor=member.email, action="staff.enrolled", target=member.email)
@@ -357,7 +428,7 @@ def reset_password(member: Staff, *, actor: Staff, private_key: crypto.PrivateKe
         raise OwnAccount()
     one_time_password = secrets.token_urlsafe(12)
     reactivated = not member.active
-    _wrap(member, one_time_password, private_key, new_totp_secret())
+    _rewrap(member, one_time_password, private_key, new_totp_secret()).store(member)
     member.totp_last_step = 0  # a new secret: no code of it has been used yet
     member.active = True
     member.must_change_password = True
@@ -398,7 +469,7 @@ def recover_admin(member: Staff, *, private_key: crypto.PrivateKey, new_password
         raise NotAnAdmin()
     check_new_password(new_password)
     totp_secret = new_totp_secret()
-    _wrap(member, new_password, private_key, totp_secret)
+    _rewrap(member, new_password, private_key, totp_secret).store(member)
     member.totp_last_step = 0  # a new secret: no code of it has been used yet
     member.active = True
     member.must_change_password = False
