@@ -183,6 +183,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
     _normalise_database_url(app)
+    _sqlite_engine_options(app)
     validate(app.config)
 
 
@@ -203,6 +204,28 @@ def _normalise_database_url(app: Flask) -> None:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len(prefix) :]
+
+
+# SQLite lets one writer at a time: another waits this long for the lock (the sqlite3
+# default is 5 s) before failing with "database is locked". Key derivations run outside
+# transactions, so each write holds the lock for milliseconds; a burst of filings queues.
+SQLITE_BUSY_TIMEOUT_SECONDS = 15
+
+
+def _sqlite_engine_options(app: Flask) -> None:
+    """Give SQLite a busy timeout for threaded servers, unless the operator set one.
+
+    The pool stays SQLAlchemy's (5 connections + 10 overflow per process): requests hold
+    a connection only while they query, never during a key derivation.
+    """
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        return
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])  # never mutate the class default
+    options["connect_args"] = {
+        "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+        **options.get("connect_args", {}),
+    }
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def validate(config: Any) -> None:
