@@ -190,12 +190,20 @@ def find_by_email(email: str) -> Staff | None:
 
 
 def accept_totp(member: Staff, secret: bytes, code: str) -> bool:
-    """Accept a TOTP code once: within ±1 step and newer than the last accepted one."""
+    """Accept a TOTP code once: within ±1 step and newer than the last accepted one.
+
+    The step is claimed with one conditional UPDATE, so two sign-ins sending the same
+    code at the same moment (on one server or two) cannot both pass.
+    """
     step = _new_totp_step(member, secret, code)
     if step is None:
         return False
-    member.totp_last_step = step
-    return True
+    claimed = db.session.execute(
+        db.update(Staff)
+        .where(Staff.id == member.id, Staff.totp_last_step < step)
+        .values(totp_last_step=step)
+    )
+    return int(claimed.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 def _new_totp_step(member: Staff, secret: bytes, code: str) -> int | None:
