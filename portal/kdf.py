@@ -11,14 +11,19 @@ visible in the log in production.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from flask import current_app, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from portal import crypto
 from portal.extensions import db
 
 _EXTENSION = "portal.kdf_slots"
 _CREATE = threading.Lock()
+# Set in a session's info while its transaction holds writes not yet committed.
+_WROTE = "portal.kdf_wrote"
 
 
 class ConnectionHeld(RuntimeError):
@@ -49,9 +54,28 @@ def release_connection() -> None:
     values in a new transaction. Unsaved changes would be lost, so they are refused.
     """
     session = db.session()
-    if session.new or session.dirty or session.deleted:
+    if session.new or session.dirty or session.deleted or session.info.get(_WROTE):
         raise RuntimeError("a key derivation would discard unsaved changes")
     session.rollback()
+
+
+# Flushed rows and UPDATE/DELETE statements are not in session.new/dirty/deleted; these
+# listeners remember them until the transaction ends, so release_connection() sees them.
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
 
 
 def _no_transaction_held() -> None:

@@ -84,14 +84,25 @@ def test_derivation_inside_a_request_transaction_is_refused(app: Flask) -> None:
 
 
 def test_releasing_the_connection_never_discards_unsaved_changes(app: Flask) -> None:
+    from portal.models import Staff
+
     with app.test_request_context("/lapor"):
-        report = db.session.scalars(db.select(Report).limit(1)).first()
-        assert report is None
         member = staff.find_by_email("admin@example.test")
         assert member is not None
-        member.totp_last_step = 1
+        member.totp_last_step = 1  # changed, not flushed
         with pytest.raises(RuntimeError, match="unsaved"):
             kdf.release_connection()
+        db.session.flush()  # flushed, not committed
+        with pytest.raises(RuntimeError, match="unsaved"):
+            kdf.release_connection()
+        db.session.commit()
+        kdf.release_connection()  # committed: nothing to lose
+        db.session.execute(db.update(Staff).values(totp_last_step=2))  # a statement
+        with pytest.raises(RuntimeError, match="unsaved"):
+            kdf.release_connection()
+        db.session.rollback()
+        kdf.release_connection()
+        assert member.totp_last_step == 1
 
 
 def test_production_logs_a_derivation_inside_a_transaction_instead_of_failing(

@@ -101,16 +101,15 @@ def _password_record(
     )
 
 
-def _rewrap(
-    member: Staff, password: str, private_key: crypto.PrivateKey, totp_secret: bytes
-) -> _PasswordRecord:
-    """A new password record for `member`: read, release the connection, derive.
+def _wrap(member: Staff, password: str, private_key: crypto.PrivateKey, totp_secret: bytes) -> None:
+    """(Re)wrap the private key and TOTP secret under a key derived from `password`.
 
-    `member` is reloaded when next read; the caller stores the record and commits.
+    The derivation is slow, so the read transaction ends first (see portal/kdf.py):
+    `member` is reloaded when next read, and unsaved changes are refused.
     """
     email = member.email
     kdf.release_connection()
-    return _password_record(email, password, private_key, totp_secret)
+    _password_record(email, password, private_key, totp_secret).store(member)
 
 
 def create_staff(
@@ -195,8 +194,8 @@ def accept_totp(member: Staff, secret: bytes, code: str) -> bool:
     The step is claimed with one conditional UPDATE, so two sign-ins sending the same
     code at the same moment (on one server or two) cannot both pass.
     """
-    step = _new_totp_step(member, secret, code)
-    if step is None:
+    step = crypto.totp_matching_step(secret, code.strip().replace(" ", ""), time.time())
+    if step is None or step <= member.totp_last_step:
         return False
     claimed = db.session.execute(
         db.update(Staff)
@@ -204,12 +203,6 @@ def accept_totp(member: Staff, secret: bytes, code: str) -> bool:
         .values(totp_last_step=step)
     )
     return int(claimed.rowcount or 0) == 1  # type: ignore[attr-defined]
-
-
-def _new_totp_step(member: Staff, secret: bytes, code: str) -> int | None:
-    """The step of a code within ±1 step and newer than the last accepted one, or None."""
-    step = crypto.totp_matching_step(secret, code.strip().replace(" ", ""), time.time())
-    return None if step is None or step <= member.totp_last_step else step
 
 
 def authenticate(email: str, password: str, code: str) -> Unlocked:
@@ -265,7 +258,7 @@ def change_password(
     """Re-wrap the member's keys under a new password (the current one must match)."""
     check_new_password(new, current)
     _, totp_secret = unlock(member, current)
-    _rewrap(member, new, private_key, totp_secret).store(member)
+    _wrap(member, new, private_key, totp_secret)
     member.must_change_password = False
     audit.record(actor=member.email, action="staff.password_changed", target=member.email)
     db.session.commit()
@@ -281,12 +274,11 @@ def enrol(
 ) -> bool:
     """First login: set a new password and a confirmed TOTP secret; False if the code is wrong."""
     check_new_password(new_password)
-    if _new_totp_step(member, totp_secret, code) is None:  # a wrong code costs no derivation
+    # The slow derivation first: claiming the code writes, and no write may wait on it.
+    _wrap(member, new_password, private_key, totp_secret)
+    if not accept_totp(member, totp_secret, code):
+        db.session.rollback()
         return False
-    record = _rewrap(member, new_password, private_key, totp_secret)
-    if not accept_totp(member, totp_secret, code):  # again on the reloaded row: once only
-        return False
-    record.store(member)
     member.must_change_password = False
     member.totp_enrolled = True
     audit.record(actor=member.email, action="staff.enrolled", target=member.email)
@@ -436,7 +428,7 @@ def reset_password(member: Staff, *, actor: Staff, private_key: crypto.PrivateKe
         raise OwnAccount()
     one_time_password = secrets.token_urlsafe(12)
     reactivated = not member.active
-    _rewrap(member, one_time_password, private_key, new_totp_secret()).store(member)
+    _wrap(member, one_time_password, private_key, new_totp_secret())
     member.totp_last_step = 0  # a new secret: no code of it has been used yet
     member.active = True
     member.must_change_password = True
@@ -477,7 +469,7 @@ def recover_admin(member: Staff, *, private_key: crypto.PrivateKey, new_password
         raise NotAnAdmin()
     check_new_password(new_password)
     totp_secret = new_totp_secret()
-    _rewrap(member, new_password, private_key, totp_secret).store(member)
+    _wrap(member, new_password, private_key, totp_secret)
     member.totp_last_step = 0  # a new secret: no code of it has been used yet
     member.active = True
     member.must_change_password = False
