@@ -40,6 +40,9 @@ class DefaultConfig:
     # Months a closed report is kept before its keys are shredded. An admin may change it
     # (and the deadlines above) on the settings page; stored values win over these defaults.
     RETENTION_MONTHS = 24
+    # How often `flask purge` runs (the systemd timer in the README runs it daily); the
+    # admin page names the next run from the last one and warns when a run is missed.
+    RETENTION_RUN_INTERVAL_HOURS = 24
     # Published cases: per page of the public register (/kasus) and of /api/v1/cases;
     # entries in the Atom feed (a newsroom polls it, so the newest are enough); and
     # resolved reports per page of the staff list of summaries still to write.

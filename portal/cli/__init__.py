@@ -9,9 +9,17 @@ def register(app: Flask) -> None:
     """Attach every command to the app's CLI."""
     from portal.cli.audit import audit_group
     from portal.cli.notify import notify_group
+    from portal.cli.purge import purge_command
     from portal.cli.recover import recover_command
     from portal.cli.setup import setup_command
     from portal.cli.stats import stats_group
 
-    for command in (setup_command, recover_command, audit_group, notify_group, stats_group):
+    for command in (
+        setup_command,
+        recover_command,
+        audit_group,
+        notify_group,
+        stats_group,
+        purge_command,
+    ):
         app.cli.add_command(command)

@@ -12,6 +12,7 @@ from werkzeug.exceptions import NotFound
 from portal.extensions import db
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
+from portal.inspectorate.audit import wib
 from portal.inspectorate.forms import (
     ROLE_CHOICES,
     ConfirmForm,
@@ -20,7 +21,7 @@ from portal.inspectorate.forms import (
     SettingsForm,
 )
 from portal.models import Role, Staff
-from portal.services import settings, staff
+from portal.services import retention, settings, staff
 
 # Outcomes named in the redirect after a change (POST, then GET: a reload sends nothing).
 DONE_MESSAGES = {
@@ -211,4 +212,6 @@ def _settings_page(form: SettingsForm, *, saved: bool = False) -> str:
         saved=saved,
         defaults=settings.default_deadlines(),
         statuses=settings.DEADLINE_STATUSES,
+        retention=retention.status(),
+        wib=wib,
     )

@@ -124,6 +124,8 @@ class Report(db.Model):  # type: ignore[name-defined]
     due_on: Mapped[date | None]
     verified_on: Mapped[date | None]
     closed_on: Mapped[date | None]
+    # Set when retention crypto-shredded the report: only its public facts remain.
+    shredded_on: Mapped[date | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     priority: Mapped[str] = mapped_column(String(8), default=Priority.NORMAL)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"))

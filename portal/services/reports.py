@@ -106,6 +106,9 @@ class PublicStatus:
     unit: Unit
     received_on: date
     timeline: list[TimelineStep]
+    # Set once retention deleted the record: only these public facts remain.
+    closed_on: date | None = None
+    shredded_on: date | None = None
 
 
 def round_amount(amount: int | None) -> int | None:
@@ -296,4 +299,6 @@ def public_status(code: TrackingCode) -> PublicStatus | None:
         timeline=[
             TimelineStep(step.status, step.public_note, step.created_on) for step in report.history
         ],
+        closed_on=report.closed_on,
+        shredded_on=report.shredded_on,
     )
