@@ -117,9 +117,7 @@ def due_ids(before: date, *, limit: int | None = None) -> list[int]:
 def _count(model: type, ids: list[int], *extra: object) -> int:
     column = model.report_id  # type: ignore[attr-defined]
     return int(
-        db.session.scalar(
-            db.select(func.count()).select_from(model).where(column.in_(ids), *extra)
-        )
+        db.session.scalar(db.select(func.count()).select_from(model).where(column.in_(ids), *extra))
         or 0
     )
 
