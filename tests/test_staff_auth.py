@@ -258,3 +258,27 @@ def test_password_change_rewraps_the_key(app, staff_client):
         assert private_key == private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
         with pytest.raises(staff.WrongPassword):
             staff.unlock(member, account.password)
+
+
+def test_password_change_ends_the_members_other_sessions(app, staff_client):
+    account = make_staff(app)
+    stolen, own = staff_client(account=account), staff_client(account=account)
+    other = staff_client("investigator")
+    ok = own.post(
+        "/inspectorate/password",
+        data={
+            "current": account.password,
+            "new_password": "a fresh long password",
+            "confirm": "a fresh long password",
+            "csrf_token": csrf_token(own, "/inspectorate/password"),
+        },
+    )
+    assert ok.status_code == 200
+    assert stolen.get("/inspectorate/").status_code == 303  # signed out: back to sign-in
+    assert own.get("/inspectorate/").status_code == 200  # the session that changed it stays
+    assert other.get("/inspectorate/").status_code == 200  # nobody else is touched
+    with app.app_context():
+        [entry] = db.session.scalars(
+            db.select(AuditEntry).where(AuditEntry.action == "staff.password_changed")
+        ).all()
+        assert entry.detail == "other_sessions_ended=1"

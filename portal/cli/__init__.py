@@ -12,6 +12,7 @@ def register(app: Flask) -> None:
     from portal.cli.purge import purge_command
     from portal.cli.recover import recover_command
     from portal.cli.setup import setup_command
+    from portal.cli.staff import staff_group
     from portal.cli.stats import stats_group
 
     for command in (
@@ -21,5 +22,6 @@ def register(app: Flask) -> None:
         notify_group,
         stats_group,
         purge_command,
+        staff_group,
     ):
         app.cli.add_command(command)

@@ -21,7 +21,7 @@ from portal.inspectorate.forms import (
     SettingsForm,
 )
 from portal.models import Role, Staff
-from portal.services import retention, settings, staff
+from portal.services import four_eyes, retention, settings, staff
 
 # Outcomes named in the redirect after a change (POST, then GET: a reload sends nothing).
 DONE_MESSAGES = {
@@ -31,6 +31,10 @@ DONE_MESSAGES = {
     "role": lambda: _("The role was changed."),
     "revoked": lambda: _("The session was ended."),
     "unchanged": lambda: _("Nothing was changed."),
+    "reset_requested": lambda: _(
+        "This account is or was an admin's, so a second admin must confirm the reset: ask"
+        " another admin to press Reset password for it too. They receive the one-time password."
+    ),
 }
 
 
@@ -56,6 +60,7 @@ def _staff_page(
             role_choices=ROLE_CHOICES,
             message=done() if done and error is None else None,
             error=error,
+            four_eyes_enforceable=four_eyes.enforceable(),
         ),
         status,
     )
@@ -155,6 +160,8 @@ def admin_staff_reset(staff_id: int) -> ResponseReturnValue:
         return _staff_page(
             error=_("To change your own password, use the Password page."), status=400
         )
+    except staff.ResetRequested:
+        return _done("reset_requested")
     return render_template(
         "inspectorate/admin_handover.html",
         email=member.email,

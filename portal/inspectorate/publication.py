@@ -29,7 +29,7 @@ from portal.models import (
 )
 from portal.models.publication import SUMMARY_MAX, TITLE_MAX, WITHDRAWAL_NOTE_MAX
 from portal.public.cases import outcome_label, sanction_label
-from portal.services import publication, reports
+from portal.services import four_eyes, publication, reports
 from portal.services.reports import round_amount
 
 HANDLERS = (Role.ADMIN, Role.INVESTIGATOR)
@@ -171,6 +171,7 @@ def publication_index() -> ResponseReturnValue:
             state_label=_state_label,
             code=code,
             error=error,
+            four_eyes_enforceable=four_eyes.enforceable(),
         ),
         404 if error else 200,
     )
@@ -198,6 +199,12 @@ def _case_page(
     public_case = publication.public_case(case.public_id) if case is not None else None
     # The case page belongs to the case-handling views; link to it where it exists.
     has_case_page = "inspectorate.case" in current_app.view_functions
+    viewer = signed_in_staff().member
+    may_approve = (
+        case is not None
+        and case.author is not None
+        and (four_eyes.can_approve(author=case.author, approver=viewer))
+    )
     case_url = url_for("inspectorate.case", code=report.tracking_code) if has_case_page else None
     return (
         render_template(
@@ -205,6 +212,8 @@ def _case_page(
             current=signed_in_staff(),
             report=report,
             case=case,
+            may_approve=may_approve,
+            four_eyes_enforceable=four_eyes.enforceable(),
             public_case=public_case,
             facts_match=publication.facts_match(case, report) if case else True,
             case_url=case_url,
@@ -227,7 +236,8 @@ def _case_page(
 
 def _refused(report: Report, refusal: publication.PublicationError) -> ResponseReturnValue:
     """The page again with the refusal: 403 for four eyes, 409 for a state conflict."""
-    status = 403 if isinstance(refusal, publication.OwnSummary) else 409
+    four_eyes_refusals = (publication.OwnSummary, publication.NotIndependent)
+    status = 403 if isinstance(refusal, four_eyes_refusals) else 409
     return _case_page(report, error=refusal.message, status=status)
 
 

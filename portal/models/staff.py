@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -40,3 +40,13 @@ class Staff(db.Model):  # type: ignore[name-defined]
     wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     wrapped_totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Four eyes (services/four_eyes.py). The admin who last created, re-enabled or reset
+    # this account, and so held its one-time password: None for accounts made from the
+    # server's shell (setup, `flask staff add`, recover). Whoever set an account up may
+    # have enrolled it themselves, so it never counts as a second pair of eyes for them.
+    vouched_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Ever an admin: resetting such an account needs a second admin, even after a
+    # demotion (demote, reset, promote would otherwise take an admin account over).
+    admin_ever: Mapped[bool] = mapped_column(default=False)
+    # An admin's request to reset this (admin) account, awaiting another admin.
+    reset_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

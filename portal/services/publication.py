@@ -32,7 +32,7 @@ from portal.models import (
     WithdrawalReason,
 )
 from portal.models.base import utcnow
-from portal.services import audit
+from portal.services import audit, four_eyes
 from portal.services.errors import DomainError
 from portal.services.reports import round_amount
 
@@ -55,6 +55,17 @@ class OwnSummary(PublicationError):
     text = _l(
         "You wrote or last edited this summary, so you cannot approve it. Another"
         " staff member must read and approve it."
+    )
+
+
+class NotIndependent(PublicationError):
+    """Four eyes against one person: the approver's and author's accounts share a line."""
+
+    text = _l(
+        "You cannot approve this summary: your account and its author's were set up by the"
+        " same person (one created, re-enabled or reset the other, or someone did both), so"
+        " one person could hold both. A member whose account nobody in the author's line"
+        " set up must approve it."
     )
 
 
@@ -394,6 +405,9 @@ def approve(*, report: Report, actor: Staff, revision: int) -> PublishedCase:
             raise NotAwaitingApproval()
         if case.author_id == actor.id:
             raise OwnSummary()
+        author = db.session.get(Staff, case.author_id)
+        if author is None or not four_eyes.can_approve(author=author, approver=actor):
+            raise NotIndependent()
         if case.revision != revision:
             raise StaleSummary()
         if report.status != Status.RESOLVED:

@@ -108,9 +108,12 @@ def end(token: str | None) -> None:
         db.session.commit()
 
 
-def end_all_for_staff(staff_id: int) -> int:
-    """Revoke every session of a staff member; returns how many were ended."""
-    result = db.session.execute(db.delete(PortalSession).where(PortalSession.staff_id == staff_id))
+def end_all_for_staff(staff_id: int, *, except_id: int | None = None) -> int:
+    """Revoke every session of a staff member (but `except_id`); returns how many ended."""
+    statement = db.delete(PortalSession).where(PortalSession.staff_id == staff_id)
+    if except_id is not None:
+        statement = statement.where(PortalSession.id != except_id)
+    result = db.session.execute(statement)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -120,12 +120,14 @@ def create_staff(
     private_key: crypto.PrivateKey,
     must_change_password: bool = True,
     totp_enrolled: bool = False,
+    vouched_by: Staff | None = None,
 ) -> str:
     """Add a staff member whose password wraps the private key; returns the TOTP secret.
 
     The TOTP secret is returned in base32 for an authenticator app and stored only
-    wrapped under the member's password-derived key. The caller commits; unsaved
-    changes are refused, since the read transaction ends before the slow derivation.
+    wrapped under the member's password-derived key. `vouched_by` is the admin who
+    receives the one-time password (None from the server's shell). The caller commits;
+    unsaved changes are refused, since the read transaction ends before the slow derivation.
     """
     kdf.release_connection()
     member, totp_secret = new_member(
@@ -135,6 +137,7 @@ def create_staff(
         private_key=private_key,
         must_change_password=must_change_password,
         totp_enrolled=totp_enrolled,
+        vouched_by=vouched_by,
     )
     db.session.add(member)
     return totp_secret
@@ -148,6 +151,7 @@ def new_member(
     private_key: crypto.PrivateKey,
     must_change_password: bool = True,
     totp_enrolled: bool = False,
+    vouched_by: Staff | None = None,
 ) -> tuple[Staff, str]:
     """A new, unsaved member and their TOTP secret in base32; touches no database."""
     totp_secret = new_totp_secret()
@@ -156,6 +160,8 @@ def new_member(
         role=role,
         must_change_password=must_change_password,
         totp_enrolled=totp_enrolled,
+        vouched_by_id=vouched_by.id if vouched_by is not None else None,
+        admin_ever=role == Role.ADMIN,
     )
     _password_record(member.email, password, private_key, totp_secret).store(member)
     return member, totp_display(totp_secret)
@@ -253,15 +259,31 @@ def check_new_password(new_password: str, old_password: str | None = None) -> No
 
 
 def change_password(
-    member: Staff, *, private_key: crypto.PrivateKey, current: str, new: str
-) -> None:
-    """Re-wrap the member's keys under a new password (the current one must match)."""
+    member: Staff,
+    *,
+    private_key: crypto.PrivateKey,
+    current: str,
+    new: str,
+    keep_session_id: int | None = None,
+) -> int:
+    """Re-wrap the member's keys under a new password (the current one must match).
+
+    Every other session of the member ends: a password changed because it leaked must
+    also throw out whoever signed in with it. Returns how many sessions ended.
+    """
     check_new_password(new, current)
     _, totp_secret = unlock(member, current)
     _wrap(member, new, private_key, totp_secret)
     member.must_change_password = False
-    audit.record(actor=member.email, action="staff.password_changed", target=member.email)
+    ended = sessions.end_all_for_staff(member.id, except_id=keep_session_id)
+    audit.record(
+        actor=member.email,
+        action="staff.password_changed",
+        target=member.email,
+        detail=f"other_sessions_ended={ended}",
+    )
     db.session.commit()
+    return ended
 
 
 def enrol(
@@ -289,7 +311,13 @@ def enrol(
 def add_member(*, actor: Staff, email: str, role: Role, private_key: crypto.PrivateKey) -> str:
     """An admin adds a member; returns the one-time password to hand over."""
     one_time_password = secrets.token_urlsafe(12)
-    create_staff(email=email, role=role, password=one_time_password, private_key=private_key)
+    create_staff(
+        email=email,
+        role=role,
+        password=one_time_password,
+        private_key=private_key,
+        vouched_by=actor,
+    )
     audit.record(
         actor=actor.email, action="staff.created", target=email.strip().lower(), detail=role
     )
@@ -323,6 +351,10 @@ class LastAdmin(Exception):
 
 class NotAnAdmin(Exception):
     """Offline recovery is only for admins; an admin resets everyone else."""
+
+
+class ResetRequested(Exception):
+    """Resetting an admin's account was asked for; a second admin must confirm it."""
 
 
 class SessionNotFound(LookupError):
@@ -408,6 +440,8 @@ def change_role(member: Staff, *, actor: Staff, role: Role) -> bool:
         raise LastAdmin()
     old = member.role
     member.role = role
+    if role == Role.ADMIN:
+        member.admin_ever = True
     audit.record(
         actor=actor.email,
         action="staff.role_changed",
@@ -422,10 +456,30 @@ def reset_password(member: Staff, *, actor: Staff, private_key: crypto.PrivateKe
     """Give another member a one-time password (returned) and a fresh copy of the key.
 
     They must choose a password and enrol a new authenticator at their next sign-in;
-    their sessions end. A disabled member is enabled again this way.
+    their sessions end. A disabled member is enabled again this way. The resetting
+    admin becomes the account's voucher (services/four_eyes.py).
+
+    An account that is or was an admin is reset only by two admins: the first asks
+    (ResetRequested), a second one confirms and receives the one-time password, so no
+    admin can take another admin's account over alone.
     """
     if member.id == actor.id:
         raise OwnAccount()
+    if member.admin_ever or member.role == Role.ADMIN:
+        requester = member.reset_requested_by_id
+        if requester is None or requester == actor.id:
+            if requester is None:
+                member.reset_requested_by_id = actor.id
+                audit.record(actor=actor.email, action="staff.reset_requested", target=member.email)
+                db.session.commit()
+            raise ResetRequested()
+        requested_by = db.session.get(Staff, requester)
+        if requested_by is None or not requested_by.active or requested_by.role != Role.ADMIN:
+            # The asking admin left or lost the role: their request lapses.
+            member.reset_requested_by_id = actor.id
+            audit.record(actor=actor.email, action="staff.reset_requested", target=member.email)
+            db.session.commit()
+            raise ResetRequested()
     one_time_password = secrets.token_urlsafe(12)
     reactivated = not member.active
     _wrap(member, one_time_password, private_key, new_totp_secret())
@@ -433,13 +487,19 @@ def reset_password(member: Staff, *, actor: Staff, private_key: crypto.PrivateKe
     member.active = True
     member.must_change_password = True
     member.totp_enrolled = False
+    member.vouched_by_id = actor.id
+    requested_by_id, member.reset_requested_by_id = member.reset_requested_by_id, None
     sessions.end_all_for_staff(member.id)
     throttle.clear(ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_FAILURES"])
+    details = ["reactivated"] if reactivated else []
+    if requested_by_id is not None:
+        asker = db.session.get(Staff, requested_by_id)
+        details.append(f"requested_by={asker.email if asker else requested_by_id}")
     audit.record(
         actor=actor.email,
         action="staff.password_reset",
         target=member.email,
-        detail="reactivated" if reactivated else "",
+        detail=" ".join(details),
     )
     db.session.commit()
     return one_time_password
@@ -474,6 +534,9 @@ def recover_admin(member: Staff, *, private_key: crypto.PrivateKey, new_password
     member.active = True
     member.must_change_password = False
     member.totp_enrolled = True
+    # The shell's recovery key holder set this account up, not a web admin.
+    member.vouched_by_id = None
+    member.reset_requested_by_id = None
     sessions.end_all_for_staff(member.id)
     throttle.clear(ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_FAILURES"])
     audit.record(actor="recover", action="staff.recovered", target=member.email)
