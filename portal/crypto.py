@@ -218,6 +218,22 @@ def keyed_hash(key: bytes, purpose: str, value: str) -> str:
     return hmac.new(subkey, value.encode(), hashlib.sha256).hexdigest()
 
 
+def mac(key: bytes, purpose: str, message: bytes) -> str:
+    """HMAC-SHA256 of a message under a purpose-specific subkey of `key`, as hex.
+
+    Used to key the audit chain: without the key (kept outside the database) nobody
+    can compute a valid entry, head or anchor.
+    """
+    subkey = expand_key(key, b"", "mac/" + purpose)
+    return hmac.new(subkey, message, hashlib.sha256).hexdigest()
+
+
+def fingerprint(public_key: PublicKey) -> str:
+    """A short, readable SHA-256 fingerprint of a public key (groups of 4 hex digits)."""
+    digest = hashlib.sha256(b"lapor-pungli/public-key/" + public_key).hexdigest()[:32]
+    return " ".join(digest[index : index + 4] for index in range(0, len(digest), 4)).upper()
+
+
 def constant_time_equal(left: bytes, right: bytes) -> bool:
     """Compare secrets without leaking where they differ."""
     return hmac.compare_digest(left, right)

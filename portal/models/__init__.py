@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models, one module per area; import them from here."""
 
-from portal.models.audit import AuditEntry
+from portal.models.audit import AuditAnchor, AuditEntry, AuditHead
 from portal.models.catalog import Category, Service, Unit
 from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
@@ -13,7 +13,9 @@ from portal.models.stats import StatsCell, StatsRefresh, StatsSnapshot
 
 __all__ = [
     "Attachment",
+    "AuditAnchor",
     "AuditEntry",
+    "AuditHead",
     "Category",
     "Channel",
     "InspectorateKey",

@@ -17,7 +17,7 @@ from portal.deadlines import local_today
 from portal.forms import PortalForm
 from portal.i18n import format_rupiah
 from portal.public import bp
-from portal.services import stats
+from portal.services import audit, stats
 from portal.suppression import Cell
 
 # Per breakdown: the chart's title and the table's first column heading.
@@ -132,6 +132,7 @@ def _page(**context: Any) -> str:
         number=number,
         figure_text=figure_text,
         licence=licence_line(),
+        anchors=audit.published_anchors(),
         **context,
     )
 

@@ -1,17 +1,25 @@
-"""The append-only, hash-chained audit log: appending, verifying, browsing, exporting.
+"""The append-only, keyed hash-chained audit log: appending, verifying, browsing, exporting.
 
-Each entry's `entry_hash` is SHA-256 over its own fields and the previous entry's hash,
-so editing, deleting or reordering an entry breaks the chain at that entry. The hash is
-not keyed: someone who can write the database could recompute every hash after their
-edit. That, and a cut-off tail, only show against a head (last id and hash) noted
-outside the database; `head()` gives it and `flask audit verify` prints it.
+Each entry's `entry_hash` is an HMAC-SHA256, under a key kept outside the database
+(instance file `audit_key`, see portal/instance_files.py), over its own fields and the
+previous entry's hash: editing, deleting, reordering or forging an entry breaks the chain,
+and someone who can only write the database cannot recompute it. Entries written before
+the chain was keyed (scheme 1, plain SHA-256) still verify; once a keyed entry exists,
+an unkeyed one after it is a forgery.
+
+Two more records make a cut-off tail and a rewrite provable:
+- the head (newest id and hash, MACed) is rewritten with every append, so deleting the
+  newest entries leaves a head that names an entry that is gone;
+- each day's head (WIB) is anchored when the day is over and published on the
+  transparency page (hash only), where anyone can copy it: `flask audit verify
+  --anchors FILE` then proves a later rewrite of that day, even by someone with the key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -21,9 +29,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, func, update
 
+from portal import crypto, instance_files
 from portal.extensions import db
-from portal.models import AuditEntry
-from portal.models.base import utcnow
+from portal.models import AuditAnchor, AuditEntry, AuditHead
+from portal.models.base import LOCAL_TIMEZONE, utcnow
 
 GENESIS_HASH = "0" * 64
 # Any constant will do; it only has to be the same for every app server.
@@ -32,6 +41,10 @@ POSTGRES_LOCK_KEY = 7410001
 BATCH_SIZE = 1000
 # Column widths of AuditEntry; values are cut before hashing so stored == hashed everywhere.
 ACTOR_MAX, ACTION_MAX, TARGET_MAX = 254, 64, 128
+UNKEYED, KEYED = 1, 2
+HEAD_ROW_ID = 1
+# Anchors shown on the transparency page (the newest days); older ones stay in the table.
+PUBLISHED_ANCHOR_DAYS = 90
 
 
 def _digest(
@@ -42,26 +55,37 @@ def _digest(
     target: str,
     detail: str,
     previous_hash: str,
+    *,
+    scheme: int = UNKEYED,
+    key: bytes | None = None,
 ) -> str:
-    """SHA-256 of the canonical JSON of an entry's fields (the format is fixed forever)."""
-    canonical = json.dumps(
-        [
-            entry_id,
-            at.isoformat(timespec="microseconds"),
-            actor,
-            action,
-            target,
-            detail,
-            previous_hash,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """The hash of the canonical JSON of an entry's fields (each scheme's format is fixed)."""
+    fields: list[Any] = [
+        entry_id,
+        at.isoformat(timespec="microseconds"),
+        actor,
+        action,
+        target,
+        detail,
+        previous_hash,
+    ]
+    if scheme == KEYED:
+        fields.insert(0, KEYED)
+    canonical = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+    if scheme == UNKEYED:
+        return hashlib.sha256(canonical).hexdigest()
+    if key is None:
+        return ""  # no key: no keyed entry can match
+    return crypto.mac(key, "audit/entry", canonical)
 
 
-def entry_hash(entry: Any) -> str:
-    """SHA-256 over the entry's fields and the previous entry's hash."""
+def _key() -> bytes | None:
+    return instance_files.audit_key()
+
+
+def entry_hash(entry: Any, key: bytes | None = None) -> str:
+    """The entry's hash under its scheme: HMAC with the audit key, or legacy SHA-256."""
+    scheme = getattr(entry, "scheme", None) or UNKEYED
     return _digest(
         entry.id,
         entry.at,
@@ -70,7 +94,22 @@ def entry_hash(entry: Any) -> str:
         entry.target,
         entry.detail,
         entry.previous_hash,
+        scheme=scheme,
+        key=key if key is not None else (_key() if scheme == KEYED else None),
     )
+
+
+def _head_mac(key: bytes, entry_id: int, hash_: str) -> str:
+    return crypto.mac(key, "audit/head", f"{entry_id}:{hash_}".encode())
+
+
+def _anchor_mac(key: bytes, day: date, entry_id: int, hash_: str) -> str:
+    return crypto.mac(key, "audit/anchor", f"{day.isoformat()}:{entry_id}:{hash_}".encode())
+
+
+def local_day(at: datetime) -> date:
+    """The WIB day of a stored (naive UTC) time."""
+    return at.replace(tzinfo=ZoneInfo("UTC")).astimezone(LOCAL_TIMEZONE).date()
 
 
 def _lock_chain() -> None:
@@ -93,26 +132,126 @@ def _lock_chain() -> None:
         db.session.execute(update(table).where(table.c.id < 0).values(id=table.c.id))
 
 
-def record(*, actor: str, action: str, target: str = "", detail: str = "") -> AuditEntry:
-    """Append an entry to the chain in the current transaction (the caller commits).
+def _anchor_if_day_ended(last: AuditEntry | None, key: bytes, now: datetime) -> None:
+    """Anchor the head of the last entry's day once that day (WIB) is over."""
+    if last is None:
+        return
+    day = local_day(last.at)
+    if day >= local_day(now) or db.session.get(AuditAnchor, day) is not None:
+        return
+    db.session.add(
+        AuditAnchor(
+            day=day,
+            entry_id=last.id,
+            entry_hash=last.entry_hash,
+            mac=_anchor_mac(key, day, last.id, last.entry_hash),
+        )
+    )
+
+
+def record(
+    *, actor: str, action: str, target: str = "", detail: str = "", at: datetime | None = None
+) -> AuditEntry:
+    """Append a keyed entry to the chain in the current transaction (the caller commits).
 
     Never put report content, receipts or client addresses in `detail`. Call it late
     in the transaction: from here to the commit, other appenders wait (see _lock_chain).
+    `at` is for imports and tests; entries are otherwise stamped now.
     """
     _lock_chain()
+    key = instance_files.require_audit_key()
+    moment = at or utcnow()
     last = db.session.scalars(db.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
+    _anchor_if_day_ended(last, key, moment)
     entry = AuditEntry(
         id=(last.id + 1) if last else 1,
-        at=utcnow(),
+        at=moment,
         actor=actor[:ACTOR_MAX],
         action=action[:ACTION_MAX],
         target=target[:TARGET_MAX],
         detail=detail,
         previous_hash=last.entry_hash if last else GENESIS_HASH,
+        scheme=KEYED,
     )
-    entry.entry_hash = entry_hash(entry)
+    entry.entry_hash = entry_hash(entry, key)
     db.session.add(entry)
+    _advance_head(key, last, entry)
     return entry
+
+
+def _advance_head(key: bytes, last: AuditEntry | None, entry: AuditEntry) -> None:
+    """Move the sealed head to `entry`, but only from an intact head.
+
+    A head that no longer names the last entry (the tail was cut) or whose MAC fails
+    (it was forged) stays as it is: evidence that `flask audit verify` keeps reporting,
+    instead of being healed by the next ordinary append.
+    """
+    row = db.session.get(AuditHead, HEAD_ROW_ID)
+    if row is None:
+        # First keyed entry of the log (a new or an upgraded, unkeyed log). A keyed log
+        # without a head lost it: leave it missing.
+        if last is not None and last.scheme == KEYED:
+            return
+        row = AuditHead(id=HEAD_ROW_ID)
+        db.session.add(row)
+    elif not (
+        last is not None
+        and (row.entry_id, row.entry_hash) == (last.id, last.entry_hash)
+        and crypto.constant_time_equal(
+            row.mac.encode(), _head_mac(key, row.entry_id, row.entry_hash).encode()
+        )
+    ):
+        return
+    row.entry_id, row.entry_hash = entry.id, entry.entry_hash
+    row.mac = _head_mac(key, entry.id, entry.entry_hash)
+
+
+def anchor_completed_days() -> int:
+    """Anchor the last finished day if its head is not anchored yet (run it daily); commits.
+
+    Appending anchors the previous day by itself; this covers a quiet day after which
+    nothing was appended. Returns how many anchors were added (0 or 1).
+    """
+    _lock_chain()
+    key = instance_files.require_audit_key()
+    last = db.session.scalars(db.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
+    before = db.session.scalar(db.select(func.count()).select_from(AuditAnchor)) or 0
+    _anchor_if_day_ended(last, key, utcnow())
+    db.session.flush()
+    after = db.session.scalar(db.select(func.count()).select_from(AuditAnchor)) or 0
+    db.session.commit()
+    return int(after - before)
+
+
+@dataclass(frozen=True)
+class PublicAnchor:
+    """One day's head as the transparency page publishes it: the day and the hash."""
+
+    day: date
+    hash: str
+
+    def line(self) -> str:
+        """The form `flask audit verify --anchors` reads back."""
+        return f"{self.day.isoformat()} {self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> PublicAnchor:
+        """Read "YYYY-MM-DD HASH"; ValueError if it is not that."""
+        parts = text.split()
+        if len(parts) != 2 or len(parts[1]) != 64:
+            raise ValueError(text)
+        int(parts[1], 16)
+        return cls(date.fromisoformat(parts[0]), parts[1].lower())
+
+
+def published_anchors(limit: int = PUBLISHED_ANCHOR_DAYS) -> list[PublicAnchor]:
+    """The newest daily anchors, newest first, hash only (no entry counts are revealed)."""
+    rows = db.session.execute(
+        db.select(AuditAnchor.day, AuditAnchor.entry_hash)
+        .order_by(AuditAnchor.day.desc())
+        .limit(limit)
+    )
+    return [PublicAnchor(row.day, row.entry_hash) for row in rows]
 
 
 # --- verification ----------------------------------------------------------------------
@@ -121,11 +260,14 @@ def record(*, actor: str, action: str, target: str = "", detail: str = "") -> Au
 class Problem(StrEnum):
     """What is wrong with the first bad entry of the chain."""
 
-    ALTERED = "altered"  # its fields no longer give its hash
+    ALTERED = "altered"  # its fields no longer give its hash (or it was forged without the key)
     MOVED = "moved"  # it holds the entry of another position (entries reordered/swapped)
     MISSING = "missing"  # a gap in the ids: the entry was deleted
     BROKEN_LINK = "broken_link"  # its previous hash is not the previous entry's hash
     HEAD_CHANGED = "head_changed"  # a head noted earlier is gone or differs (cut/rewritten)
+    UNKEYED = "unkeyed"  # an unkeyed entry after a keyed one: forged without the key
+    TAIL_CUT = "tail_cut"  # the sealed head names an entry that is gone or differs
+    ANCHOR_MISMATCH = "anchor_mismatch"  # a day's anchored head is not in the chain
 
 
 @dataclass(frozen=True)
@@ -151,12 +293,16 @@ class ChainProblem:
     entry_id: int
     kind: Problem
     other_id: int | None = None
+    day: date | None = None
 
     def describe(self) -> str:
         """One English line for operators (the web page words it through translations)."""
         other = self.other_id
+        day = self.day.isoformat() if self.day else "?"
         return {
-            Problem.ALTERED: f"entry {self.entry_id} was altered: its fields do not match its hash",
+            Problem.ALTERED: (
+                f"entry {self.entry_id} was altered or forged: its fields do not match its hash"
+            ),
             Problem.MOVED: (
                 f"entry {self.entry_id} was moved: it holds the entry that belongs at id {other}"
                 " (entries reordered or swapped)"
@@ -174,6 +320,18 @@ class ChainProblem:
                 f"entry {self.entry_id}, noted as the head earlier, is gone or has another hash"
                 " (the log was cut off or rewritten)"
             ),
+            Problem.UNKEYED: (
+                f"entry {self.entry_id} is unkeyed but follows keyed entries: it was written"
+                " without the audit key (forged)"
+            ),
+            Problem.TAIL_CUT: (
+                f"the log's sealed head names entry {other}, but the log ends at entry"
+                f" {self.entry_id} or that entry differs (the newest entries were deleted)"
+            ),
+            Problem.ANCHOR_MISMATCH: (
+                f"the head anchored for {day} (entry {self.entry_id}) is not in the chain as"
+                " anchored (that day was rewritten)"
+            ),
         }[self.kind]
 
 
@@ -184,6 +342,8 @@ class VerifyResult:
     checked: int
     head: Head | None
     problem: ChainProblem | None
+    anchors_checked: int = 0  # published anchors given and found
+    anchors_stored: int = 0  # daily anchors in the database, all found
 
     @property
     def ok(self) -> bool:
@@ -200,6 +360,7 @@ _COLUMNS = (
     AuditEntry.detail,
     AuditEntry.previous_hash,
     AuditEntry.entry_hash,
+    AuditEntry.scheme,
 )
 
 
@@ -219,7 +380,7 @@ def _rows_in_order() -> Iterator[Any]:
         last_id = batch[-1].id
 
 
-def _original_position(row: Any) -> int | None:
+def _original_position(row: Any, key: bytes | None) -> int | None:
     """The id a mismatching entry's fields do hash under, if a likely one does (a move)."""
     candidates = {row.id - 1, row.id + 1}
     if row.previous_hash == GENESIS_HASH:
@@ -240,6 +401,8 @@ def _original_position(row: Any) -> int | None:
                 row.target,
                 row.detail,
                 row.previous_hash,
+                scheme=row.scheme or UNKEYED,
+                key=key,
             )
             == row.entry_hash
         ):
@@ -247,13 +410,17 @@ def _original_position(row: Any) -> int | None:
     return None
 
 
-def _check(row: Any, previous: Any | None) -> ChainProblem | None:
+def _check(
+    row: Any, previous: Any | None, key: bytes | None, keyed_seen: bool
+) -> ChainProblem | None:
     """The problem with `row`, given the intact entry before it (None at the start)."""
     expected_id = previous.id + 1 if previous is not None else 1
     if row.id != expected_id:
         return ChainProblem(expected_id, Problem.MISSING, row.id)
-    if entry_hash(row) != row.entry_hash:
-        moved_from = _original_position(row)
+    if keyed_seen and (row.scheme or UNKEYED) != KEYED:
+        return ChainProblem(row.id, Problem.UNKEYED)
+    if entry_hash(row, key) != row.entry_hash:
+        moved_from = _original_position(row, key)
         if moved_from is not None:
             return ChainProblem(row.id, Problem.MOVED, moved_from)
         return ChainProblem(row.id, Problem.ALTERED)
@@ -263,40 +430,123 @@ def _check(row: Any, previous: Any | None) -> ChainProblem | None:
     return None
 
 
-def verify_chain(*, noted_head: Head | None = None) -> VerifyResult:
+def _stored_anchors(key: bytes | None) -> tuple[dict[int, AuditAnchor], ChainProblem | None]:
+    """The anchors by entry id, or the first one whose MAC does not hold (forged)."""
+    anchors: dict[int, AuditAnchor] = {}
+    for anchor in db.session.scalars(db.select(AuditAnchor).order_by(AuditAnchor.day)):
+        valid = key is not None and crypto.constant_time_equal(
+            anchor.mac.encode(),
+            _anchor_mac(key, anchor.day, anchor.entry_id, anchor.entry_hash).encode(),
+        )
+        if not valid:
+            return anchors, ChainProblem(anchor.entry_id, Problem.ANCHOR_MISMATCH, day=anchor.day)
+        anchors[anchor.entry_id] = anchor
+    return anchors, None
+
+
+def _check_published(published: Iterable[PublicAnchor]) -> tuple[int, ChainProblem | None]:
+    """Each anchor copied from the transparency page must be the last entry of its day."""
+    count = 0
+    for anchor in published:
+        row = db.session.execute(
+            db.select(AuditEntry.id, AuditEntry.at).where(AuditEntry.entry_hash == anchor.hash)
+        ).first()
+        later = (
+            db.session.execute(db.select(AuditEntry.at).where(AuditEntry.id == row.id + 1)).scalar()
+            if row is not None
+            else None
+        )
+        if (
+            row is None
+            or local_day(row.at) != anchor.day
+            or (later is not None and local_day(later) <= anchor.day)
+        ):
+            return count, ChainProblem(
+                row.id if row else 0, Problem.ANCHOR_MISMATCH, day=anchor.day
+            )
+        count += 1
+    return count, None
+
+
+def verify_chain(
+    *, noted_head: Head | None = None, published: Iterable[PublicAnchor] = ()
+) -> VerifyResult:
     """Walk the entries in id order and report the FIRST problem precisely.
 
-    Detected: an altered entry (its fields do not give its hash), a deleted entry (a
-    gap in the ids, named by the missing id), reordered or swapped entries (an entry
-    whose fields hash under another id is reported as moved; otherwise as altered),
-    and a previous hash that is not the previous entry's hash (an entry before it was
-    altered and re-hashed).
+    Detected from the database and the audit key alone: an altered or forged entry
+    (its fields do not give its HMAC), a deleted entry (a gap in the ids, named by the
+    missing id), reordered or swapped entries (an entry whose fields hash under another
+    id is reported as moved), a previous hash that is not the previous entry's hash, an
+    unkeyed entry after keyed ones, a cut-off tail (the sealed head names an entry that
+    is gone), and a stored daily anchor that the chain no longer holds.
 
-    NOT detectable from the chain alone: a cut-off tail (deleting the newest entries
-    leaves a valid, shorter chain), and a rewrite that recomputes every hash from the
-    edited entry onwards. Both show only against a head noted outside the database:
-    keep `head()` (printed by `flask audit verify` and `flask audit head`) somewhere
-    else, e.g. in a daily operator log, and pass it back as `noted_head`.
+    Against copies kept elsewhere: `noted_head` (from `flask audit head`) and
+    `published` anchors (from the transparency page) also catch a rewrite by someone
+    who holds the audit key, or a restored older head.
     """
+    key = _key()
+    anchors, problem = _stored_anchors(key)
+    if problem is not None:
+        return VerifyResult(0, head(), problem)
+    stored_count = len(anchors)
     previous: Any | None = None
     checked = 0
+    keyed_seen = False
     head_seen = noted_head is None
     for row in _rows_in_order():
-        problem = _check(row, previous)
+        problem = _check(row, previous, key, keyed_seen)
         if problem is not None:
             return VerifyResult(checked, head(), problem)
+        keyed_seen = keyed_seen or row.scheme == KEYED
         if noted_head is not None and row.id == noted_head.id:
             if row.entry_hash != noted_head.hash:
                 return VerifyResult(
                     checked, head(), ChainProblem(row.id, Problem.HEAD_CHANGED, None)
                 )
             head_seen = True
+        anchor = anchors.pop(row.id, None)
+        if anchor is not None and (
+            anchor.entry_hash != row.entry_hash or local_day(row.at) != anchor.day
+        ):
+            return VerifyResult(
+                checked, head(), ChainProblem(row.id, Problem.ANCHOR_MISMATCH, day=anchor.day)
+            )
         previous = row
         checked += 1
+    if anchors:  # anchored entries that are no longer in the chain
+        anchor = min(anchors.values(), key=lambda item: item.day)
+        return VerifyResult(
+            checked, head(), ChainProblem(anchor.entry_id, Problem.ANCHOR_MISMATCH, day=anchor.day)
+        )
     if not head_seen and noted_head is not None:
         return VerifyResult(checked, head(), ChainProblem(noted_head.id, Problem.HEAD_CHANGED))
     last = Head(previous.id, previous.entry_hash) if previous is not None else None
-    return VerifyResult(checked, last, None)
+    problem = _check_sealed_head(last, key, keyed_seen)
+    if problem is not None:
+        return VerifyResult(checked, last, problem)
+    published_count, problem = _check_published(published)
+    return VerifyResult(
+        checked, last, problem, anchors_checked=published_count, anchors_stored=stored_count
+    )
+
+
+def _check_sealed_head(
+    last: Head | None, key: bytes | None, keyed_seen: bool
+) -> ChainProblem | None:
+    """The sealed head must name the last entry; required once the chain is keyed."""
+    row = db.session.get(AuditHead, HEAD_ROW_ID)
+    if row is None:
+        # Once the instance has an audit key, every append rewrites the head: a chain
+        # without one was cut to nothing or downgraded wholesale.
+        if keyed_seen or (key is not None and last is not None):
+            return ChainProblem(last.id if last else 0, Problem.TAIL_CUT, None)
+        return None
+    valid = key is not None and crypto.constant_time_equal(
+        row.mac.encode(), _head_mac(key, row.entry_id, row.entry_hash).encode()
+    )
+    if not valid or last is None or (row.entry_id, row.entry_hash) != (last.id, last.hash):
+        return ChainProblem(last.id if last else 0, Problem.TAIL_CUT, row.entry_id)
+    return None
 
 
 def head() -> Head | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import MetaData, inspect
 
-from portal import crypto, schema
+from portal import crypto, instance_files, schema
 from portal.extensions import db
 from portal.identifiers import CROCKFORD
 from portal.models import InspectorateKey, Role
@@ -94,6 +94,8 @@ def initialise(
     if is_initialised():
         raise AlreadyInitialised()
     seed_catalog()
+    # A new instance gets a new audit key: the old one belongs to the wiped chain.
+    instance_files.new_audit_key()
     recovery_key = "-".join(
         "".join(secrets.choice(CROCKFORD) for _ in range(4)) for _ in range(RECOVERY_SYMBOLS // 4)
     )
