@@ -20,7 +20,7 @@ def test_setup_prints_secrets_once_as_json(instance_folder):
     )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    assert set(printed) == {"admin_email", "totp_secret", "recovery_key"}
+    assert set(printed) == {"admin_email", "totp_secret", "recovery_key", "public_key_fingerprint"}
     assert printed["admin_email"] == "kepala@inspektorat.example"
     assert len(base64.b32decode(printed["totp_secret"])) == 20
     with app.app_context():

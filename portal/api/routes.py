@@ -21,7 +21,13 @@ from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_c
 from portal.models import Category, Channel, Service, Unit
 from portal.security import lookup_limit, submit_limit
 from portal.services import catalog, inbox
-from portal.services.reports import NotInitialised, PublicStatus, file_report, public_status
+from portal.services.reports import (
+    NotInitialised,
+    PublicKeyMismatch,
+    PublicStatus,
+    file_report,
+    public_status,
+)
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
@@ -222,6 +228,10 @@ def create_report() -> ResponseReturnValue:
         return _evidence_refused(str(error.message))
     except inbox.TooManyFiles as error:
         return _evidence_refused(error.message)
+    except PublicKeyMismatch:
+        return api_error(
+            503, "unavailable", _("The portal cannot accept reports right now. Try again later.")
+        )
     except NotInitialised:
         return api_error(503, "not_initialised", _("The portal is not set up yet."))
     body = {"tracking_code": filed.tracking_code, "receipt": filed.receipt, "status": "received"}

@@ -56,6 +56,7 @@ def setup_command(
             "admin_email": result.admin_email,
             "totp_secret": result.totp_secret,
             "recovery_key": result.recovery_key,
+            "public_key_fingerprint": result.fingerprint,
         }
         if generate_password:
             secrets_out["admin_password"] = password
@@ -68,6 +69,7 @@ def setup_command(
     click.echo(f"  TOTP secret:   {result.totp_secret}  (add to an authenticator app)")
     click.echo(f"  recovery key:  {result.recovery_key}")
     click.echo("The recovery key opens every report if all staff passwords are lost.")
+    click.echo(f"  public key fingerprint: {result.fingerprint}  (pinned in the instance folder)")
 
 
 def _prepare_schema() -> None:

@@ -9,7 +9,7 @@ from datetime import date
 
 from flask import current_app
 
-from portal import crypto, deadlines, kdf
+from portal import crypto, deadlines, instance_files, kdf
 from portal.evidence import CleanFile
 from portal.extensions import db
 from portal.identifiers import Receipt, TrackingCode, new_receipt, new_tracking_code
@@ -29,6 +29,10 @@ from portal.services import catalog
 
 class NotInitialised(Exception):
     """The instance has no inspectorate key yet (`flask setup` has not run)."""
+
+
+class PublicKeyMismatch(NotInitialised):
+    """The database's inspectorate public key is not the pinned one: seal nothing to it."""
 
 
 class UnknownCatalogCode(ValueError):
@@ -145,11 +149,33 @@ def _unused_tracking_code() -> TrackingCode:
 
 
 def inspectorate_public_key() -> crypto.PublicKey:
-    """The public key every report is sealed to."""
+    """The public key every report is sealed to, checked against the pinned copy.
+
+    The pin is a file outside the database (instance_files): someone who can write the
+    database but not the instance folder cannot make new reports seal to their own key.
+    An instance from before pinning pins its current key at the first report (logged).
+    """
     row = db.session.scalars(db.select(InspectorateKey).limit(1)).first()
     if row is None:
         raise NotInitialised()
-    return crypto.PublicKey(row.public_key)
+    public_key = crypto.PublicKey(row.public_key)
+    pinned = instance_files.pinned_public_key()
+    if pinned is None:
+        instance_files.pin_public_key(public_key)
+        current_app.logger.warning(
+            "pinned the inspectorate public key found in the database (fingerprint %s)",
+            crypto.fingerprint(public_key),
+        )
+    elif not crypto.constant_time_equal(pinned, public_key):
+        current_app.logger.critical(
+            "SECURITY: the inspectorate public key in the database (fingerprint %s) is not the"
+            " pinned one (fingerprint %s); refusing to seal reports to it. Someone may have"
+            " replaced it: investigate before anything else.",
+            crypto.fingerprint(public_key),
+            crypto.fingerprint(crypto.PublicKey(pinned)),
+        )
+        raise PublicKeyMismatch()
+    return public_key
 
 
 def file_report(

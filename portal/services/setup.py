@@ -30,6 +30,7 @@ class SetupResult:
     admin_email: str
     totp_secret: str
     recovery_key: str
+    fingerprint: str = ""
 
 
 def is_initialised() -> bool:
@@ -96,6 +97,7 @@ def initialise(
     seed_catalog()
     # A new instance gets a new audit key: the old one belongs to the wiped chain.
     instance_files.new_audit_key()
+    instance_files.pin_public_key(public_key)
     recovery_key = "-".join(
         "".join(secrets.choice(CROCKFORD) for _ in range(4)) for _ in range(RECOVERY_SYMBOLS // 4)
     )
@@ -112,7 +114,9 @@ def initialise(
     db.session.add(admin)
     audit.record(actor="setup", action="instance.setup", target=admin_email.strip().lower())
     db.session.commit()
-    return SetupResult(admin_email.strip().lower(), totp_secret, recovery_key)
+    return SetupResult(
+        admin_email.strip().lower(), totp_secret, recovery_key, crypto.fingerprint(public_key)
+    )
 
 
 def recovery_wrapping_key(recovery_key: str, salt: bytes) -> bytes:
