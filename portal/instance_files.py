@@ -62,6 +62,17 @@ def require_audit_key() -> bytes:
     return key
 
 
+def write_audit_key(key_hex: str) -> None:
+    """Install a given audit key (a restore onto a new server)."""
+    bytes.fromhex(key_hex)  # ValueError if it is not hex
+    _write_private(_path(AUDIT_KEY_FILE), key_hex.strip())
+
+
+def remove_audit_key() -> None:
+    """Remove the audit key file (undoing a refused restore)."""
+    _path(AUDIT_KEY_FILE).unlink(missing_ok=True)
+
+
 def new_audit_key() -> None:
     """Replace the audit key (a fresh instance only: old entries would no longer verify)."""
     _write_private(_path(AUDIT_KEY_FILE), secrets.token_hex(AUDIT_KEY_BYTES))

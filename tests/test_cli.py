@@ -45,7 +45,9 @@ def test_setup_refuses_an_initialised_instance(app, client, runner):
 
 def test_setup_force_starts_over(app, client, runner):
     submit_report(client)
-    result = runner.invoke(args=["setup", "--force", "--json"], input=PASSWORD + "\n")
+    result = runner.invoke(
+        args=["setup", "--force", "--discard-reports", "--json"], input=PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Report.id))) == 0

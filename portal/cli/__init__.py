@@ -8,6 +8,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     """Attach every command to the app's CLI."""
     from portal.cli.audit import audit_group
+    from portal.cli.backup import backup_command, restore_command
     from portal.cli.notify import notify_group
     from portal.cli.purge import purge_command
     from portal.cli.recover import recover_command
@@ -23,5 +24,7 @@ def register(app: Flask) -> None:
         stats_group,
         purge_command,
         staff_group,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)

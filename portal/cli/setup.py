@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 
 from portal import schema
+from portal.services import backup
 from portal.services import setup as setup_service
 
 MIN_PASSWORD_LENGTH = 12
@@ -21,13 +23,30 @@ MIN_PASSWORD_LENGTH = 12
 @click.option("--force", is_flag=True, help="Wipe an initialised instance and start over.")
 @click.option("--if-needed", is_flag=True, help="Do nothing (exit 0) if already initialised.")
 @click.option(
+    "--backup",
+    "backup_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --force: a backup of this instance (checked) taken before wiping its reports.",
+)
+@click.option(
+    "--discard-reports",
+    is_flag=True,
+    help="With --force: wipe the reports without a backup. They are lost for good.",
+)
+@click.option(
     "--generate-password",
     is_flag=True,
     help="Make a one-time admin password instead of reading one from standard input.",
 )
 @with_appcontext
 def setup_command(
-    admin_email: str, as_json: bool, force: bool, if_needed: bool, generate_password: bool
+    admin_email: str,
+    as_json: bool,
+    force: bool,
+    if_needed: bool,
+    generate_password: bool,
+    backup_path: Path | None,
+    discard_reports: bool,
 ) -> None:
     """Upgrade the schema to head; on a new instance, make the keys and the first admin.
 
@@ -42,6 +61,8 @@ def setup_command(
         if if_needed:
             return
         raise click.ClickException("This instance is already initialised; use --force to wipe it.")
+    if force and setup_service.is_initialised():
+        _check_wipe_is_covered(backup_path, discard_reports)
     password = secrets.token_urlsafe(12) if generate_password else sys.stdin.readline().rstrip("\n")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
@@ -87,3 +108,25 @@ def _prepare_schema() -> None:
     start = before.current or schema.BASELINE_REVISION
     if before.state is not schema.SchemaState.EMPTY and start != before.head:
         click.echo(f"Database schema upgraded from {start} to {before.head}.", err=True)
+
+
+def _check_wipe_is_covered(backup_path: Path | None, discard_reports: bool) -> None:
+    """Refuse to wipe reports unless a matching backup is named or the loss is confirmed."""
+    reports = setup_service.report_count()
+    if reports == 0 or discard_reports:
+        return
+    if backup_path is None:
+        raise click.ClickException(
+            f"This instance holds {reports} reports; --force would destroy them. Take a backup"
+            " (flask --app wsgi backup) and pass it with --backup FILE, or pass"
+            " --discard-reports to lose them for good."
+        )
+    try:
+        matches = backup.matches_this_instance(backup_path)
+    except backup.RestoreRefused as error:
+        raise click.ClickException(f"The backup cannot be used: {error}") from None
+    if not matches:
+        raise click.ClickException(
+            "That backup is not a current backup of this instance (another key, or fewer"
+            " reports): take a new one with flask --app wsgi backup."
+        )

@@ -10,7 +10,7 @@ from sqlalchemy import MetaData, inspect
 from portal import crypto, instance_files, schema
 from portal.extensions import db
 from portal.identifiers import CROCKFORD
-from portal.models import InspectorateKey, Role
+from portal.models import InspectorateKey, Report, Role
 from portal.services import audit, staff
 from portal.services.catalog import seed_catalog
 
@@ -64,6 +64,11 @@ def wipe() -> None:
     tables = MetaData()
     tables.reflect(db.engine, only=lambda name, _metadata: name in ours)
     tables.drop_all(db.engine)
+
+
+def report_count() -> int:
+    """How many reports the instance holds (setup --force would destroy them)."""
+    return int(db.session.scalar(db.select(db.func.count()).select_from(Report)) or 0)
 
 
 def initialise(
