@@ -162,6 +162,16 @@ def public_key_of(private_key: PrivateKey) -> PublicKey:
     return PublicKey(_raw_public(X25519PrivateKey.from_private_bytes(private_key).public_key()))
 
 
+def keypair_from_secret(secret: bytes, salt: bytes, purpose: str) -> tuple[PrivateKey, PublicKey]:
+    """An X25519 key pair derived from a high-entropy secret (the printed recovery key).
+
+    Lets anyone seal to the recovery key (its public half is stored) while only the
+    holder of the printed secret can open: rotation needs no secret to keep it working.
+    """
+    private = PrivateKey(expand_key(secret, salt, "keypair/" + purpose))
+    return private, public_key_of(private)
+
+
 def seal(public_key: PublicKey, plaintext: bytes, associated_data: bytes) -> bytes:
     """Encrypt to a public key: ephemeral public key || nonce || ciphertext."""
     ephemeral = X25519PrivateKey.generate()

@@ -86,6 +86,7 @@ POLICIES: dict[str, Policy] = {
     "inspectorate.admin_staff_role": ADMIN,
     "inspectorate.admin_staff_reset": ADMIN,
     "inspectorate.admin_session_revoke": ADMIN,
+    "inspectorate.admin_keys_rotate": ADMIN,
     "inspectorate.admin_settings": ADMIN,
     "public.cases_index": EVERYONE,
     "public.cases_page": EVERYONE,

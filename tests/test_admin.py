@@ -229,7 +229,7 @@ def test_an_admin_cannot_disable_demote_or_reset_themselves(app, staff_client):
         assert response.status_code == 400
         assert message in response.get_data(as_text=True)
     after = member_row(app, ADMIN_EMAIL)
-    assert after.active and after.role == "admin" and after.wrapped_private_key
+    assert after.active and after.role == "admin" and after.sealed_inspectorate_key
     assert browser.get(STAFF_PAGE).status_code == 200
 
 

@@ -32,7 +32,7 @@ def staff_state(app, email: str) -> tuple:
         member = staff.find_by_email(email)
         return (
             member.password_verifier,
-            member.wrapped_private_key,
+            member.sealed_inspectorate_key,
             member.wrapped_totp_secret,
             member.active,
         )

@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
     """Attach every command to the app's CLI."""
     from portal.cli.audit import audit_group
     from portal.cli.backup import backup_command, restore_command
+    from portal.cli.keys import keys_group
     from portal.cli.notify import notify_group
     from portal.cli.purge import purge_command
     from portal.cli.recover import recover_command
@@ -26,5 +27,6 @@ def register(app: Flask) -> None:
         staff_group,
         backup_command,
         restore_command,
+        keys_group,
     ):
         app.cli.add_command(command)

@@ -21,12 +21,14 @@ from portal.inspectorate.forms import (
     SettingsForm,
 )
 from portal.models import Role, Staff
-from portal.services import four_eyes, retention, settings, staff
+from portal.services import four_eyes, keys, retention, settings, staff
 
 # Outcomes named in the redirect after a change (POST, then GET: a reload sends nothing).
 DONE_MESSAGES = {
     "disabled": lambda: _(
         "The member is disabled: their sessions ended and their copy of the key was deleted."
+        " A copy they kept (or one in a backup) still opens the current key: rotate it now"
+        " (Key rotation, below) so it opens nothing new."
     ),
     "role": lambda: _("The role was changed."),
     "revoked": lambda: _("The session was ended."),
@@ -180,6 +182,31 @@ def admin_session_revoke(session_id: int) -> ResponseReturnValue:
     except staff.SessionNotFound:
         raise NotFound() from None
     return _done("revoked")
+
+
+@bp.post("/admin/keys/rotate")
+@staff_required(Role.ADMIN)
+def admin_keys_rotate() -> ResponseReturnValue:
+    """Rotate the inspectorate key pair; every staff session (this one too) ends."""
+    current = signed_in_staff()
+    if not ConfirmForm().validate():
+        return _staff_page(error=_("Open the page again and retry."), status=400)
+    try:
+        keys.rotate(private_key=current.private_key, actor=current.member.email)
+    except keys.NeedsRecoveryKey:
+        return _staff_page(
+            error=_(
+                "This instance was set up before key rotation existed: rotate it once from the"
+                " server with the recovery key (flask --app wsgi keys rotate)."
+            ),
+            status=409,
+        )
+    except keys.WrongPrivateKey:
+        return _staff_page(
+            error=_("Your key is not the current inspectorate key. Nothing was changed."),
+            status=409,
+        )
+    return redirect(url_for("inspectorate.login_form"), 303)
 
 
 def _settings_data() -> dict[str, Any]:

@@ -16,7 +16,15 @@ class InspectorateKey(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    # The private key wrapped under a key expanded from the offline recovery key.
+    # Before rotation existed: the private key wrapped under a key expanded from the
+    # offline recovery key (empty once the key was rotated).
     recovery_salt: Mapped[bytes] = mapped_column(LargeBinary)
     recovery_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    # The private key sealed to a key pair derived from the recovery key, so rotation
+    # can keep recovery working without the printed secret.
+    recovery_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recovery_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # 1 at setup, +1 at every rotation.
+    generation: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_at: Mapped[datetime | None]

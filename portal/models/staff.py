@@ -36,8 +36,15 @@ class Staff(db.Model):  # type: ignore[name-defined]
     password_salt: Mapped[bytes] = mapped_column(LargeBinary)
     password_kdf: Mapped[str] = mapped_column(String(64))
     password_verifier: Mapped[bytes] = mapped_column(LargeBinary)
-    # Inspectorate private key and TOTP secret, each wrapped under the wrapping key.
+    # Before per-member key pairs: the inspectorate private key wrapped directly under the
+    # wrapping key. Migrated to the three columns below at the member's next sign-in.
     wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The member's own X25519 key pair: the private half wrapped under the wrapping key,
+    # and the inspectorate private key sealed to the public half. Rotation seals a new
+    # inspectorate key to every active member's public key, without anyone's password.
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped_member_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_inspectorate_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     wrapped_totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Four eyes (services/four_eyes.py). The admin who last created, re-enabled or reset

@@ -131,6 +131,11 @@ def _aad(code: str, what: str) -> bytes:
     return f"report/{what}/{code}".encode()
 
 
+def key_aad(code: str) -> bytes:
+    """Associated data of a report's sealed data key (key rotation re-seals it)."""
+    return _aad(code, "key")
+
+
 def _receipt_key(receipt: Receipt, salt: bytes, params: str) -> bytes:
     """The receipt's wrapping key: slow, so the caller has released its connection."""
     digits = receipt.replace("-", "")
@@ -155,7 +160,9 @@ def inspectorate_public_key() -> crypto.PublicKey:
     database but not the instance folder cannot make new reports seal to their own key.
     An instance from before pinning pins its current key at the first report (logged).
     """
-    row = db.session.scalars(db.select(InspectorateKey).limit(1)).first()
+    # FOR SHARE (PostgreSQL): a key rotation waits for this filing to commit, and a filing
+    # waits for a rotation, so no report is sealed to a key that is being replaced.
+    row = db.session.scalars(db.select(InspectorateKey).limit(1).with_for_update(read=True)).first()
     if row is None:
         raise NotInitialised()
     public_key = crypto.PublicKey(row.public_key)

@@ -107,13 +107,14 @@ def initialise(
         "".join(secrets.choice(CROCKFORD) for _ in range(4)) for _ in range(RECOVERY_SYMBOLS // 4)
     )
     salt = crypto.random_salt()
+    _, recovery_public = recovery_keypair(recovery_key, salt)
     db.session.add(
         InspectorateKey(
             public_key=public_key,
             recovery_salt=salt,
-            recovery_wrapped=crypto.encrypt(
-                recovery_wrapping_key(recovery_key, salt), private_key, _RECOVERY_AAD
-            ),
+            recovery_wrapped=b"",
+            recovery_public_key=recovery_public,
+            recovery_sealed=crypto.seal(recovery_public, private_key, _RECOVERY_AAD),
         )
     )
     db.session.add(admin)
@@ -130,8 +131,37 @@ def recovery_wrapping_key(recovery_key: str, salt: bytes) -> bytes:
     return crypto.expand_key(canonical.encode(), salt, "recovery")
 
 
+def recovery_keypair(recovery_key: str, salt: bytes) -> tuple[crypto.PrivateKey, crypto.PublicKey]:
+    """The key pair derived from the printed recovery key (its public half is stored)."""
+    canonical = recovery_key.replace("-", "").replace(" ", "").upper()
+    return crypto.keypair_from_secret(canonical.encode(), salt, "recovery")
+
+
 def private_key_from_recovery(recovery_key: str) -> crypto.PrivateKey:
-    """Unwrap the inspectorate private key with the printed recovery key."""
+    """Open the inspectorate private key with the printed recovery key."""
     row = db.session.scalars(db.select(InspectorateKey).limit(1)).one()
+    if row.recovery_sealed is not None:
+        recovery_private, _ = recovery_keypair(recovery_key, row.recovery_salt)
+        return crypto.PrivateKey(
+            crypto.unseal(recovery_private, row.recovery_sealed, _RECOVERY_AAD)
+        )
+    # An instance set up before rotation existed: the key is wrapped, not sealed.
     key = recovery_wrapping_key(recovery_key, row.recovery_salt)
     return crypto.PrivateKey(crypto.decrypt(key, row.recovery_wrapped, _RECOVERY_AAD))
+
+
+def seal_to_recovery(row: InspectorateKey, private_key: crypto.PrivateKey) -> None:
+    """Seal a (new) private key to the recovery key pair; the legacy wrap is emptied."""
+    if row.recovery_public_key is None:
+        raise ValueError("no recovery public key: rotate once from the shell with the key")
+    row.recovery_sealed = crypto.seal(
+        crypto.PublicKey(row.recovery_public_key), private_key, _RECOVERY_AAD
+    )
+    row.recovery_wrapped = b""
+
+
+def upgrade_recovery(row: InspectorateKey, recovery_key: str) -> None:
+    """Give a pre-rotation instance its recovery public key (the printed key is at hand)."""
+    if row.recovery_public_key is None:
+        _, public = recovery_keypair(recovery_key, row.recovery_salt)
+        row.recovery_public_key = public

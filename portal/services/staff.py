@@ -70,7 +70,9 @@ class _PasswordRecord:
     salt: bytes
     kdf: str
     verifier: bytes
-    wrapped_private_key: bytes
+    public_key: bytes
+    wrapped_member_key: bytes
+    sealed_inspectorate_key: bytes
     wrapped_totp_secret: bytes
 
     def store(self, member: Staff) -> None:
@@ -78,31 +80,52 @@ class _PasswordRecord:
         member.password_salt = self.salt
         member.password_kdf = self.kdf
         member.password_verifier = self.verifier
-        member.wrapped_private_key = self.wrapped_private_key
+        member.public_key = self.public_key
+        member.wrapped_member_key = self.wrapped_member_key
+        member.sealed_inspectorate_key = self.sealed_inspectorate_key
+        member.wrapped_private_key = None  # the pre-key-pair form, never written again
         member.wrapped_totp_secret = self.wrapped_totp_secret
 
 
 def _password_record(
     email: str, password: str, private_key: crypto.PrivateKey, totp_secret: bytes
 ) -> _PasswordRecord:
-    """Wrap the private key and TOTP secret under a key derived from `password`.
+    """A fresh member key pair under `password`, with the inspectorate key sealed to it.
 
-    The derivation is slow: the caller holds no database transaction (see portal/kdf.py).
+    A new pair at every password change or reset: a copy of the old wrapped pair (in a
+    backup) then opens only what the next key rotation takes away from it. The
+    derivation is slow: the caller holds no database transaction (see portal/kdf.py).
     """
     salt = crypto.random_salt()
     params = _current_params()
     keys = crypto.password_keys(password, salt, params, slots=kdf.slots())
+    member_private, member_public = crypto.generate_keypair()
     return _PasswordRecord(
         salt=salt,
         kdf=params.encode(),
         verifier=keys.verifier,
-        wrapped_private_key=crypto.encrypt(keys.wrapping_key, private_key, _aad(email, "key")),
+        public_key=member_public,
+        wrapped_member_key=crypto.encrypt(
+            keys.wrapping_key, member_private, _aad(email, "member-key")
+        ),
+        sealed_inspectorate_key=_seal_to(member_public, email, private_key),
         wrapped_totp_secret=crypto.encrypt(keys.wrapping_key, totp_secret, _aad(email, "totp")),
     )
 
 
+def _seal_to(public_key: bytes, email: str, private_key: crypto.PrivateKey) -> bytes:
+    return crypto.seal(crypto.PublicKey(public_key), private_key, _aad(email, "inspectorate-key"))
+
+
+def seal_inspectorate_key(member: Staff, private_key: crypto.PrivateKey) -> None:
+    """Seal the inspectorate private key to the member's public key (no password needed)."""
+    if member.public_key is None:
+        raise ValueError("member has no key pair yet")
+    member.sealed_inspectorate_key = _seal_to(member.public_key, member.email, private_key)
+
+
 def _wrap(member: Staff, password: str, private_key: crypto.PrivateKey, totp_secret: bytes) -> None:
-    """(Re)wrap the private key and TOTP secret under a key derived from `password`.
+    """Give the member a fresh key pair under `password`, the inspectorate key sealed to it.
 
     The derivation is slow, so the read transaction ends first (see portal/kdf.py):
     `member` is reloaded when next read, and unsaved changes are refused.
@@ -178,13 +201,23 @@ def unlock(member: Staff, password: str) -> tuple[crypto.PrivateKey, bytes]:
     email, salt, params = member.email, member.password_salt, member.password_kdf
     verifier, wrapped_key = member.password_verifier, member.wrapped_private_key
     wrapped_totp = member.wrapped_totp_secret
+    wrapped_member, sealed = member.wrapped_member_key, member.sealed_inspectorate_key
     kdf.release_connection()
     keys = crypto.password_keys(password, salt, crypto.KdfParams.decode(params), slots=kdf.slots())
     if not crypto.constant_time_equal(keys.verifier, verifier):
         raise WrongPassword()
-    if wrapped_key is None:
-        raise WrongPassword()
-    private_key = crypto.decrypt(keys.wrapping_key, wrapped_key, _aad(email, "key"))
+    if wrapped_member is not None and sealed is not None:
+        member_private = crypto.PrivateKey(
+            crypto.decrypt(keys.wrapping_key, wrapped_member, _aad(email, "member-key"))
+        )
+        try:
+            private_key = crypto.unseal(member_private, sealed, _aad(email, "inspectorate-key"))
+        except crypto.DecryptionError as error:
+            raise WrongPassword() from error
+    elif wrapped_key is not None:  # from before per-member key pairs
+        private_key = crypto.decrypt(keys.wrapping_key, wrapped_key, _aad(email, "key"))
+    else:
+        raise WrongPassword()  # disabled: no copy of the key is left
     totp_secret = crypto.decrypt(keys.wrapping_key, wrapped_totp, _aad(email, "totp"))
     return crypto.PrivateKey(private_key), totp_secret
 
@@ -245,6 +278,12 @@ def authenticate(email: str, password: str, code: str) -> Unlocked:
     throttle.clear(ACCOUNT_SCOPE, subject, limit)
     audit.record(actor=member.email, action="login.ok")
     db.session.commit()
+    if member.wrapped_private_key is not None:
+        # Migrate to a per-member key pair now that the password is at hand (after the
+        # commit: the slow derivation runs outside any transaction).
+        _wrap(member, password, private_key, totp_secret)
+        audit.record(actor=member.email, action="staff.key_pair_created", target=member.email)
+        db.session.commit()
     return Unlocked(member, private_key, totp_secret)
 
 
@@ -329,6 +368,9 @@ def disable(member: Staff, *, actor: Staff) -> None:
     """Disable a member: their sessions end and their wrapped key is deleted."""
     member.active = False
     member.wrapped_private_key = None
+    member.sealed_inspectorate_key = None
+    member.wrapped_member_key = None
+    member.public_key = None
     sessions.end_all_for_staff(member.id)
     audit.record(actor=actor.email, action="staff.disabled", target=member.email)
     db.session.commit()
