@@ -67,8 +67,10 @@ def test_after_disable_and_rotate_the_departed_members_password_opens_nothing_ne
     departed_id = member_row(app, departing.email).id
     disabled = post(admin, f"{STAFF_PAGE}/{departed_id}/disable")
     assert disabled.status_code == 303
-    assert "Key rotation" in admin.get(disabled.headers["Location"]).get_data(as_text=True)
-    rotated = post(admin, "/inspectorate/admin/keys/rotate")
+    assert 'id="key-rotation"' in admin.get(disabled.headers["Location"]).get_data(as_text=True)
+    unticked = post(admin, "/inspectorate/admin/keys/rotate")
+    assert unticked.status_code == 400  # a click alone does not sign everyone out
+    rotated = post(admin, "/inspectorate/admin/keys/rotate", {"confirm": "y"})
     assert rotated.status_code == 303 and rotated.headers["Location"].endswith("/login")
     assert admin.get("/inspectorate/").status_code == 303  # every staff session ended
 
@@ -161,7 +163,7 @@ def test_a_pre_rotation_instance_rotates_first_from_the_shell(app, client, runne
     assert staff_login(app, admin, admin_account(app)).status_code == 303
     refused = admin.post(
         "/inspectorate/admin/keys/rotate",
-        data={"csrf_token": csrf_token(admin, STAFF_PAGE)},
+        data={"csrf_token": csrf_token(admin, STAFF_PAGE), "confirm": "y"},
     )
     assert refused.status_code == 409
     assert runner.invoke(args=["keys", "rotate"], input="WRONG-KEY\n").exit_code != 0

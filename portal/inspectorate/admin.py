@@ -18,6 +18,7 @@ from portal.inspectorate.forms import (
     ConfirmForm,
     NewMemberForm,
     RoleForm,
+    RotateKeysForm,
     SettingsForm,
 )
 from portal.models import Role, Staff
@@ -59,6 +60,7 @@ def _staff_page(
             live_sessions=staff.live_sessions(),
             new_form=new_form or NewMemberForm(formdata=None),
             confirm_form=ConfirmForm(),
+            rotate_form=RotateKeysForm(formdata=None),
             role_choices=ROLE_CHOICES,
             message=done() if done and error is None else None,
             error=error,
@@ -189,8 +191,8 @@ def admin_session_revoke(session_id: int) -> ResponseReturnValue:
 def admin_keys_rotate() -> ResponseReturnValue:
     """Rotate the inspectorate key pair; every staff session (this one too) ends."""
     current = signed_in_staff()
-    if not ConfirmForm().validate():
-        return _staff_page(error=_("Open the page again and retry."), status=400)
+    if not RotateKeysForm().validate():
+        return _staff_page(error=_("Tick the box to confirm the rotation."), status=400)
     try:
         keys.rotate(private_key=current.private_key, actor=current.member.email)
     except keys.NeedsRecoveryKey:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     EmailField,
     Field,
     HiddenField,
@@ -97,6 +98,16 @@ class ConfirmForm(PortalForm):
 
 
 # --- Admin forms ----------------------------------------------------------------------
+
+
+class RotateKeysForm(PortalForm):
+    """Key rotation signs everyone out: it needs a ticked confirmation, not just a click."""
+
+    confirm = BooleanField(
+        _l("I understand: every staff member, me included, must sign in again."),
+        validators=[DataRequired(message=_l("Tick the box to confirm the rotation."))],
+    )
+
 
 # WTForms raises this itself for IntegerField; listed so extraction catalogues it.
 ADMIN_WTFORMS_MESSAGES = (_l("Not a valid integer value."),)
