@@ -87,7 +87,11 @@ def later_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(
         schema.MIGRATIONS_DIRECTORY, directory, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (directory / "versions" / "0002_test_widen.py").write_text(LATER_REVISION)
+    # The next release's revision follows whatever this code's head is.
+    later = LATER_REVISION.replace(
+        'down_revision = "0001_baseline"', f'down_revision = "{schema.head_revision()}"'
+    )
+    (directory / "versions" / "0002_test_widen.py").write_text(later)
     monkeypatch.setattr(schema, "MIGRATIONS_DIRECTORY", directory)
     return directory
 
@@ -407,7 +411,7 @@ def test_setup_force_starts_over_on_any_old_instance_and_spares_other_tables(
     app = portal_app(instance_folder, database_url)
     try:
         result = app.test_cli_runner().invoke(
-            args=["setup", "--force", "--generate-password", "--json"]
+            args=["setup", "--force", "--discard-reports", "--generate-password", "--json"]
         )
         assert result.exit_code == 0, result.output
         with engine.connect() as connection:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import LargeBinary, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -25,6 +25,6 @@ class InspectorateKey(db.Model):  # type: ignore[name-defined]
     recovery_public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     recovery_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # 1 at setup, +1 at every rotation.
-    generation: Mapped[int] = mapped_column(default=1)
+    generation: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     rotated_at: Mapped[datetime | None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import ForeignKey, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -54,6 +54,6 @@ class Staff(db.Model):  # type: ignore[name-defined]
     vouched_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     # Ever an admin: resetting such an account needs a second admin, even after a
     # demotion (demote, reset, promote would otherwise take an admin account over).
-    admin_ever: Mapped[bool] = mapped_column(default=False)
+    admin_ever: Mapped[bool] = mapped_column(default=False, server_default=false())
     # An admin's request to reset this (admin) account, awaiting another admin.
     reset_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

@@ -37,7 +37,8 @@ def is_initialised() -> bool:
     """Whether the inspectorate key pair exists (never creates anything)."""
     if not inspect(db.engine).has_table(InspectorateKey.__tablename__):
         return False
-    return db.session.scalars(db.select(InspectorateKey).limit(1)).first() is not None
+    # The id only: an instance of an older release may lack later columns.
+    return db.session.scalars(db.select(InspectorateKey.id).limit(1)).first() is not None
 
 
 def prepare_schema() -> schema.SchemaStatus:
