@@ -17,6 +17,9 @@ from tests.conftest import admin_account, csrf_token, make_staff, staff_login, s
 from tests.test_admin import STAFF_PAGE, member_row, post
 from tests.test_backup import take_backup
 
+# Offline, outside the app: the attacker's own derivation, not the portal's slots.
+SLOTS = crypto.DerivationSlots(2, 5.0)
+
 
 def key_from_backup(archive: Path, email: str, password: str, scratch: Path) -> crypto.PrivateKey:
     """What a departed member can do offline: their password against an old backup."""
@@ -29,7 +32,7 @@ def key_from_backup(archive: Path, email: str, password: str, scratch: Path) -> 
         (email,),
     ).fetchone()
     connection.close()
-    keys = crypto.password_keys(password, row[0], crypto.KdfParams.decode(row[1]))
+    keys = crypto.password_keys(password, row[0], crypto.KdfParams.decode(row[1]), slots=SLOTS)
     member_private = crypto.decrypt(keys.wrapping_key, row[2], f"staff/member-key/{email}".encode())
     return crypto.PrivateKey(
         crypto.unseal(
@@ -129,7 +132,10 @@ def test_a_pre_key_pair_member_migrates_at_sign_in(app, client):
             app.config["TEST_INSTANCE"].recovery_key
         )
         wrapping = crypto.password_keys(
-            account.password, member.password_salt, crypto.KdfParams.decode(member.password_kdf)
+            account.password,
+            member.password_salt,
+            crypto.KdfParams.decode(member.password_kdf),
+            slots=SLOTS,
         ).wrapping_key
         member.wrapped_private_key = crypto.encrypt(
             wrapping, private_key, f"staff/key/{member.email}".encode()

@@ -152,6 +152,8 @@ def create_staff(
     receives the one-time password (None from the server's shell). The caller commits;
     unsaved changes are refused, since the read transaction ends before the slow derivation.
     """
+    # Read before the connection goes: the derivation may not wait holding one.
+    voucher_id = vouched_by.id if vouched_by is not None else None
     kdf.release_connection()
     member, totp_secret = new_member(
         email=email,
@@ -160,7 +162,7 @@ def create_staff(
         private_key=private_key,
         must_change_password=must_change_password,
         totp_enrolled=totp_enrolled,
-        vouched_by=vouched_by,
+        vouched_by_id=voucher_id,
     )
     db.session.add(member)
     return totp_secret
@@ -174,7 +176,7 @@ def new_member(
     private_key: crypto.PrivateKey,
     must_change_password: bool = True,
     totp_enrolled: bool = False,
-    vouched_by: Staff | None = None,
+    vouched_by_id: int | None = None,
 ) -> tuple[Staff, str]:
     """A new, unsaved member and their TOTP secret in base32; touches no database."""
     totp_secret = new_totp_secret()
@@ -183,7 +185,7 @@ def new_member(
         role=role,
         must_change_password=must_change_password,
         totp_enrolled=totp_enrolled,
-        vouched_by_id=vouched_by.id if vouched_by is not None else None,
+        vouched_by_id=vouched_by_id,
         admin_ever=role == Role.ADMIN,
     )
     _password_record(member.email, password, private_key, totp_secret).store(member)
