@@ -9,7 +9,7 @@ from portal.models.reports import Channel, Outcome, Priority, Report, Status, St
 from portal.models.sessions import PortalSession, SessionKind
 from portal.models.settings import Setting
 from portal.models.staff import Role, Staff
-from portal.models.stats import StatsCell, StatsRefresh, StatsSnapshot
+from portal.models.stats import StatsCell, StatsPublication, StatsRefresh, StatsSnapshot
 
 __all__ = [
     "Attachment",
@@ -31,6 +31,7 @@ __all__ = [
     "Side",
     "Staff",
     "StatsCell",
+    "StatsPublication",
     "StatsRefresh",
     "StatsSnapshot",
     "Status",

@@ -52,6 +52,7 @@ from portal.models import (
     Report,
     Service,
     StatsCell,
+    StatsPublication,
     StatsRefresh,
     StatsSnapshot,
     Status,
@@ -60,7 +61,8 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.services import settings
-from portal.suppression import Cell, Counts, Mark, Protected, exactly, protect_period
+from portal.services.reports import round_amount
+from portal.suppression import Cell, Counts, Interval, Mark, Protected, exactly, protect_table
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +125,8 @@ def month_key(month: date) -> str:
 class Period:
     """The months a published view covers; `key` is what the `period` parameter says."""
 
-    kind: str  # month, quarter, year or last12
-    key: str  # "2026-03", "2026-Q1", "2026", or "" for the last 12 months
+    kind: str  # quarter or year
+    key: str  # "2026-Q1" or "2026"
     first: date
     last: date
 
@@ -137,10 +139,13 @@ class Period:
             month = add_months(month, 1)
         return result
 
+    @property
+    def quarters(self) -> list[date]:
+        """The first month of every quarter of the period."""
+        return [month for month in self.months if month.month % 3 == 1]
+
     def label(self) -> str:
         """The period in the visitor's language."""
-        if self.kind == "month":
-            return format_date(self.first, "MMMM yyyy")
         if self.kind == "quarter":
             return str(
                 _l(
@@ -149,75 +154,92 @@ class Period:
                     year=self.first.year,
                 )
             )
-        if self.kind == "year":
-            return str(self.first.year)
-        return str(
-            _l(
-                "Last 12 months (%(first)s to %(last)s)",
-                first=format_date(self.first, "MMM yyyy"),
-                last=format_date(self.last, "MMM yyyy"),
-            )
-        )
+        return str(self.first.year)
 
 
 _YEAR = re.compile(r"^(\d{4})$")
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 FIRST_YEAR = 2000
-# The default period's name where one must be written (CSV rows, JSON).
-LAST_12_MONTHS = "last-12-months"
+# The default period's name where one must be written (the newest published quarter).
+LATEST = "latest"
 
 
-def last_12_months(today: date) -> Period:
-    """The default period: this month and the eleven before it."""
-    last = month_start(today)
-    return Period("last12", "", add_months(last, -11), last)
+def quarter_start(day: date) -> date:
+    """The first day of the quarter of `day`."""
+    return date(day.year, day.month - (day.month - 1) % 3, 1)
+
+
+def quarter_key(first: date) -> str:
+    """A quarter as YYYY-Qn."""
+    return f"{first.year:04d}-Q{(first.month - 1) // 3 + 1}"
+
+
+def quarter(first: date) -> Period:
+    """The quarter starting on `first`."""
+    return Period("quarter", quarter_key(first), first, add_months(first, 2))
+
+
+def last_closed_quarter(today: date) -> date:
+    """The first month of the newest quarter that has ended (WIB)."""
+    return add_months(quarter_start(today), -3)
 
 
 def parse_period(text: str | None, today: date) -> Period:
-    """YYYY, YYYY-Qn or YYYY-MM (empty: the last 12 months); InvalidPeriod otherwise."""
+    """YYYY or YYYY-Qn of a quarter that has ended (empty: the newest); InvalidPeriod otherwise.
+
+    Figures are published per closed quarter only, and a year is the sum of its closed
+    quarters: a month, a rolling window or the current quarter would change while reports
+    arrive, and two views taken at two times would tell what arrived in between.
+    """
     text = (text or "").strip()
-    if not text or text == LAST_12_MONTHS:
-        return last_12_months(today)
+    newest = last_closed_quarter(today)
+    if not text or text == LATEST:
+        return quarter(newest)
     if match := _YEAR.match(text):
         year = int(match.group(1))
         period = Period("year", text, date(year, 1, 1), date(year, 12, 1))
     elif match := _QUARTER.match(text):
-        year, quarter = int(match.group(1)), int(match.group(2))
-        first = date(year, 3 * quarter - 2, 1)
-        period = Period("quarter", f"{year}-Q{quarter}", first, add_months(first, 2))
-    elif match := _MONTH.match(text):
-        first = date(int(match.group(1)), int(match.group(2)), 1)
-        period = Period("month", text, first, first)
-    else:
+        period = quarter(date(int(match.group(1)), 3 * int(match.group(2)) - 2, 1))
+    elif _MONTH.match(text):
         raise InvalidPeriod(
-            str(_l("Give the period as a year (2026), a quarter (2026-Q1) or a month (2026-03)."))
+            str(
+                _l(
+                    "Statistics are published per quarter, after it ends, and per year:"
+                    " give a quarter (2026-Q1) or a year (2026)."
+                )
+            )
         )
-    if period.first.year < FIRST_YEAR or period.first > month_start(today):
+    else:
+        raise InvalidPeriod(str(_l("Give the period as a year (2026) or a quarter (2026-Q1).")))
+    if period.first.year < FIRST_YEAR:
         raise InvalidPeriod(str(_l("There are no statistics for this period.")))
+    if period.first > newest:
+        raise InvalidPeriod(
+            str(
+                _l(
+                    "This period has not ended yet:"
+                    " a quarter's figures are published after it ends."
+                )
+            )
+        )
     return period
 
 
 def period_choices(first_month: date | None, today: date) -> list[tuple[str, list[Period]]]:
     """The periods the dashboard's filter offers, newest first, grouped by kind."""
-    current = month_start(today)
-    first = min(first_month or current, add_months(current, -11))
-    months = []
-    month = current
-    while month >= first:
-        months.append(Period("month", month_key(month), month, month))
-        month = add_months(month, -1)
+    newest = last_closed_quarter(today)
+    first = min(quarter_start(first_month or newest), add_months(newest, -9))
     quarters = []
-    start = current.replace(month=current.month - (current.month - 1) % 3)
-    while start >= first.replace(month=first.month - (first.month - 1) % 3):
-        quarters.append(parse_period(f"{start.year}-Q{(start.month - 1) // 3 + 1}", today))
+    start = newest
+    while start >= first:
+        quarters.append(quarter(start))
         start = add_months(start, -3)
-    years = [parse_period(str(year), today) for year in range(current.year, first.year - 1, -1)]
-    return [
-        (str(_l("Years")), years),
-        (str(_l("Quarters")), quarters),
-        (str(_l("Months")), months),
+    years = [
+        Period("year", str(year), date(year, 1, 1), date(year, 12, 1))
+        for year in range(newest.year, first.year - 1, -1)
     ]
+    return [(str(_l("Years")), years), (str(_l("Quarters")), quarters)]
 
 
 # --- building a snapshot ------------------------------------------------------------------
@@ -599,7 +621,7 @@ def snapshot() -> StatsSnapshot:
         _release_lease(token)
 
 
-# --- publishing a period ------------------------------------------------------------------
+# --- publishing a quarter ------------------------------------------------------------------
 
 
 @dataclass
@@ -633,78 +655,131 @@ class MonthData:
         return Counts({name: dict(self.counts[name]) for name in BREAKDOWNS}, self.singles())
 
 
-def _load_months(snapshot_id: int, months: Sequence[date]) -> dict[date, MonthData]:
-    """The snapshot's cells of these months (one indexed query on the snapshot, not reports)."""
-    data = {month: MonthData() for month in months}
-    rows = db.session.execute(
-        select(
-            StatsCell.month, StatsCell.figure, StatsCell.key, StatsCell.reports, StatsCell.amount
-        ).where(
-            StatsCell.snapshot_id == snapshot_id,
-            StatsCell.month >= months[0],
-            StatsCell.month <= months[-1],
+def _cells_json(rows: Sequence[tuple[date, str, str, int, int]]) -> str:
+    """A quarter's raw monthly cells as the JSON a publication keeps, in a fixed order."""
+    return json.dumps(
+        sorted(
+            [month.isoformat(), figure, key, reports, amount]
+            for month, figure, key, reports, amount in rows
         )
     )
-    for month, figure, key, reports, amount in rows:
-        target = data.get(month)
-        if target is None:
-            continue
+
+
+def _month_data(cells: str) -> MonthData:
+    """A publication's cells added together into one quarter's figures."""
+    data = MonthData()
+    for month_text, figure, key, reports, amount in json.loads(cells):
         if figure == "month":
-            target.counts["month"][month_key(month)] += reports
+            data.counts["month"][month_text[:7]] += reports
         elif figure.startswith("days_"):
-            target.histograms[figure.removeprefix("days_")][int(key)] += reports
+            data.histograms[figure.removeprefix("days_")][int(key)] += reports
         elif figure in SUM_FIGURES:
-            target.sums[figure] += amount
-            target.reports[figure] += reports
+            data.sums[figure] += amount
+            data.reports[figure] += reports
         else:
-            target.counts[figure][key] += reports
+            data.counts[figure][key] += reports
     return data
 
 
-class _Protector:
-    """Protects a period from its parts, each part protected once per request."""
-
-    def __init__(self, data: dict[date, MonthData], k: int) -> None:
-        self.data = data
-        self.k = k
-        self.memo: dict[tuple[date, date], Protected] = {}
-
-    def months(self, months: Sequence[date]) -> Protected:
-        """The protected figures of consecutive months (a month, quarter, year or window)."""
-        span = (months[0], months[-1])
-        if span in self.memo:
-            return self.memo[span]
-        merged = MonthData()
-        for month in months:
-            merged.add(self.data[month])
-        parts: list[Protected] = []
-        if len(months) > 1:
-            parts = [self.months(group) for group in _parts(months)]
-        protected = protect_period(merged.as_counts(), k=self.k, groups=GROUPS, parts=parts)
-        self.memo[span] = protected
-        return protected
+def _first_report_quarter() -> date | None:
+    """The quarter of the first report received, if any."""
+    first = db.session.scalar(select(func.min(Report.received_on)))
+    return quarter_start(first) if first is not None else None
 
 
-def _is_quarter(months: Sequence[date]) -> bool:
-    """Whether the months are exactly one calendar quarter."""
-    return len(months) == 3 and months[0].month % 3 == 1
+def _due(today: date) -> list[date]:
+    """Closed quarters not published yet, oldest first.
+
+    From the first published quarter on (or, before any, the first report's quarter): a
+    quarter older than the first publication had no report when it was made, stays empty
+    and is never published later, so its zeros can never turn into a number.
+    """
+    newest = last_closed_quarter(today)
+    published = set(db.session.scalars(select(StatsPublication.period)))
+    if published:
+        first = min(date(int(key[:4]), 3 * int(key[-1]) - 2, 1) for key in published)
+    else:
+        first_report = _first_report_quarter()
+        if first_report is None:
+            return []
+        first = first_report
+    due, start = [], first
+    while start <= newest:
+        if quarter_key(start) not in published:
+            due.append(start)
+        start = add_months(start, 3)
+    return due
 
 
-def _parts(months: Sequence[date]) -> list[list[date]]:
-    """How a span of months splits into published parts: whole quarters, else months."""
-    if _is_quarter(months):
-        return [[month] for month in months]
-    parts: list[list[date]] = []
-    index = 0
-    while index < len(months):
-        group = list(months[index : index + 3])
-        if _is_quarter(group):
-            parts.append(group)
-            index += 3
-        else:
-            parts.append([months[index]])
-            index += 1
-    return parts
+def publish_due() -> list[str]:
+    """Freeze every quarter that has ended and is not published yet; their keys.
+
+    Runs from `flask stats publish` (daily, by the timer in the README) and, when a
+    quarter is due, from the first request that needs it. A working snapshot of the
+    reports is built, each due quarter's cells are copied into a publication row, and the
+    row is never changed again. Several servers may try at once: the period is unique,
+    so one wins and the others keep its row.
+    """
+    today = deadlines.local_today()
+    due = _due(today)
+    if not due:
+        return []
+    working = refresh()
+    days = working.deadlines
+    published = []
+    for first in due:
+        months = quarter(first).months
+        rows = db.session.execute(
+            select(
+                StatsCell.month,
+                StatsCell.figure,
+                StatsCell.key,
+                StatsCell.reports,
+                StatsCell.amount,
+            ).where(
+                StatsCell.snapshot_id == working.id,
+                StatsCell.month >= months[0],
+                StatsCell.month <= months[-1],
+            )
+        )
+        db.session.add(
+            StatsPublication(
+                period=quarter_key(first),
+                first_month=first,
+                published_on=today,
+                deadlines=days,
+                cells=_cells_json([(row[0], row[1], row[2], row[3], row[4]) for row in rows]),
+            )
+        )
+        try:
+            db.session.commit()
+        except IntegrityError:  # another server published it first: its row stands
+            db.session.rollback()
+            continue
+        published.append(quarter_key(first))
+    if published:
+        log.info("Published the statistics of %s", ", ".join(published))
+    return published
+
+
+# Per process: the newest closed quarter already checked for publication, per database.
+_checked: dict[str, str] = {}
+
+
+def ensure_published() -> None:
+    """Publish any quarter that has ended, once per quarter per process (cheap otherwise)."""
+    newest = quarter_key(last_closed_quarter(deadlines.local_today()))
+    database = str(db.engine.url)
+    if _checked.get(database) == newest:
+        return
+    if current_app.config["STATS_REFRESH_IN_REQUESTS"]:
+        try:
+            publish_due()
+        except Exception:
+            db.session.rollback()
+            log.exception("Publishing the statistics failed; serving what is published")
+            return
+    _checked[database] = newest
 
 
 @dataclass(frozen=True)
@@ -802,6 +877,7 @@ class PeriodStats:
     total: Cell
     breakdowns: dict[str, Breakdown]
     figures: dict[str, Figure]
+    quarters: tuple[str, ...] = ()  # the published quarters a year adds up
 
 
 def _median(histogram: Counter[int]) -> float | int | None:
@@ -879,7 +955,13 @@ def _key_order(period: Period) -> dict[str, list[tuple[str, str, str, bool]]]:
 def _breakdown(
     name: str, order: list[tuple[str, str, str, bool]], cells: dict[str, Cell], total: Cell
 ) -> Breakdown:
-    """A breakdown's rows in order; keys the order does not know are listed after."""
+    """A breakdown's rows in order; keys the order does not know are listed after.
+
+    A total under k publishes no row at all: which cells are empty would tell how the
+    few reports split.
+    """
+    if total.mark is Mark.SMALL:
+        return Breakdown(name, (), total)
     rows = []
     listed = set()
     for key, label_id, label_en, always in order:
@@ -889,7 +971,7 @@ def _breakdown(
             if not always:
                 continue
             cell = Cell(0, Mark.SHOWN, exactly(0))
-        elif cell.value == 0 and not always:
+        elif cell.value == 0 and cell.shown and not always:
             continue
         rows.append(Row(key, label_id, label_en, cell))
     for key in sorted(set(cells) - listed):
@@ -898,78 +980,217 @@ def _breakdown(
     return Breakdown(name, tuple(rows), total)
 
 
-# Protected figures per (snapshot, first month, last month, k), kept by each process for
-# the snapshot's life: a snapshot never changes, so neither do they. Only a cache; every
-# server computes the same from the same snapshot, and a new snapshot has a new id.
-_CACHE_SIZE = 64
-_cache: OrderedDict[tuple[Any, ...], tuple[Protected, MonthData]] = OrderedDict()
+@dataclass(frozen=True)
+class _Quarter:
+    """One published quarter: its raw figures, their protection and its publication day."""
+
+    data: MonthData
+    protected: Protected
+    published_on: date | None
+    deadlines: dict[str, int]
+
+
+# Protected quarters per (database, quarter, k): a publication never changes, so neither
+# does its protection. Only a cache; every server computes the same from the same row.
+_CACHE_SIZE = 256
+_cache: OrderedDict[tuple[Any, ...], _Quarter] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _protected(
-    snapshot: StatsSnapshot, first: date, last: date, k: int
-) -> tuple[Protected, MonthData]:
-    """The protected figures of the months first..last and their raw sums, cached."""
-    # The database and the build time too: ids start again in a wiped or another database.
-    key = (str(db.engine.url), snapshot.id, snapshot.built_at, first, last, k)
-    snapshot_id = snapshot.id
+def _quarter(first: date, k: int) -> _Quarter:
+    """The published quarter starting on `first` (empty if it never had a report)."""
+    key_text = quarter_key(first)
+    row = db.session.scalars(
+        select(StatsPublication).where(StatsPublication.period == key_text)
+    ).first()
+    cache_key = (str(db.engine.url), key_text, k, row.id if row else None)
     with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    months = Period("span", "", first, last).months
-    data = _load_months(snapshot_id, months)
-    protected = _Protector(data, k).months(months)
-    merged = MonthData()
-    for month in months:
-        merged.add(data[month])
+        if cache_key in _cache:
+            _cache.move_to_end(cache_key)
+            return _cache[cache_key]
+    data = _month_data(row.cells) if row is not None else MonthData()
+    counts = data.as_counts()
+    protected = protect_table(counts, k=k, groups=GROUPS)
+    days = (
+        {str(name): int(value) for name, value in json.loads(row.deadlines).items()}
+        if row is not None
+        else inspectorate_deadlines()
+    )
+    result = _Quarter(data, protected, row.published_on if row else None, days)
     with _cache_lock:
-        _cache[key] = (protected, merged)
+        _cache[cache_key] = result
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return protected, merged
+    return result
 
 
-def period_stats(period: Period) -> PeriodStats:
-    """The protected figures of one period, from the current snapshot."""
-    current = snapshot()
-    k = int(current_app.config["STATS_MIN_CELL"])
-    protected, merged = _protected(current, period.first, period.last, k)
+def _round_days(value: float | int | None) -> int | None:
+    """A median in whole working days (halves rounded up)."""
+    return None if value is None else int(value + 0.5)
+
+
+def _share_hidden(met: int, missed: int, k: int) -> bool:
+    """A share gives its met and missed counts away: each must be 0 or at least k."""
+    return 0 < met < k or 0 < missed < k
+
+
+def _quarter_figures(data: MonthData, k: int, days: dict[str, int]) -> dict[str, Figure]:
+    """The single figures of a quarter: medians, rounded sums and shares, over k or more.
+
+    The number of reports behind a figure is not published (only whether it reaches k):
+    it would be one more total, beside the status table, to subtract.
+    """
+    figures: dict[str, Figure] = {}
+    singles = data.singles()
+    for name in FIGURES:
+        count = singles[name]
+        if count == 0:
+            reports = Cell(0, Mark.SHOWN, exactly(0))
+        elif count < k:
+            reports = Cell(count, Mark.SMALL, Interval(1, k - 1))
+        else:
+            reports = Cell(count, Mark.HIDDEN, Interval(k))
+        mark = Mark.SMALL if reports.mark is Mark.SMALL else Mark.SHOWN
+        value: float | int | None = None
+        if name in DEADLINE_FIGURES:
+            met, missed = data.counts[name][MET], data.counts[name][MISSED]
+            if mark is Mark.SHOWN and _share_hidden(met, missed, k):
+                mark = Mark.HIDDEN
+            if mark is Mark.SHOWN and count:
+                value = int(met * 100 / count + 0.5)
+        elif mark is Mark.SHOWN and count:
+            if name in MEDIAN_FIGURES:
+                value = _round_days(_median(data.histograms[name]))
+            else:
+                value = round_amount(data.sums[name])
+        stage = name.removeprefix("deadline_")
+        figures[name] = Figure(name, reports, value, mark, days.get(stage))
+    return figures
+
+
+def _sum_cells(cells: Sequence[Cell], k: int) -> Cell:
+    """A year's cell from its quarters' published cells: exact only if all of them are.
+
+    Nothing but the quarters' own published numbers goes in, so a year can never tell
+    more than its quarters do.
+    """
+    value = sum(cell.value for cell in cells)
+    if all(cell.shown for cell in cells):
+        return Cell(value, Mark.SHOWN, exactly(value))
+    low = sum(cell.known.lo if not cell.shown else cell.value for cell in cells)
+    high: int | None = 0
+    for cell in cells:
+        bound = cell.value if cell.shown else cell.known.hi
+        high = None if high is None or bound is None else high + bound
+    if high is not None and high < k:
+        return Cell(value, Mark.SMALL, Interval(low, high))
+    return Cell(value, Mark.HIDDEN, Interval(low, high))
+
+
+def _year_figures(
+    quarters: Sequence[_Quarter], figures: Sequence[dict[str, Figure]], k: int
+) -> dict[str, Figure]:
+    """A year's figures: computed over its quarters only when every quarter's is published."""
+    result: dict[str, Figure] = {}
+    merged = MonthData()
+    for one in quarters:
+        merged.add(one.data)
+    for name in FIGURES:
+        parts = [part[name] for part in figures]
+        reports = _sum_cells([part.reports for part in parts], k)
+        counted = [part for part in parts if part.reports.value]
+        if not counted:
+            mark, value = Mark.SHOWN, None
+        elif any(not part.shown for part in counted):
+            mark, value = Mark.HIDDEN, None
+        else:
+            mark = Mark.SHOWN
+            if name in MEDIAN_FIGURES:
+                value = _round_days(_median(merged.histograms[name]))
+            elif name in SUM_FIGURES:
+                value = sum(int(part.value or 0) for part in counted)
+            else:
+                met = merged.counts[name][MET]
+                total = met + merged.counts[name][MISSED]
+                value = int(met * 100 / total + 0.5)
+        result[name] = Figure(name, reports, value, mark, parts[-1].deadline_days)
+    return result
+
+
+def _quarter_stats(first: date, k: int) -> PeriodStats:
+    """The published figures of one closed quarter."""
+    period = quarter(first)
+    one = _quarter(first, k)
     order = _key_order(period)
     breakdowns = {}
     for name in BREAKDOWNS:
-        total = protected.totals.get(GROUPS[name]) or protected.totals["reports"]
-        breakdowns[name] = _breakdown(name, order[name], protected.tables.get(name, {}), total)
-    days = {str(key): int(value) for key, value in json.loads(current.deadlines).items()}
-    figures: dict[str, Figure] = {}
-    for name in FIGURES:
-        reports = protected.singles[name]
-        if name in SUM_FIGURES:
-            mark = reports.mark
-        else:
-            mark = Mark.SMALL if 0 < reports.value < k else Mark.SHOWN
-        value: float | int | None = None
-        if mark is Mark.SHOWN and reports.value > 0:
-            if name in MEDIAN_FIGURES:
-                value = _median(merged.histograms[name])
-            elif name in SUM_FIGURES:
-                value = merged.sums[name]
-            else:
-                met = merged.counts[name][MET]
-                value = int(met * 100 / reports.value + 0.5)
-        stage = name.removeprefix("deadline_")
-        figures[name] = Figure(name, reports, value, mark, days.get(stage))
+        group = GROUPS[name]
+        total = one.protected.totals.get(group) or Cell(0, Mark.SHOWN, exactly(0))
+        cells = {} if group in one.protected.withheld else one.protected.tables.get(name, {})
+        breakdowns[name] = _breakdown(name, order[name], cells, total)
     return PeriodStats(
         period=period,
         k=k,
-        as_of_month=month_start(current.as_of),
-        deadlines=days,
-        total=protected.totals["reports"],
+        as_of_month=month_start(one.published_on or add_months(first, 3)),
+        deadlines=one.deadlines,
+        total=breakdowns["status"].total,
         breakdowns=breakdowns,
-        figures=figures,
+        figures=_quarter_figures(one.data, k, one.deadlines),
+        quarters=(period.key,),
     )
 
 
+def _year_stats(period: Period, k: int) -> PeriodStats:
+    """A year as the sum of its published quarters' published numbers."""
+    newest = last_closed_quarter(deadlines.local_today())
+    firsts = [first for first in period.quarters if first <= newest]
+    parts = [_quarter_stats(first, k) for first in firsts]
+    order = _key_order(period)
+    breakdowns = {}
+    for name in BREAKDOWNS:
+        total = _sum_cells([part.breakdowns[name].total for part in parts], k)
+        if name == "month":
+            rows = tuple(row for part in parts for row in part.breakdowns[name].rows)
+            breakdowns[name] = Breakdown(name, rows, total)
+            continue
+        keys = {row.key for part in parts for row in part.breakdowns[name].rows}
+        cells = {}
+        for key in keys:
+            found = []
+            for part in parts:
+                match = [row.cell for row in part.breakdowns[name].rows if row.key == key]
+                if match:
+                    found.append(match[0])
+                elif part.breakdowns[name].total.mark is Mark.SMALL:
+                    found.append(Cell(0, Mark.SMALL, Interval(0, k - 1)))
+                else:
+                    found.append(Cell(0, Mark.SHOWN, exactly(0)))
+            cells[key] = _sum_cells(found, k)
+        breakdowns[name] = _breakdown(name, order[name], cells, total)
+    figures = _year_figures(
+        [_quarter(first, k) for first in firsts], [part.figures for part in parts], k
+    )
+    return PeriodStats(
+        period=period,
+        k=k,
+        as_of_month=max(part.as_of_month for part in parts),
+        deadlines=parts[-1].deadlines,
+        total=breakdowns["status"].total,
+        breakdowns=breakdowns,
+        figures=figures,
+        quarters=tuple(part.period.key for part in parts),
+    )
+
+
+def period_stats(period: Period) -> PeriodStats:
+    """The published, protected figures of one closed quarter or of a year's closed quarters."""
+    ensure_published()
+    k = int(current_app.config["STATS_MIN_CELL"])
+    if period.kind == "quarter":
+        return _quarter_stats(period.first, k)
+    return _year_stats(period, k)
+
+
 def first_month() -> date | None:
-    """The first month with a report, from the current snapshot (for the period filter)."""
-    return snapshot().first_month
+    """The first published month (for the period filter)."""
+    return db.session.scalar(select(func.min(StatsPublication.first_month)))
