@@ -10,8 +10,16 @@ def register(app: Flask) -> None:
     from portal.cli.audit import audit_group
     from portal.cli.notify import notify_group
     from portal.cli.recover import recover_command
+    from portal.cli.sessions import sessions_group
     from portal.cli.setup import setup_command
     from portal.cli.stats import stats_group
 
-    for command in (setup_command, recover_command, audit_group, notify_group, stats_group):
+    for command in (
+        setup_command,
+        recover_command,
+        audit_group,
+        notify_group,
+        stats_group,
+        sessions_group,
+    ):
         app.cli.add_command(command)

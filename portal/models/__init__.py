@@ -6,7 +6,7 @@ from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
 from portal.models.publication import PublicationState, PublishedCase, WithdrawalReason
 from portal.models.reports import Channel, Outcome, Priority, Report, Status, StatusChange
-from portal.models.sessions import PortalSession, SessionKind
+from portal.models.sessions import PortalSession, SessionKind, UsedSubmission
 from portal.models.settings import Setting
 from portal.models.staff import Role, Staff
 from portal.models.stats import StatsCell, StatsPublication, StatsRefresh, StatsSnapshot
@@ -37,5 +37,6 @@ __all__ = [
     "Status",
     "StatusChange",
     "Unit",
+    "UsedSubmission",
     "WithdrawalReason",
 ]

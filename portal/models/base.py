@@ -67,4 +67,7 @@ def _sqlite_foreign_keys(connection: Any, _record: Any) -> None:
     if isinstance(connection, sqlite3.Connection):
         cursor = connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # A deleted row (a signed-out session, a crypto-shredded key) is overwritten on
+        # disk, not left in a free page for a copy of the file to give back.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
