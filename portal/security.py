@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import crypto
+from portal import limitkeys
 
 # No inline script or style, nothing from another host, no framing, forms only to us.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -40,9 +40,9 @@ STATIC_HEADERS = {
 
 
 def client_key() -> str:
-    """Rate-limit key: a keyed hash of the client address, never the address itself."""
+    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret."""
     address = request.remote_addr or "unknown"
-    return crypto.keyed_hash(current_app.config["SECRET_KEY"], "rate-limit", address)
+    return limitkeys.key("rate-limit", address)
 
 
 def submit_limit() -> str:
@@ -80,13 +80,17 @@ class ScrubClientAddress(logging.Filter):
 
     _LEADING = re.compile(r"^\S+ - - \[[^\]]*\]")
     _REQUEST_LINE = re.compile(r"^(\S+) \S+( HTTP/[\d.]+)?$")
+    _COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # Werkzeug colours the line on a terminal
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place; never drop it."""
         if isinstance(record.msg, str) and self._LEADING.match(record.msg):
             record.msg = self._LEADING.sub("- - - [-]", record.msg)
             if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
-                line = self._REQUEST_LINE.sub(r"\1 -\2", record.args[0])
+                plain = self._COLOUR.sub("", record.args[0])
+                line = self._REQUEST_LINE.sub(r"\1 -\2", plain)
+                if line == plain:  # not a request line as expected: keep nothing of it
+                    line = "-"
                 record.args = (line, *record.args[1:])
         return True
 

@@ -13,11 +13,13 @@ import re
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from itsdangerous import base64_decode
 
-from portal.extensions import db
-from portal.models import PortalSession, UsedSubmission
+from portal import crypto, limitkeys
+from portal.extensions import db, limiter
+from portal.models import AuditEntry, PortalSession, UsedSubmission
 from portal.models.base import moved_clock
 from tests.conftest import VALID_FORM, csrf_token, review_report
 
@@ -130,3 +132,64 @@ def test_expired_sessions_are_swept_by_the_timer_command(app, client, runner):
     # The browser's old cookie opens nothing now: the row that held its key is gone.
     page = client.get("/inbox").get_data(as_text=True)
     assert 'name="receipt"' in page  # the sign-in form, not the inbox
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_STAFF_FAILURES": "2 per hour"}])
+def test_what_a_visitor_types_as_an_email_never_reaches_the_audit_log(app, client):
+    typed = "Budi Santoso 0812-3456-7890"
+    for _ in range(3):  # failed, failed, then locked
+        token = csrf_token(client, "/inspectorate/login")
+        client.post(
+            "/inspectorate/login",
+            data={"email": typed, "password": "x", "code": "123456", "csrf_token": token},
+        )
+    with app.app_context():
+        entries = db.session.scalars(db.select(AuditEntry)).all()
+        actions = [(entry.actor, entry.action) for entry in entries if "login" in entry.action]
+    assert ("unknown account", "login.failed") in actions
+    assert ("unknown account", "login.locked") in actions
+    for entry in entries:
+        text = f"{entry.actor} {entry.target} {entry.detail}".lower()
+        assert "budi" not in text and "0812" not in text
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_RECEIPT_FAILURES": "3 per hour"}])
+def test_a_later_copy_of_the_server_cannot_map_limiter_keys_back(app, client):
+    code, _receipt, _mark, _ = file_through_the_form(client)
+    address = "203.0.113.7"
+    start = datetime.now(UTC)
+    with moved_clock(lambda: start):
+        for _ in range(3):
+            token = csrf_token(client, "/inbox")
+            client.post(
+                "/inbox/masuk",
+                data={"code": code, "receipt": "1111-2222-3333-4444-5555", "csrf_token": token},
+                environ_base={"REMOTE_ADDR": address},
+            )
+        stored = set(limiter.limiter.storage.storage)
+        assert stored
+        # The copy holds the instance folder, the database and SECRET_KEY: none of the
+        # keys it can compute is in the limiter's storage.
+        secret = app.config["SECRET_KEY"]
+        secret = secret.encode() if isinstance(secret, str) else secret
+        computable = {
+            crypto.keyed_hash(secret, purpose, value)
+            for purpose in ("rate-limit", "throttle/receipt-failures")
+            for value in (address, code, code.replace("-", ""))
+        }
+        assert not any(digest in key for key in stored for digest in computable)
+        # The counter still locks the code, across a rotation too.
+        with moved_clock(lambda: start + timedelta(seconds=3601)):
+            token = csrf_token(client, "/inbox")
+            locked = client.post(
+                "/inbox/masuk",
+                data={"code": code, "receipt": "1111-2222-3333-4444-5555", "csrf_token": token},
+                environ_base={"REMOTE_ADDR": address},
+            )
+            assert locked.status_code == 429
+    # Two rotations later the secret that made those keys is gone from memory too.
+    with app.app_context(), moved_clock(lambda: start + timedelta(hours=3)):
+        limitkeys.key("rate-limit", address)
+    with app.app_context(), moved_clock(lambda: start):
+        first_epoch = limitkeys.epoch()
+    assert first_epoch not in limitkeys._secrets
