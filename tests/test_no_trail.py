@@ -19,7 +19,7 @@ from itsdangerous import base64_decode
 
 from portal import crypto, limitkeys
 from portal.extensions import db, limiter
-from portal.models import AuditEntry, PortalSession, UsedSubmission
+from portal.models import AuditEntry, PortalSession, Report, UsedSubmission
 from portal.models.base import moved_clock
 from tests.conftest import VALID_FORM, csrf_token, review_report
 
@@ -193,3 +193,23 @@ def test_a_later_copy_of_the_server_cannot_map_limiter_keys_back(app, client):
     with app.app_context(), moved_clock(lambda: start):
         first_epoch = limitkeys.epoch()
     assert first_epoch not in limitkeys._secrets
+
+
+def test_ciphertext_lengths_tell_only_a_size_bucket(app, client):
+    short = {"chronology": "Diminta uang di loket tiga, pagi ini, oleh petugas."}
+    long = {"chronology": "Saya datang pagi. " * 9}
+    for overrides in (short, long):
+        review_report(client, **overrides)
+        mark = _SUBMISSION.search(review_report(client, **overrides).get_data(as_text=True))
+        data = {**VALID_FORM, **overrides, "csrf_token": csrf_token(client)}
+        data["submission"] = mark.group(1)
+        assert client.post("/lapor/kirim", data=data).status_code == 201
+    with app.app_context():
+        lengths = {len(row.content_ct) for row in db.session.scalars(db.select(Report))}
+    # Two chronologies of different lengths, one ciphertext length: the bucket's.
+    assert len(lengths) == 1
+    for size in (0, 1, 100, 252, 253, 5000, 70_000):
+        padded = crypto.pad(b"a" * size)
+        assert len(padded) == crypto.pad_bucket(size) >= size + 4
+        assert crypto.unpad(padded) == b"a" * size
+    assert crypto.pad_bucket(252) == 256 and crypto.pad_bucket(253) == 512

@@ -282,7 +282,9 @@ def timeline(report: Report, key: crypto.DataKey | None) -> list[CaseStep]:
     for step in report.history:
         note = ""
         if step.internal_note_ct is not None and key is not None:
-            note = crypto.decrypt(key, step.internal_note_ct, _note_aad(report, step.id)).decode()
+            note = crypto.unpad(
+                crypto.decrypt(key, step.internal_note_ct, _note_aad(report, step.id))
+            ).decode()
         steps.append(
             CaseStep(
                 status=step.status,
@@ -384,7 +386,7 @@ def _move(
     db.session.flush()  # the step's id is bound into the note's ciphertext
     if key is not None:
         change.internal_note_ct = crypto.encrypt(
-            key, internal_note.encode(), _note_aad(report, change.id)
+            key, crypto.pad(internal_note.encode()), _note_aad(report, change.id)
         )
     day = today()
     report.status = target

@@ -199,9 +199,11 @@ def file_report(
         unit_code=unit,
         incident_month=content.incident_date.replace(day=1),
         amount_demanded_rounded=round_amount(content.amount_demanded),
-        content_ct=crypto.encrypt(data_key, content.to_bytes(), _aad(code, "content")),
+        content_ct=crypto.encrypt(data_key, crypto.pad(content.to_bytes()), _aad(code, "content")),
         contact_ct=(
-            crypto.encrypt(data_key, contact.encode(), _aad(code, "contact")) if contact else None
+            crypto.encrypt(data_key, crypto.pad(contact.encode()), _aad(code, "contact"))
+            if contact
+            else None
         ),
         key_sealed=crypto.seal(public_key, data_key, _aad(code, "key")),
         key_wrapped=crypto.encrypt(receipt_key, data_key, _aad(code, "key")),
@@ -273,11 +275,13 @@ def open_report(report: Report, data_key: crypto.DataKey) -> OpenedReport:
     """Decrypt content and contact; DecryptionError if the key or bytes are wrong."""
     code = report.tracking_code
     content = ReportContent.from_bytes(
-        crypto.decrypt(data_key, report.content_ct, _aad(code, "content"))
+        crypto.unpad(crypto.decrypt(data_key, report.content_ct, _aad(code, "content")))
     )
     contact = ""
     if report.contact_ct is not None:
-        contact = crypto.decrypt(data_key, report.contact_ct, _aad(code, "contact")).decode()
+        contact = crypto.unpad(
+            crypto.decrypt(data_key, report.contact_ct, _aad(code, "contact"))
+        ).decode()
     return OpenedReport(report, content, contact)
 
 
