@@ -221,10 +221,8 @@ def file_report(
     except Exception:
         db.session.rollback()
         raise
-    # After the commit, and it never raises: a mail server cannot lose a report.
-    from portal.services import notify
-
-    notify.new_report(code)
+    # Staff hear of it in the next batched notice (`flask notify new`), never at the
+    # second of filing: a mail's time beside the report would date the visit.
     return FiledReport(code, receipt)
 
 
