@@ -44,7 +44,11 @@ def _secret(number: int) -> bytes:
 def key(purpose: str, value: str, *, previous: bool = False) -> str:
     """The limiter key of `value` in this epoch (or the one before, to carry counts over)."""
     number = epoch() - (1 if previous else 0)
-    return crypto.keyed_hash(_secret(number), purpose, value)
+    # SECRET_KEY too, so that two instances in one process (tests) never share counters;
+    # it adds nothing for a thief, who still lacks the epoch's secret.
+    instance = current_app.config["SECRET_KEY"]
+    instance = instance.encode() if isinstance(instance, str) else instance
+    return crypto.keyed_hash(_secret(number) + instance, purpose, value)
 
 
 def forget_all() -> None:

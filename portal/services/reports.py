@@ -209,6 +209,7 @@ def file_report(
         key_wrapped=crypto.encrypt(receipt_key, data_key, _aad(code, "key")),
         receipt_salt=salt,
         receipt_kdf=params,
+        receipt_seen_by_staff=channel not in (Channel.WEB, Channel.API),
     )
     report.history.append(StatusChange(status=Status.RECEIVED, public_note=""))
     db.session.add(report)
@@ -252,6 +253,25 @@ def key_from_receipt(report: Report, receipt: Receipt) -> crypto.DataKey:
 
 def _current_receipt_params() -> str:
     return crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
+
+
+def replace_receipt(report: Report, data_key: crypto.DataKey) -> Receipt:
+    """Wrap the data key under a new receipt (new salt); the old receipt stops working.
+
+    The caller commits, and has nothing unsaved: the derivation runs with no database
+    connection held. Only whoever holds the data key (a signed-in reporter) can do it.
+    """
+    receipt = new_receipt()
+    salt = crypto.random_salt()
+    params = _current_receipt_params()
+    aad = _aad(report.tracking_code, "key")
+    kdf.release_connection()
+    wrapping = _receipt_key(receipt, salt, params)
+    report.key_wrapped = crypto.encrypt(wrapping, data_key, aad)
+    report.receipt_salt = salt
+    report.receipt_kdf = params
+    report.receipt_seen_by_staff = False
+    return receipt
 
 
 def equalise_receipt_timing(receipt: Receipt) -> None:

@@ -109,6 +109,18 @@ def end(token: str | None) -> None:
         db.session.commit()
 
 
+def end_others_for_report(report_id: int, token: str) -> int:
+    """End every reporter session of a report but this token's (after a new receipt)."""
+    result = db.session.execute(
+        db.delete(PortalSession).where(
+            PortalSession.report_id == report_id,
+            PortalSession.kind == SessionKind.REPORTER,
+            PortalSession.token_hash != _hash(token),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def end_all_for_staff(staff_id: int) -> int:
     """Revoke every session of a staff member; returns how many were ended."""
     result = db.session.execute(db.delete(PortalSession).where(PortalSession.staff_id == staff_id))
