@@ -302,7 +302,10 @@ def _totp(secret: bytes) -> TOTP:
 # 256 bytes to 64 KiB, then grow in steps of 64 KiB.
 PAD_FIRST_BUCKET = 256
 PAD_LINEAR_STEP = 64 * 1024
-_PAD_HEADER = 4  # the true length, big-endian
+# A NUL byte, then the true length (4 bytes, big-endian). Text stored before padding
+# existed (JSON or typed UTF-8) never starts with NUL, so it still reads as it was.
+_PAD_MARK = b"\x00"
+_PAD_HEADER = 5
 
 
 class PaddingError(ValueError):
@@ -322,13 +325,16 @@ def pad_bucket(size: int) -> int:
 
 def pad(data: bytes) -> bytes:
     """`data` with its length in front and zeros after, to its size bucket."""
-    padded = len(data).to_bytes(_PAD_HEADER, "big") + data
+    padded = _PAD_MARK + len(data).to_bytes(_PAD_HEADER - 1, "big") + data
     return padded + bytes(pad_bucket(len(data)) - len(padded))
 
 
 def unpad(padded: bytes) -> bytes:
-    """The data `pad` was given; PaddingError if the header does not fit."""
-    size = int.from_bytes(padded[:_PAD_HEADER], "big")
+    """The data `pad` was given (unpadded text from before padding as is); PaddingError
+    if the header does not fit."""
+    if not padded.startswith(_PAD_MARK):
+        return padded
+    size = int.from_bytes(padded[1:_PAD_HEADER], "big")
     if len(padded) < _PAD_HEADER + size:
         raise PaddingError("padded plaintext shorter than its header says")
     return padded[_PAD_HEADER : _PAD_HEADER + size]

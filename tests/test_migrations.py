@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, MetaData, String, create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
@@ -87,7 +88,10 @@ def later_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(
         schema.MIGRATIONS_DIRECTORY, directory, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (directory / "versions" / "0002_test_widen.py").write_text(LATER_REVISION)
+    # The next release's revision follows whatever this code's head is.
+    head = ScriptDirectory(str(directory)).get_current_head()
+    later = LATER_REVISION.replace('down_revision = "0001_baseline"', f'down_revision = "{head}"')
+    (directory / "versions" / "0002_test_widen.py").write_text(later)
     monkeypatch.setattr(schema, "MIGRATIONS_DIRECTORY", directory)
     return directory
 

@@ -208,8 +208,10 @@ def test_ciphertext_lengths_tell_only_a_size_bucket(app, client):
         lengths = {len(row.content_ct) for row in db.session.scalars(db.select(Report))}
     # Two chronologies of different lengths, one ciphertext length: the bucket's.
     assert len(lengths) == 1
-    for size in (0, 1, 100, 252, 253, 5000, 70_000):
+    for size in (0, 1, 100, 251, 252, 5000, 70_000):
         padded = crypto.pad(b"a" * size)
-        assert len(padded) == crypto.pad_bucket(size) >= size + 4
+        assert len(padded) == crypto.pad_bucket(size) >= size + 5
         assert crypto.unpad(padded) == b"a" * size
-    assert crypto.pad_bucket(252) == 256 and crypto.pad_bucket(253) == 512
+    assert crypto.pad_bucket(251) == 256 and crypto.pad_bucket(252) == 512
+    # What was stored before padding existed reads as it was.
+    assert crypto.unpad(b'{"chronology": "..."}') == b'{"chronology": "..."}'
