@@ -79,6 +79,9 @@ class DefaultConfig:
 
     # Rate limits (Flask-Limiter syntax). Keys are keyed hashes of the address.
     RATELIMIT_STORAGE_URI = "memory://"
+    # Limiter keys are hashed under an in-memory secret that changes this often and is
+    # forgotten two periods later (portal.limitkeys); at least the longest limit window.
+    RATELIMIT_KEY_ROTATION_SECONDS = 3600
     RATELIMIT_DEFAULT = "300 per minute"
     RATELIMIT_REPORT_SUBMIT = "10 per hour"
     RATELIMIT_STATUS_LOOKUP = "30 per minute"

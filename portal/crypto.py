@@ -318,3 +318,49 @@ def _totp(secret: bytes) -> TOTP:
     # SHA-1 is what RFC 6238 and every authenticator app use; HMAC-SHA-1 is not broken.
     sha1 = hashes.SHA1()  # noqa: S303
     return TOTP(secret, TOTP_DIGITS, sha1, TOTP_STEP_SECONDS, enforce_key_length=False)
+
+
+# --- padding to size buckets ---------------------------------------------------------------
+
+# Plaintext is padded before encryption so that a ciphertext's length tells only a size
+# bucket, not the length of what someone wrote (a one-word note and a long chronology
+# would otherwise be told apart, and a short known text recognised). Buckets double from
+# 256 bytes to 64 KiB, then grow in steps of 64 KiB.
+PAD_FIRST_BUCKET = 256
+PAD_LINEAR_STEP = 64 * 1024
+# A NUL byte, then the true length (4 bytes, big-endian). Text stored before padding
+# existed (JSON or typed UTF-8) never starts with NUL, so it still reads as it was.
+_PAD_MARK = b"\x00"
+_PAD_HEADER = 5
+
+
+class PaddingError(ValueError):
+    """A padded plaintext whose header does not fit its length."""
+
+
+def pad_bucket(size: int) -> int:
+    """The padded size for `size` bytes of plaintext (header included)."""
+    needed = size + _PAD_HEADER
+    bucket = PAD_FIRST_BUCKET
+    while bucket < needed and bucket < PAD_LINEAR_STEP:
+        bucket *= 2
+    if bucket >= needed:
+        return bucket
+    return -(-needed // PAD_LINEAR_STEP) * PAD_LINEAR_STEP
+
+
+def pad(data: bytes) -> bytes:
+    """`data` with its length in front and zeros after, to its size bucket."""
+    padded = _PAD_MARK + len(data).to_bytes(_PAD_HEADER - 1, "big") + data
+    return padded + bytes(pad_bucket(len(data)) - len(padded))
+
+
+def unpad(padded: bytes) -> bytes:
+    """The data `pad` was given (unpadded text from before padding as is); PaddingError
+    if the header does not fit."""
+    if not padded.startswith(_PAD_MARK):
+        return padded
+    size = int.from_bytes(padded[1:_PAD_HEADER], "big")
+    if len(padded) < _PAD_HEADER + size:
+        raise PaddingError("padded plaintext shorter than its header says")
+    return padded[_PAD_HEADER : _PAD_HEADER + size]

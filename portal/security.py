@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from flask import Flask, Response, current_app, request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import crypto
+from portal import limitkeys
 
 # No inline script or style, nothing from another host, no framing, forms only to us.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -37,9 +40,9 @@ STATIC_HEADERS = {
 
 
 def client_key() -> str:
-    """Rate-limit key: a keyed hash of the client address, never the address itself."""
+    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret."""
     address = request.remote_addr or "unknown"
-    return crypto.keyed_hash(current_app.config["SECRET_KEY"], "rate-limit", address)
+    return limitkeys.key("rate-limit", address)
 
 
 def submit_limit() -> str:
@@ -68,20 +71,72 @@ def add_headers(response: Response) -> Response:
 
 
 class ScrubClientAddress(logging.Filter):
-    """Blank the client address that Werkzeug's request log puts first on each line."""
+    """Keep only method and status of the development server's request log lines.
 
-    _LEADING_ADDRESS = re.compile(r"^\S+ - - \[")
+    Werkzeug writes "address - - [time] "GET /status/SRG-... HTTP/1.1" 200 -": the address,
+    the second and the path (a tracking code, a period someone looked up) would together
+    say who looked at what when. What is left: "- - - [-] "GET - HTTP/1.1" 200 -".
+    """
+
+    _LEADING = re.compile(r"^\S+ - - \[[^\]]*\]")
+    _REQUEST_LINE = re.compile(r"^(\S+) \S+( HTTP/[\d.]+)?$")
+    _COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # Werkzeug colours the line on a terminal
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place; never drop it."""
-        if isinstance(record.msg, str):
-            record.msg = self._LEADING_ADDRESS.sub("- - - [", record.msg)
+        if isinstance(record.msg, str) and self._LEADING.match(record.msg):
+            record.msg = self._LEADING.sub("- - - [-]", record.msg)
+            if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
+                plain = self._COLOUR.sub("", record.args[0])
+                line = self._REQUEST_LINE.sub(r"\1 -\2", plain)
+                if line == plain:  # not a request line as expected: keep nothing of it
+                    line = "-"
+                record.args = (line, *record.args[1:])
         return True
+
+
+class _DayStampSigner(TimestampSigner):
+    """Signs the session cookie with the start of the day (UTC), not the second."""
+
+    def get_timestamp(self) -> int:
+        """The day, in seconds since the epoch: a cookie never records when it was set."""
+        now = int(time.time())
+        return now - now % 86_400
+
+
+class _DayStampSerializer(URLSafeTimedSerializer):
+    """Flask's session serializer with a day-grained signature time."""
+
+    default_signer = _DayStampSigner
+
+
+class DayStampSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session whose signature carries the day only.
+
+    The session cookie holds the CSRF token; with Flask's own signer it would also hold
+    the second it was written, which, beside a report's day, narrows who filed it.
+    """
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """Flask's serializer (secret key and fallbacks) with the day-stamp signer."""
+        if not app.secret_key:
+            return None
+        keys: list[str | bytes] = [*(app.config["SECRET_KEY_FALLBACKS"] or []), app.secret_key]
+        return _DayStampSerializer(
+            keys,  # type: ignore[arg-type]
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
+        )
 
 
 def register(app: Flask) -> None:
     """Install headers, proxy handling and log scrubbing on the app."""
     app.after_request(add_headers)
+    app.session_interface = DayStampSessionInterface()
     if app.config["PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])  # type: ignore[method-assign]
     werkzeug_log = logging.getLogger("werkzeug")

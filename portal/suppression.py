@@ -204,7 +204,7 @@ class _State:
         return 0 < remainder < self.k
 
 
-def protect_line(
+def _protect_state(
     values: Sequence[int],
     *,
     k: int,
@@ -212,14 +212,8 @@ def protect_line(
     total_prior: Interval = UNKNOWN,
     forced: Collection[int] = (),
     hide_total: bool = False,
-) -> Line:
-    """Protect one breakdown whose total (the sum of `values`) is published with it.
-
-    `priors` say what other tables already tell about each cell (default: nothing);
-    `forced` cells are hidden whatever their size (another table needs it); `hide_total`
-    hides the total. Cells of 1..k-1 become small; then the smallest shown cells are
-    hidden one by one until nothing hidden can be worked out; the total goes last.
-    """
+) -> _State:
+    """The working state of one breakdown once protected (see protect_line)."""
     count = len(values)
     state = _State(
         values=list(values),
@@ -259,12 +253,45 @@ def protect_line(
             if state.total_mark is Mark.SHOWN and total > 0:
                 state.total_mark = Mark.HIDDEN
             break
+    return state
+
+
+def _line(state: _State) -> Line:
+    """The published cells of a protected breakdown, with what can be deduced of each."""
     known, total_known = state.knowledge()
     cells = tuple(
         Cell(value, mark, interval)
         for value, mark, interval in zip(state.values, state.marks, known, strict=True)
     )
-    return Line(cells, Cell(total, state.total_mark, total_known))
+    return Line(cells, Cell(state.total, state.total_mark, total_known))
+
+
+def protect_line(
+    values: Sequence[int],
+    *,
+    k: int,
+    priors: Sequence[Interval] | None = None,
+    total_prior: Interval = UNKNOWN,
+    forced: Collection[int] = (),
+    hide_total: bool = False,
+) -> Line:
+    """Protect one breakdown whose total (the sum of `values`) is published with it.
+
+    `priors` say what other tables already tell about each cell (default: nothing);
+    `forced` cells are hidden whatever their size (another table needs it); `hide_total`
+    hides the total. Cells of 1..k-1 become small; then the smallest shown cells are
+    hidden one by one until nothing hidden can be worked out; the total goes last.
+    """
+    return _line(
+        _protect_state(
+            values,
+            k=k,
+            priors=priors,
+            total_prior=total_prior,
+            forced=forced,
+            hide_total=hide_total,
+        )
+    )
 
 
 def audit_parts(parts: Sequence[Interval], value: int, k: int) -> tuple[bool, Interval]:
@@ -320,6 +347,8 @@ class Protected:
     tables: dict[str, dict[str, Cell]]
     totals: dict[str, Cell]
     singles: dict[str, Cell]
+    # Groups whose breakdowns are not published at all (too few reports to split).
+    withheld: frozenset[str] = frozenset()
 
 
 def _part_knowledge(parts: Sequence[Protected], table: str, key: str) -> list[Interval]:
@@ -396,3 +425,102 @@ def protect_period(
         first = lines[names[0]][1].total
         totals[group] = Cell(first.value, first.mark, known)
     return Protected(tables, totals, singles)
+
+
+def _cells_leak(state: _State) -> bool:
+    """Whether a suppressed cell of the breakdown can be worked out exactly."""
+    known, _ = state.knowledge()
+    return any(
+        mark is not Mark.SHOWN and interval.exact
+        for mark, interval in zip(state.marks, known, strict=True)
+    )
+
+
+def _own_total(state: _State) -> Interval:
+    """What the breakdown alone tells about its (hidden) total."""
+    prior, state.total_prior = state.total_prior, UNKNOWN
+    try:
+        return state.knowledge()[1]
+    finally:
+        state.total_prior = prior
+
+
+def _protect_group(lines: Sequence[Sequence[int]], k: int) -> tuple[list[Line], bool]:
+    """Protect breakdowns that share one total (each a partition of the same reports).
+
+    With the total shown, the breakdowns are independent: each is protected alone. When one
+    of them can only be protected by hiding the total, the total is hidden in all, and what
+    every breakdown tells about it is put together (as an outsider would): while a hidden
+    cell can still be worked out from that, the breakdown that pins the total hardest hides
+    its smallest shown cell. Returns the lines and whether the whole group is withheld
+    (nothing left to hide; never seen in practice, but a leak must never be the fallback).
+    """
+    states = [_protect_state(values, k=k) for values in lines]
+    if all(state.total_mark is not Mark.HIDDEN for state in states):
+        return [_line(state) for state in states], False
+    states = [_protect_state(values, k=k, hide_total=True) for values in lines]
+    while True:
+        known = Interval(k)
+        for state in states:
+            known = known.meet(_own_total(state))
+        for state in states:
+            state.total_prior = known
+        if not any(_cells_leak(state) for state in states):
+            return [_line(state) for state in states], False
+        widenable = [state for state in states if state.candidates()]
+        if not widenable:
+            return [_line(state) for state in states], True
+        narrowest = min(widenable, key=lambda state: _width(_own_total(state)))
+        chosen = min(narrowest.candidates(), key=lambda index: (narrowest.values[index], index))
+        narrowest.marks[chosen] = Mark.HIDDEN
+        narrowest.complementary.add(chosen)
+
+
+def _width(interval: Interval) -> float:
+    """How wide an interval is (unbounded: infinite)."""
+    return float("inf") if interval.hi is None else interval.hi - interval.lo
+
+
+def protect_table(counts: Counts, *, k: int, groups: Mapping[str, str]) -> Protected:
+    """Protect one period published on its own: no other published period shares a report.
+
+    Every breakdown of a group shares its total. A total of 1..k-1 withholds the group's
+    breakdowns altogether (their cells all read "< k", zeros too: which cells are empty
+    would otherwise tell how the few reports split). Single figures are protected by the
+    caller (stats), which publishes them only over k reports or more.
+    """
+    tables: dict[str, dict[str, Cell]] = {}
+    totals: dict[str, Cell] = {}
+    withheld: set[str] = set()
+    for group in sorted(set(groups.values())):
+        names = [name for name in counts.tables if groups[name] == group]
+        if not names:
+            continue
+        keyed = {name: sorted(counts.tables[name]) for name in names}
+        total = sum(counts.tables[names[0]].values())
+        if 0 < total < k:
+            small = Interval(0, k - 1)
+            for name in names:
+                tables[name] = {
+                    key: Cell(counts.tables[name][key], Mark.SMALL, small) for key in keyed[name]
+                }
+            totals[group] = Cell(total, Mark.SMALL, Interval(1, k - 1))
+            withheld.add(group)
+            continue
+        lines, withhold = _protect_group(
+            [[counts.tables[name][key] for key in keyed[name]] for name in names], k
+        )
+        if withhold:
+            withheld.add(group)
+        known = UNKNOWN
+        for name, line in zip(names, lines, strict=True):
+            tables[name] = dict(zip(keyed[name], line.cells, strict=True))
+            known = known.meet(line.total.known)
+        first = lines[0].total
+        # A withheld group publishes no cell, so its total gives nothing away.
+        totals[group] = (
+            Cell(first.value, Mark.SHOWN, exactly(first.value))
+            if withhold
+            else Cell(first.value, first.mark, known)
+        )
+    return Protected(tables, totals, {}, frozenset(withheld))

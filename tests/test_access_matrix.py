@@ -67,6 +67,7 @@ POLICIES: dict[str, Policy] = {
     "citizens.inbox_reply": REPORTER,
     "citizens.inbox_add_evidence": REPORTER,
     "citizens.inbox_download": REPORTER,
+    "citizens.inbox_new_receipt": REPORTER,
     "api.create_report": EVERYONE,
     "api.report_status": EVERYONE,
     "api.catalog_list": EVERYONE,

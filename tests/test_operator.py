@@ -11,7 +11,7 @@ import pytest
 from portal.extensions import db
 from portal.models import Attachment, AuditEntry, Report
 from portal.services import reports
-from tests.conftest import VALID_FORM, csrf_token
+from tests.conftest import VALID_FORM, csrf_token, submit_report
 from tests.test_evidence import phone_jpeg
 
 URL = "/inspectorate/operator"
@@ -74,7 +74,9 @@ def test_operator_files_with_the_channel_and_shows_the_receipt_once(app, operato
         assert opened.content.chronology == CHRONOLOGY
 
     entries = audit_rows(app, "report.filed_by_operator")
-    assert [(entry.target, entry.detail) for entry in entries] == [(code, "channel=phone")]
+    # Who filed one and how, never which: the code beside the visit's time would name the visitor.
+    assert [(entry.target, entry.detail) for entry in entries] == [("", "channel=phone")]
+    assert all(code not in entry.detail for entry in entries)
     digits = receipt.replace("-", "")
     assert all(receipt not in entry.detail and digits not in entry.detail for entry in entries)
 
@@ -90,8 +92,71 @@ def test_operator_files_with_the_channel_and_shows_the_receipt_once(app, operato
         "/inbox/masuk",
         data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/inbox")},
     )
-    assert signed.status_code == 303
+    # The operator saw that receipt: the first sign-in replaces it with one only the
+    # reporter sees, and the operator's stops working.
+    assert signed.status_code == 200
+    page = signed.get_data(as_text=True)
+    new = _RECEIPT.search(page).group(1)
+    assert new != receipt
     assert CHRONOLOGY in reporter.get("/inbox").get_data(as_text=True)
+    for old_or_new, expected in ((receipt, 401), (new, 303)):
+        browser = app.test_client()
+        response = browser.post(
+            "/inbox/masuk",
+            data={"code": code, "receipt": old_or_new, "csrf_token": csrf_token(browser, "/inbox")},
+        )
+        assert response.status_code == expected
+
+
+def test_someone_who_signs_in_first_with_the_operators_receipt_locks_the_reporter_out(
+    app, operator
+):
+    text = operator.post(URL, data=form_data(operator)).get_data(as_text=True)
+    code, receipt = _CODE.search(text).group(1), _RECEIPT.search(text).group(1)
+    snoop = app.test_client()
+    first = snoop.post(
+        "/inbox/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(snoop, "/inbox")},
+    )
+    assert first.status_code == 200  # a new receipt: the snoop now holds the inbox...
+    reporter = app.test_client()
+    refused = reporter.post(
+        "/inbox/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/inbox")},
+    )
+    # ...and the reporter, whose receipt no longer works, knows someone used it.
+    assert refused.status_code == 401
+
+
+def test_a_reporter_can_replace_the_receipt_any_time(app, client):
+    code, receipt = submit_report(client)
+    signed = client.post(
+        "/inbox/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(client, "/inbox")},
+    )
+    assert signed.status_code == 303  # filed online: nobody else saw it, nothing forced
+    other = app.test_client()
+    assert (
+        other.post(
+            "/inbox/masuk",
+            data={"code": code, "receipt": receipt, "csrf_token": csrf_token(other, "/inbox")},
+        ).status_code
+        == 303
+    )
+    replaced = client.post("/inbox/tanda-terima", data={"csrf_token": csrf_token(client, "/inbox")})
+    assert replaced.status_code == 200
+    new = _RECEIPT.search(replaced.get_data(as_text=True)).group(1)
+    assert new != receipt
+    # The other browser is signed out; the old receipt is refused; the new one works.
+    assert 'name="receipt"' in other.get("/inbox").get_data(as_text=True)
+    assert "/inbox/keluar" in client.get("/inbox").get_data(as_text=True)
+    for old_or_new, expected in ((receipt, 401), (new, 303)):
+        browser = app.test_client()
+        response = browser.post(
+            "/inbox/masuk",
+            data={"code": code, "receipt": old_or_new, "csrf_token": csrf_token(browser, "/inbox")},
+        )
+        assert response.status_code == expected
 
 
 def test_each_operator_channel_is_recorded_and_no_other(app, operator):

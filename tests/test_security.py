@@ -3,6 +3,7 @@
 import logging
 import re
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def test_no_address_or_user_agent_written(app, client, caplog, capfd):
 
 
 def test_development_server_log_has_no_client_address(app):
-    """The request log of `flask run` (Werkzeug) must not show the citizen's address."""
+    """The request log of `flask run` (Werkzeug): no address, no path, no time."""
     records: list[str] = []
 
     class Collect(logging.Handler):
@@ -129,21 +130,27 @@ def test_development_server_log_has_no_client_address(app):
     thread.start()
     try:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{server.server_port}/status",
+            f"http://127.0.0.1:{server.server_port}/status/SRG-AAAA-BBBB-CC",
             headers={"User-Agent": CITIZEN_AGENT},
         )
-        with urllib.request.urlopen(request) as response:  # noqa: S310 (loopback only)
-            assert response.status == 200
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(request)  # noqa: S310 (loopback only)
+        assert raised.value.code == 404
+        raised.value.close()
     finally:
         server.shutdown()
         thread.join()
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
-    request_lines = [line for line in records if "GET /status" in line]
+    request_lines = [line for line in records if '"GET ' in line]
     assert request_lines, records
     for line in request_lines:
         assert "127.0.0.1" not in line
         assert CITIZEN_AGENT not in line
+        # The path (a tracking code someone looked up) and the second are gone too.
+        assert "SRG" not in line and "/status" not in line, line
+        assert not re.search(r"\d{2}:\d{2}:\d{2}", line), line
+        assert line.startswith('- - - [-] "GET - HTTP/1.1" 404'), line
 
 
 @pytest.fixture

@@ -7,21 +7,23 @@ import io
 import math
 import statistics
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select
 
 from portal import deadlines
 from portal.extensions import db
-from portal.models import Report, StatsRefresh, StatsSnapshot, StatusChange
-from portal.models.base import utcnow
+from portal.models import Report, StatsPublication, StatusChange
+from portal.models.base import moved_clock
 from portal.services import setup as setup_service
 from portal.services import stats
+from portal.services.reports import round_amount
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app
 
 K = 5
@@ -29,6 +31,18 @@ API = "/api/v1"
 # Many reports from one test address: lift the per-address filing limit.
 MANY = {"RATELIMIT_REPORT_SUBMIT": "1000 per hour"}
 many = pytest.mark.parametrize("app_config", [MANY])
+
+# The portal's clock in these tests: mid-November 2026, so 2026-Q3 is the newest
+# published quarter and the reports below fall in it.
+TODAY = datetime(2026, 11, 15, 5, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[None]:
+    """Every test here runs on a fixed day."""
+    with moved_clock(lambda: TODAY):
+        yield
+
 
 # What reaching each status sets on the report (as portal.services.cases does).
 VERIFYING = {"verified", "in_progress", "referred"}
@@ -137,8 +151,8 @@ def group(
 
 
 def seeded(app: Flask, client: FlaskClient) -> list[Filed]:
-    """Twenty reports in four groups of five: every published count is 0 or at least k."""
-    old, recent = months_ago(3), months_ago(2)
+    """Twenty reports in four groups of five in one closed quarter: every count 0 or >= k."""
+    old, recent = months_ago(4), months_ago(3)
     return [
         *group(
             app,
@@ -226,6 +240,11 @@ def expected(reports: list[Filed]) -> dict[str, Any]:
         stage: (math.floor(met * 100 / judged + 0.5) if judged else None, judged)
         for stage, (met, judged) in expected_deadlines(reports, as_of).items()
     }
+
+    def median(values: list[int]) -> int | None:
+        # Published in whole working days, halves rounded up.
+        return math.floor(statistics.median(values) + 0.5) if values else None
+
     return {
         "total": len(reports),
         "status": Counter(r.status for r in reports),
@@ -235,12 +254,13 @@ def expected(reports: list[Filed]) -> dict[str, Any]:
         "month": Counter(stats.month_key(r.received) for r in reports),
         "referral": Counter(r.referred_to for r in reports if r.referred_to),
         "channel": Counter({"api": len(reports)}),
-        "median_working_days_to_verification": (
-            statistics.median(verification) if verification else None
+        "median_working_days_to_verification": median(verification),
+        "median_working_days_to_completion": median(completion),
+        # Sums are rounded to two significant digits, like each amount.
+        "rupiah_demanded": round_amount(sum(r.amount or 0 for r in reports)),
+        "rupiah_refunded": round_amount(
+            sum(r.refund or 0 for r in reports if r.status == "resolved")
         ),
-        "median_working_days_to_completion": statistics.median(completion) if completion else None,
-        "rupiah_demanded": sum(r.amount or 0 for r in reports),
-        "rupiah_refunded": sum(r.refund or 0 for r in reports if r.status == "resolved"),
         "shares": shares,
     }
 
@@ -280,9 +300,10 @@ def test_json_and_csv_figures_equal_the_reports(app, client):
     ):
         assert figures[name]["value"] == want[name], name
         assert figures[name]["suppressed"] is False
-    for stage, (share, judged) in want["shares"].items():
+    for stage, (share, _judged) in want["shares"].items():
         figure = figures[f"deadline_met_percent_{stage}"]
-        assert (figure["value"], figure["reports"]["count"]) == (share, judged), stage
+        # The reports behind a share are not published: one more total to subtract.
+        assert (figure["value"], figure["reports"]["count"]) == (share, None), stage
     # The deadlines in the seed: some met, some missed (so the shares say something).
     assert 0 < want["shares"]["received"][0] < 100
     assert want["shares"]["in_progress"] == (50, 10)  # five resolved in time, five overdue
@@ -308,92 +329,69 @@ def test_json_and_csv_figures_equal_the_reports(app, client):
     assert rows[("category", "pungli")]["label_en"] == "Illegal levy"
     refunded = rows[("figure", "rupiah_refunded")]
     assert refunded["value"] == str(want["rupiah_refunded"])
-    assert refunded["count"] == "5"
-    assert {row["period"] for row in rows.values()} == {"last-12-months"}
+    assert refunded["count"] == ""
+    assert {row["period"] for row in rows.values()} == {"2026-Q3"}
 
 
 @many
-def test_figures_of_one_month_count_only_that_month(app, client):
+def test_a_year_adds_up_its_published_quarters(app, client):
     reports = seeded(app, client)
-    recent = months_ago(2)
-    want = expected([r for r in reports if stats.month_start(r.received) == recent])
-    body = client.get(f"{API}/stats?period={stats.month_key(recent)}").get_json()
-    assert body["period"]["kind"] == "month"
-    assert body["reports"]["count"] == want["total"] == 10
-    statuses = {cell["key"]: cell["count"] for cell in body["breakdowns"]["status"]["cells"]}
-    assert statuses["rejected"] == 5 and statuses["referred"] == 5 and statuses["resolved"] == 0
-    # Nobody in this month was resolved: there is nothing to take a median of.
-    completion = body["figures"]["median_working_days_to_completion"]
-    assert completion["value"] is None and completion["reports"]["count"] == 0
+    want = expected(reports)
+    body = client.get(f"{API}/stats?period=2026").get_json()
+    assert body["period"]["kind"] == "year"
+    assert body["quarters"] == ["2026-Q1", "2026-Q2", "2026-Q3"]  # Q4 has not ended
+    assert body["reports"]["count"] == want["total"] == 20
+    months = {cell["key"]: cell["count"] for cell in body["breakdowns"]["month"]["cells"]}
+    assert months["2026-07"] == 10 and months["2026-08"] == 10 and months["2026-01"] == 0
+    # No month, no rolling window, no quarter that has not ended.
+    for bad in ("2026-08", "2026-Q4", "last-12-months", "2027"):
+        assert client.get(f"{API}/stats?period={bad}").status_code == 400, bad
 
 
 @many
-def test_a_new_report_appears_after_refresh_or_after_max_age(app, client, runner):
-    file_reports(client, 6)
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 6
+def test_figures_change_only_when_a_quarter_is_published(app, client, runner):
+    def count(period: str = "") -> Any:
+        return client.get(f"{API}/stats?period={period}").get_json()["reports"]["count"]
+
+    file_reports(client, 6)  # filed on 15 November: 2026-Q4, not ended
+    assert count() == 0  # the newest published quarter is 2026-Q3: no report there
+    before = client.get(f"{API}/stats?period=2026").get_json()
     file_reports(client, 1)
-    # The snapshot is fresh: the new report is not counted yet.
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 6
-    result = runner.invoke(args=["stats", "refresh"])
-    assert result.exit_code == 0, result.output
-    assert "Statistics refreshed" in result.output
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 7
-    file_reports(client, 1)
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 7
+    assert client.get(f"{API}/stats?period=2026").get_json() == before
+    with moved_clock(lambda: datetime(2027, 1, 2, 5, 0, tzinfo=UTC)):
+        assert count() == 7  # 2026-Q4 has ended: published on the first request
+        file_reports(client, 1)  # counted in 2027-Q1, published in April
+        assert count("2026-Q4") == 7
+        assert count("2026") == 7
+    with moved_clock(lambda: datetime(2027, 4, 1, 5, 0, tzinfo=UTC)):
+        result = runner.invoke(args=["stats", "publish"])
+        assert result.exit_code == 0, result.output
+        assert "2027-Q1" in result.output
+        newest = client.get(f"{API}/stats").get_json()
+        assert newest["period"]["key"] == "2027-Q1"
+        assert newest["reports"]["display"] == "< 5"  # one report: never a number
+        assert newest["breakdowns"]["category"]["cells"] == []  # nor how it splits
+        assert count("2026-Q4") == 7  # a published quarter never changes
     with app.app_context():
-        max_age = app.config["STATS_MAX_AGE_SECONDS"]
-        db.session.execute(
-            update(StatsSnapshot).values(built_at=utcnow() - timedelta(seconds=max_age + 1))
-        )
-        db.session.commit()
-    # Older than the maximum age: the next request rebuilds it.
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 8
-    with app.app_context():
-        # The new snapshot and the one before it are kept; older ones are gone.
-        assert len(db.session.scalars(select(StatsSnapshot)).all()) == 2
+        assert db.session.scalars(select(StatsPublication.period)).all() == ["2026-Q4", "2027-Q1"]
 
 
 @pytest.mark.parametrize("app_config", [{**MANY, "STATS_REFRESH_IN_REQUESTS": False}])
-def test_large_instances_rebuild_only_from_cron(app, client, runner):
+def test_large_instances_publish_only_from_the_timer(app, client, runner):
     file_reports(client, 6)
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 6
-    file_reports(client, 1)
-    with app.app_context():
-        db.session.execute(update(StatsSnapshot).values(built_at=utcnow() - timedelta(days=1)))
-        db.session.commit()
-    # Stale, but requests do not rebuild: only the cron command does.
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 6
-    assert runner.invoke(args=["stats", "refresh"]).exit_code == 0
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 7
-
-
-@many
-def test_while_another_server_rebuilds_the_previous_snapshot_is_served(app, client):
-    file_reports(client, 5)
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 5
-    file_reports(client, 1)
-    with app.app_context():
-        db.session.execute(update(StatsSnapshot).values(built_at=utcnow() - timedelta(days=1)))
-        # Another app server holds the rebuild lease.
-        db.session.add(
-            StatsRefresh(id=1, holder="elsewhere", lease_until=utcnow() + timedelta(minutes=5))
-        )
-        db.session.commit()
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 5
-    with app.app_context():
-        # That server died: its lease runs out, and the next request rebuilds.
-        db.session.execute(update(StatsRefresh).values(lease_until=utcnow() - timedelta(seconds=1)))
-        db.session.commit()
-    assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 6
-    with app.app_context():
-        lease = db.session.get(StatsRefresh, 1)
-        assert lease is not None and lease.holder is None  # given back after the rebuild
+    with moved_clock(lambda: datetime(2027, 1, 2, 5, 0, tzinfo=UTC)):
+        # The quarter has ended, but requests do not publish: only the timer's command does.
+        assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 0
+        assert runner.invoke(args=["stats", "publish"]).exit_code == 0
+        assert client.get(f"{API}/stats").get_json()["reports"]["count"] == 6
+        result = runner.invoke(args=["stats", "publish"])
+        assert "nothing due" in result.output
 
 
 @many
 def test_requests_do_not_read_the_reports_table(app, client):
     seeded(app, client)
-    client.get(f"{API}/stats")  # builds the snapshot
+    client.get(f"{API}/stats")  # publishes the closed quarter
     statements: list[str] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -405,9 +403,9 @@ def test_requests_do_not_read_the_reports_table(app, client):
     try:
         for url in (
             f"{API}/stats",
-            f"{API}/stats.csv?period={stats.month_key(months_ago(2))}",
+            f"{API}/stats.csv?period=2026-Q3",
             "/transparansi",
-            f"/transparansi?period={months_ago(3).year}",
+            "/transparansi?period=2026",
         ):
             assert client.get(url).status_code == 200
     finally:
@@ -441,12 +439,31 @@ def test_periods_parse_strictly():
         date(2026, 2, 1),
         date(2026, 3, 1),
     ]
-    assert stats.parse_period("2026-q4", today).key == "2026-Q4"
+    assert stats.parse_period("2026-q3", today).key == "2026-Q3"
     assert stats.parse_period("2026", today).last == date(2026, 12, 1)
-    window = stats.parse_period("", today)
-    assert (window.first, window.last) == (date(2025, 12, 1), date(2026, 11, 1))
-    assert stats.parse_period("last-12-months", today) == window
-    for bad in ("2026-13", "2026-Q5", "26", "2026-1", "Q1", "1999", "2027", "2026-12", " x"):
+    newest = stats.parse_period("", today)
+    assert (newest.key, newest.first, newest.last) == (
+        "2026-Q3",
+        date(2026, 7, 1),
+        date(2026, 9, 1),
+    )
+    assert stats.parse_period("latest", today) == newest
+    # A quarter is published once it has ended: on its last day it is still open.
+    assert stats.parse_period("", date(2026, 9, 30)).key == "2026-Q2"
+    assert stats.parse_period("", date(2026, 10, 1)).key == "2026-Q3"
+    for bad in (
+        "2026-13",
+        "2026-Q5",
+        "26",
+        "2026-1",
+        "Q1",
+        "1999",
+        "2027",
+        "2026-Q4",
+        " x",
+        "2026-03",
+        "last-12-months",
+    ):
         with pytest.raises(stats.InvalidPeriod):
             stats.parse_period(bad, today)
 
@@ -470,14 +487,14 @@ def test_statistics_on_postgres(instance_folder, postgres_url):
         assert body["reports"]["count"] == 20
         figures = body["figures"]
         assert figures["rupiah_refunded"]["value"] == want["rupiah_refunded"]
-        for stage, (share, judged) in want["shares"].items():
+        for stage, (share, _judged) in want["shares"].items():
             figure = figures[f"deadline_met_percent_{stage}"]
-            assert (figure["value"], figure["reports"]["count"]) == (share, judged), stage
+            assert figure["value"] == share, stage
         with app.app_context():
-            # Two servers rebuilding at once each write a whole snapshot; both commit.
+            # Published once: a second server finds nothing due; working snapshots still build.
+            assert stats.publish_due() == []
             first, second = stats.refresh(), stats.refresh()
             assert second.id > first.id
-            assert stats.newest().id == second.id
     finally:
         with app.app_context():
             db.session.remove()

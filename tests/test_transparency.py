@@ -14,7 +14,9 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale, format_date
 
 from portal.services import stats
-from tests.test_stats import API, MANY, expected, group, months_ago, seeded
+from tests.test_stats import API, MANY, clock, expected, group, months_ago, seeded
+
+__all__ = ["clock"]  # the fixed day of test_stats, for every test here too
 
 K = 5
 BREAKDOWNS = ("status", "category", "service", "unit", "channel", "month", "referral")
@@ -172,7 +174,7 @@ def test_dashboard_figures_equal_the_reports(app, client):
 def test_a_cell_of_k_minus_one_shows_less_than_k_everywhere(app, client):
     month = months_ago(2)
     small_cell(app, client, month)
-    key = stats.month_key(month)
+    key = "2026-Q3"
     english(client)
     cells, total = html_table(page(client, f"?period={key}"), "category")
     assert cells["calo"] == "< 5"
@@ -199,46 +201,41 @@ def test_a_cell_of_k_minus_one_shows_less_than_k_everywhere(app, client):
         "true",
     )
     # Every breakdown of every period holding these reports, in every format.
-    for period in (key, f"{month.year}-Q{(month.month - 1) // 3 + 1}", str(month.year), ""):
+    for period in (key, str(month.year), ""):
         check_every_format(client, period)
 
 
 @many
-def test_a_quarter_does_not_give_away_what_its_months_hide(app, client):
-    month = months_ago(2)
-    small_cell(app, client, month)
-    quarter = stats.parse_period(f"{month.year}-Q{(month.month - 1) // 3 + 1}", month)
-    other = next(m for m in quarter.months if m != month and m <= months_ago(0))
-    # Another month of the same quarter: calo 5, pungli 6, all shown there.
+def test_a_year_does_not_give_away_what_its_quarters_hide(app, client):
+    small_cell(app, client, months_ago(2))  # 2026-Q3: calo 4, pungli 5
+    # A month of another quarter: calo 5, pungli 6, all shown there.
+    other = months_ago(6)
     group(app, client, month=other, category="calo", service="kk", unit="mpp", plan=[])
     group(app, client, month=other, category="pungli", service="kk", unit="mpp", plan=[], count=6)
-    months = {
-        m: json_tables(client.get(f"{API}/stats?period={stats.month_key(m)}").get_json())
-        for m in quarter.months
-        if m <= months_ago(0)
+    quarters = {
+        key: json_tables(client.get(f"{API}/stats?period={key}").get_json())
+        for key in ("2026-Q1", "2026-Q2", "2026-Q3")
     }
-    assert months[other]["category"][0]["calo"]["count"] == 5
-    body = client.get(f"{API}/stats?period={quarter.key}").get_json()
-    quarterly = json_tables(body)
-    # 9 calo in the quarter, 5 shown in the other month: showing 9 would give away the 4.
-    assert quarterly["category"][0]["calo"]["count"] is None
+    assert quarters["2026-Q2"]["category"][0]["calo"]["count"] == 5
+    yearly = json_tables(client.get(f"{API}/stats?period=2026").get_json())
+    # 9 calo in the year, 5 shown in Q2: showing 9 would give away the 4.
+    assert yearly["category"][0]["calo"]["count"] is None
     for name in BREAKDOWNS:
-        for key, cell in quarterly[name][0].items():
+        for key, cell in yearly[name][0].items():
             if cell["count"] is None:
                 continue
-            shown_in_months = sum(
-                (tables[name][0].get(key) or {}).get("count") or 0 for tables in months.values()
+            shown = sum(
+                (tables[name][0].get(key) or {}).get("count") or 0 for tables in quarters.values()
             )
-            remainder = cell["count"] - shown_in_months
-            assert remainder == 0 or remainder >= K, (name, key, remainder)
-    check_every_format(client, quarter.key)
+            assert cell["count"] == shown, (name, key)  # a year is exactly its quarters
+    check_every_format(client, "2026")
 
 
 @many
 def test_no_public_output_has_a_day_or_a_tracking_code(app, client):
     reports = seeded(app, client)
     english(client)
-    periods = ["", stats.month_key(months_ago(2)), str(months_ago(3).year)]
+    periods = ["", "2026-Q3", "2026"]
     outputs = [page(client, f"?period={p}") for p in periods]
     outputs += [client.get(f"{API}/stats?period={p}").get_data(as_text=True) for p in periods]
     outputs += [client.get(f"{API}/stats.csv?period={p}").get_data(as_text=True) for p in periods]
@@ -262,7 +259,7 @@ def test_no_public_output_has_a_day_or_a_tracking_code(app, client):
 
 @many
 def test_a_bad_period_is_refused_with_400(client):
-    for bad in ("2026-13", "2026-Q5", "Q1", "20266", "1999", "2999", "<script>"):
+    for bad in ("2026-13", "2026-Q5", "Q1", "20266", "1999", "2999", "<script>", "2026-03"):
         response = client.get(f"/transparansi?period={bad}")
         assert response.status_code == 400, bad
         text = english(client).get(f"/transparansi?period={bad}").get_data(as_text=True)
@@ -279,7 +276,7 @@ def test_a_bad_period_is_refused_with_400(client):
 def test_charts_are_server_side_svg_with_text_and_tables(app, client):
     month = months_ago(2)
     small_cell(app, client, month)
-    html = page(english(client), f"?period={stats.month_key(month)}")
+    html = page(english(client), "?period=2026-Q3")
     assert "<script" not in html and "style=" not in html
     svgs = re.findall(r"<svg[^>]*>.*?</svg>", html, re.S)
     assert len(svgs) == len(BREAKDOWNS) + 1  # one per breakdown, one for deadlines
@@ -328,10 +325,10 @@ def test_indonesian_is_the_default(app, client):
 
 @pytest.mark.parametrize("app_config", [{**MANY, "STATS_MIN_CELL": 3}])
 def test_k_comes_from_config(app, client):
-    month = months_ago(1)
+    month = months_ago(2)
     group(app, client, month=month, category="calo", service="kk", unit="mpp", plan=[], count=2)
     group(app, client, month=month, category="pungli", service="kk", unit="mpp", plan=[], count=4)
-    body = client.get(f"{API}/stats?period={stats.month_key(month)}").get_json()
+    body = client.get(f"{API}/stats?period=2026-Q3").get_json()
     cells = {cell["key"]: cell for cell in body["breakdowns"]["category"]["cells"]}
     assert cells["calo"]["display"] == "< 3"
     assert body["min_cell"] == 3
@@ -341,9 +338,9 @@ def test_k_comes_from_config(app, client):
 def test_periods_offered_by_the_filter(app):
     today = date(2026, 5, 20)
     with app.test_request_context():
-        (_, years), (_, quarters), (_, months) = stats.period_choices(date(2024, 11, 1), today)
+        (_, years), (_, quarters) = stats.period_choices(date(2024, 11, 1), today)
     assert [p.key for p in years] == ["2026", "2025", "2024"]
-    assert [p.key for p in quarters][:2] == ["2026-Q2", "2026-Q1"]
+    # Only quarters that have ended: 2026-Q2 is still open on 20 May.
+    assert [p.key for p in quarters][:2] == ["2026-Q1", "2025-Q4"]
     assert quarters[-1].key == "2024-Q4"  # the first month's quarter, 2024-11 in it
-    assert (months[0].key, months[-1].key, len(months)) == ("2026-05", "2024-11", 19)
-    assert all(p.first <= today for p in (*years, *quarters, *months))
+    assert all(p.last < date(2026, 4, 1) for p in quarters)

@@ -29,7 +29,6 @@ CSV_COLUMNS = (
     "display",
     "suppressed",
 )
-LAST_12_MONTHS = stats.LAST_12_MONTHS
 
 
 def _cell(cell: Cell, k: int) -> dict[str, Any]:
@@ -54,7 +53,7 @@ def _period(report: stats.PeriodStats) -> dict[str, str]:
     """The period in the JSON shape."""
     period = report.period
     return {
-        "key": period.key or LAST_12_MONTHS,
+        "key": period.key,
         "kind": period.kind,
         "first_month": stats.month_key(period.first),
         "last_month": stats.month_key(period.last),
@@ -89,6 +88,7 @@ def as_json(report: stats.PeriodStats) -> dict[str, Any]:
     return {
         "period": _period(report),
         "as_of_month": stats.month_key(report.as_of_month),
+        "quarters": list(report.quarters),
         "min_cell": k,
         "licence": licence_line(),
         "dictionary": url_for("public.data_dictionary", _external=True),
@@ -101,7 +101,7 @@ def as_json(report: stats.PeriodStats) -> dict[str, Any]:
 def as_rows(report: stats.PeriodStats) -> list[tuple[Any, ...]]:
     """The whole period as CSV rows: one per breakdown cell, per total and per figure."""
     k = report.k
-    period = report.period.key or LAST_12_MONTHS
+    period = report.period.key
 
     def count_row(
         breakdown: str, key: str, label_id: str, label_en: str, cell: Cell
@@ -158,7 +158,7 @@ def _report() -> stats.PeriodStats | tuple[Response, int]:
 
 @bp.get("/stats")
 def stats_json() -> ResponseReturnValue:
-    """The statistics of a period (default: the last 12 months) as JSON."""
+    """The statistics of a closed quarter or a year (default: the newest quarter) as JSON."""
     report = _report()
     if isinstance(report, tuple):
         return report
@@ -175,7 +175,7 @@ def stats_csv() -> ResponseReturnValue:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     writer.writerows(as_rows(report))
-    name = f"statistik-{report.period.key or LAST_12_MONTHS}.csv"
+    name = f"statistik-{report.period.key}.csv"
     return Response(
         buffer.getvalue(),
         mimetype="text/csv",

@@ -234,3 +234,7 @@ class EvidenceForm(PortalForm):
     """Add evidence files to a report."""
 
     evidence = MultipleFileField(_l("Evidence files"))
+
+
+class NewReceiptForm(PortalForm):
+    """Ask for a new receipt (nothing to fill in: the CSRF token is the whole form)."""

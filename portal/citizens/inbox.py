@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from portal import crypto, deadlines
 from portal.citizens import bp
-from portal.citizens.forms import EvidenceForm, InboxLoginForm, ReplyForm
+from portal.citizens.forms import EvidenceForm, InboxLoginForm, NewReceiptForm, ReplyForm
 from portal.downloads import attachment_response
 from portal.evidence import EvidenceRejected
 from portal.extensions import db, limiter
@@ -113,6 +113,7 @@ def _inbox_page(
             files=inbox.evidence_list(report, reporter.data_key),
             reply=reply or ReplyForm(formdata=None),
             upload=upload or EvidenceForm(formdata=None),
+            new_receipt=NewReceiptForm(formdata=None),
             upload_error=upload_error,
             max_files=current_app.config["EVIDENCE_MAX_FILES"],
         ),
@@ -151,10 +152,42 @@ def inbox_login() -> ResponseReturnValue:
         return render_template("citizens/inbox_login.html", form=form), 401
     sessions.end(request.cookies.get(INBOX_COOKIE))  # never reuse a token across sign-ins
     token = sessions.start(kind=SessionKind.REPORTER, key=data_key, report_id=report.id)
+    if report.receipt_seen_by_staff:
+        # The staff member who filed it has seen this receipt: the first sign-in swaps it
+        # for one only the reporter sees. If someone else signed in first, the reporter's
+        # receipt no longer works, which they notice (the receipt page tells them so).
+        return _new_receipt_page(report, data_key, token, first=True)
     db.session.commit()
     response = redirect(url_for("citizens.inbox_page"), 303)
     _set_cookie(response, token)
     return response
+
+
+def _new_receipt_page(
+    report: Report, data_key: crypto.DataKey, token: str, *, first: bool
+) -> ResponseReturnValue:
+    """Replace the receipt, end every other inbox session of the report, show it once."""
+    db.session.commit()  # the new session first: the derivation holds no connection
+    receipt = reports.replace_receipt(report, data_key)
+    sessions.end_others_for_report(report.id, token)
+    db.session.commit()
+    response = Response(
+        render_template("citizens/new_receipt.html", report=report, receipt=receipt, first=first)
+    )
+    _set_cookie(response, token)
+    return response
+
+
+@bp.post("/inbox/tanda-terima")
+@reporter_required
+def inbox_new_receipt() -> ResponseReturnValue:
+    """Give the signed-in reporter a new receipt; the old one stops working."""
+    reporter = signed_in_reporter()
+    form = NewReceiptForm()
+    if not form.validate():
+        abort(400)
+    token = request.cookies.get(INBOX_COOKIE) or ""
+    return _new_receipt_page(reporter.report, reporter.data_key, token, first=False)
 
 
 @bp.post("/inbox/keluar")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, render_template, request, session
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from portal.citizens import bp
 from portal.citizens.forms import ReportForm
@@ -15,11 +16,8 @@ from portal.evidence import EvidenceRejected
 from portal.extensions import limiter
 from portal.models import Category, Service, Unit
 from portal.security import submit_limit
-from portal.services import catalog, inbox
+from portal.services import catalog, inbox, sessions
 from portal.services.reports import NotInitialised, file_report, round_amount
-
-SENT_KEY = "sent_submissions"
-SENT_REMEMBERED = 5  # how many recent submission marks the cookie keeps
 
 
 def _public_facts(form: ReportForm) -> dict[str, object]:
@@ -78,9 +76,10 @@ def send() -> ResponseReturnValue:
     form = ReportForm()
     if not form.validate():
         return render_template("citizens/report_form.html", form=form), 400
+    # The guard lives on the server (a keyed hash of the review step's mark): the browser
+    # leaves the receipt page with no cookie changed and nothing saying it filed.
     submission = form.submission.data or ""
-    sent = list(session.get(SENT_KEY, []))
-    if submission and submission in sent:
+    if submission and sessions.submission_used(submission):
         return render_template("citizens/already_sent.html"), 409
     try:
         files = inbox.read_uploads(request.files.getlist("evidence"))
@@ -91,7 +90,10 @@ def send() -> ResponseReturnValue:
             content=form.content(),
             contact=(form.contact.data or "").strip(),
             files=files,
+            on_filed=(lambda _report: sessions.use_submission(submission)) if submission else None,
         )
+    except IntegrityError:  # the same review step sent twice at once: the other one won
+        return render_template("citizens/already_sent.html"), 409
     except EvidenceRejected as error:
         return _review_page(form, upload_error=str(error.message))
     except inbox.TooManyFiles as error:
@@ -105,6 +107,4 @@ def send() -> ResponseReturnValue:
         return page, 503, {"Retry-After": str(busy.retry_after)}
     except NotInitialised:
         abort(503)
-    if submission:
-        session[SENT_KEY] = ([*sent, submission])[-SENT_REMEMBERED:]
     return render_template("citizens/receipt.html", filed=filed), 201

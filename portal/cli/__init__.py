@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     from portal.cli.notify import notify_group
     from portal.cli.purge import purge_command
     from portal.cli.recover import recover_command
+    from portal.cli.sessions import sessions_group
     from portal.cli.setup import setup_command
     from portal.cli.staff import staff_group
     from portal.cli.stats import stats_group
@@ -28,5 +29,6 @@ def register(app: Flask) -> None:
         backup_command,
         restore_command,
         keys_group,
+        sessions_group,
     ):
         app.cli.add_command(command)

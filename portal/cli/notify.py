@@ -15,6 +15,27 @@ def notify_group() -> None:
     """Staff email notifications (off unless NOTIFY_SMTP_HOST is set)."""
 
 
+@notify_group.command("new")
+@with_appcontext
+def new_command() -> None:
+    """Mail how many reports arrived since the last notice (counts only); exit 1 on failure.
+
+    Run it from a timer (hourly, say): staff learn of new reports in batches, never at
+    the second one is filed.
+    """
+    if not notify.enabled():
+        click.echo("notifications are off (NOTIFY_SMTP_HOST is not set); nothing sent")
+        return
+    fresh, sent = notify.new_reports_notice()
+    if fresh == 0:
+        click.echo("no new reports; nothing sent")
+        return
+    if not sent:
+        click.echo(f"{fresh} new reports; sending failed", err=True)
+        sys.exit(1)
+    click.echo(f"{fresh} new reports; notice sent")
+
+
 @notify_group.command("digest")
 @with_appcontext
 def digest_command() -> None:

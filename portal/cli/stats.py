@@ -18,10 +18,22 @@ def stats_group() -> None:
     """The public statistics."""
 
 
+@stats_group.command("publish")
+@with_appcontext
+def publish_command() -> None:
+    """Publish (freeze) every quarter that has ended; run it daily from a timer.
+
+    The first request after a quarter ends would publish it too; this way none has to.
+    A published quarter never changes again.
+    """
+    published = stats.publish_due()
+    click.echo("Published: " + (", ".join(published) if published else "nothing due"))
+
+
 @stats_group.command("refresh")
 @with_appcontext
 def refresh_command() -> None:
-    """Rebuild the statistics from the reports table now.
+    """Rebuild the internal working snapshot (nothing published changes until a quarter ends).
 
     Pages and the API rebuild a snapshot older than STATS_MAX_AGE_SECONDS themselves,
     but a rebuild over a large table takes a while: run this every few minutes from cron

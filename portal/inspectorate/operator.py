@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, render_template, request, session
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
 from portal.evidence import EvidenceRejected
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.inspectorate.forms import CHANNEL_LABELS, OperatorReportForm
 from portal.models import Channel, Role
-from portal.services import cases, inbox
+from portal.services import cases, inbox, sessions
 from portal.services.reports import NotInitialised, UnknownCatalogCode
-
-# Submission marks of recently filed operator forms, so a reloaded POST does not
-# file the same report twice (the same approach as the citizen form).
-SENT_KEY = "operator_sent"
-SENT_REMEMBERED = 5
 
 
 def _form_page(
@@ -47,8 +43,8 @@ def operator_form() -> ResponseReturnValue:
     if not form.validate():
         return _form_page(form, status=400)
     submission = form.submission.data or ""
-    sent = list(session.get(SENT_KEY, []))
-    if submission and submission in sent:
+    # Server-side guard: the operator's cookie does not change with a filing either.
+    if submission and sessions.submission_used(submission):
         return render_template("inspectorate/operator_sent.html"), 409
     try:
         files = inbox.read_uploads(request.files.getlist(form.evidence.name))
@@ -61,7 +57,10 @@ def operator_form() -> ResponseReturnValue:
             content=form.content(),
             contact=(form.contact.data or "").strip(),
             files=files,
+            submission=submission,
         )
+    except IntegrityError:  # the same form sent twice at once: the other one won
+        return render_template("inspectorate/operator_sent.html"), 409
     except EvidenceRejected as error:
         return _form_page(form, upload_error=str(error.message), status=400)
     except inbox.TooManyFiles as error:
@@ -70,8 +69,6 @@ def operator_form() -> ResponseReturnValue:
         return _form_page(form, status=400)
     except NotInitialised:
         abort(503)
-    if submission:
-        session[SENT_KEY] = [*sent, submission][-SENT_REMEMBERED:]
     return (
         render_template(
             "inspectorate/operator_receipt.html",

@@ -6,10 +6,10 @@ from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
 from portal.models.publication import PublicationState, PublishedCase, WithdrawalReason
 from portal.models.reports import Channel, Outcome, Priority, Report, Status, StatusChange
-from portal.models.sessions import PortalSession, SessionKind
+from portal.models.sessions import PortalSession, SessionKind, UsedSubmission
 from portal.models.settings import Setting
 from portal.models.staff import Role, Staff
-from portal.models.stats import StatsCell, StatsRefresh, StatsSnapshot
+from portal.models.stats import StatsCell, StatsPublication, StatsRefresh, StatsSnapshot
 
 __all__ = [
     "Attachment",
@@ -33,10 +33,12 @@ __all__ = [
     "Side",
     "Staff",
     "StatsCell",
+    "StatsPublication",
     "StatsRefresh",
     "StatsSnapshot",
     "Status",
     "StatusChange",
     "Unit",
+    "UsedSubmission",
     "WithdrawalReason",
 ]

@@ -144,6 +144,9 @@ class Report(db.Model):  # type: ignore[name-defined]
     key_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
     receipt_salt: Mapped[bytes] = mapped_column(LargeBinary)
     receipt_kdf: Mapped[str] = mapped_column(String(64))
+    # The receipt was shown to a staff member (walk-in, phone...): the first inbox sign-in
+    # replaces it with one only the reporter sees, and the old one stops working.
+    receipt_seen_by_staff: Mapped[bool] = mapped_column(default=False)
 
     assignee: Mapped[Staff | None] = relationship(foreign_keys=[assignee_id])
     category: Mapped[Category] = relationship()

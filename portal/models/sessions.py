@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, LargeBinary, String
@@ -38,3 +38,17 @@ class PortalSession(db.Model):  # type: ignore[name-defined]
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsedSubmission(db.Model):  # type: ignore[name-defined]
+    """A review step's one-time mark, once its report was sent: the double-submit guard.
+
+    Kept on the server so the browser keeps no trace of having filed; only a keyed hash of
+    the mark and a day, no row id (SQLite keeps no rowid order), and swept after the day.
+    """
+
+    __tablename__ = "used_submission"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_on: Mapped[date] = mapped_column(index=True)

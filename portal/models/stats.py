@@ -54,3 +54,22 @@ class StatsRefresh(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None]
+
+
+class StatsPublication(db.Model):  # type: ignore[name-defined]
+    """The frozen figures of one closed quarter: written once, never changed.
+
+    Public figures change only when a quarter that has ended is published, so an outsider
+    who polls the statistics learns nothing about when, between two publications, any
+    report arrived. `cells` holds the quarter's raw monthly cells (JSON list of
+    [month, figure, key, reports, amount]); suppression is applied on reading, the same way
+    every time, so every server and every request publishes the same numbers.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), unique=True)  # "2026-Q3"
+    first_month: Mapped[date]
+    # The day (WIB) the quarter was frozen: statuses and deadlines are as of that day.
+    published_on: Mapped[date]
+    deadlines: Mapped[str] = mapped_column(Text)
+    cells: Mapped[str] = mapped_column(Text)

@@ -56,9 +56,9 @@ def licence_line() -> str:
 
 
 def _filter(selected: str) -> dict[str, Any]:
-    """The filter's options: the last 12 months first, then years, quarters and months."""
+    """The filter's options: the newest closed quarter first, then years and quarters."""
     groups = stats.period_choices(stats.first_month(), local_today())
-    options = [("", str(_l("Last 12 months")))]
+    options = [("", str(_l("Newest published quarter")))]
     listed = {""} | {period.key for _, periods in groups for period in periods}
     if selected not in listed:  # a valid period older than the list, or the bad value typed
         options.append((selected, selected))

@@ -33,7 +33,7 @@ from portal.models import (
     StatusChange,
 )
 from portal.models.base import today
-from portal.services import audit, inbox, reports
+from portal.services import audit, inbox, reports, sessions
 from portal.services.errors import DomainError
 from portal.services.inbox import EvidenceFile, EvidenceInfo, OpenedMessage
 
@@ -282,7 +282,9 @@ def timeline(report: Report, key: crypto.DataKey | None) -> list[CaseStep]:
     for step in report.history:
         note = ""
         if step.internal_note_ct is not None and key is not None:
-            note = crypto.decrypt(key, step.internal_note_ct, _note_aad(report, step.id)).decode()
+            note = crypto.unpad(
+                crypto.decrypt(key, step.internal_note_ct, _note_aad(report, step.id))
+            ).decode()
         steps.append(
             CaseStep(
                 status=step.status,
@@ -384,7 +386,7 @@ def _move(
     db.session.flush()  # the step's id is bound into the note's ciphertext
     if key is not None:
         change.internal_note_ct = crypto.encrypt(
-            key, internal_note.encode(), _note_aad(report, change.id)
+            key, crypto.pad(internal_note.encode()), _note_aad(report, change.id)
         )
     day = today()
     report.status = target
@@ -642,17 +644,22 @@ def file_for_reporter(
     content: reports.ReportContent,
     contact: str,
     files: Sequence[CleanFile],
+    submission: str = "",
 ) -> reports.FiledReport:
     """File a report on behalf of a walk-in, phone, SMS or WhatsApp reporter; audited.
 
-    The audit entry names the tracking code and channel, never the receipt.
+    The audit entry says who filed one and by which channel, never which report: the
+    tracking code beside the time of a visit would name the visitor to anyone with the
+    office's CCTV or visitor book. `submission` is the form's one-time mark (double submit).
     """
 
     def audited(report: Report) -> None:
+        if submission:
+            sessions.use_submission(submission)
         audit.record(
             actor=actor.email,
             action="report.filed_by_operator",
-            target=report.tracking_code,
+            target="",
             detail=f"channel={channel}",
         )
 

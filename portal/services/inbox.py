@@ -124,7 +124,9 @@ def post_message(
     message = Message(report_id=report.id, author=author, staff_id=staff_id, body_ct=b"")
     db.session.add(message)
     db.session.flush()  # the id is bound into the ciphertext
-    message.body_ct = crypto.encrypt(data_key, body.encode(), _aad(report, "message", message.id))
+    message.body_ct = crypto.encrypt(
+        data_key, crypto.pad(body.encode()), _aad(report, "message", message.id)
+    )
     db.session.commit()
     return message
 
@@ -138,7 +140,9 @@ def conversation(report: Report, data_key: crypto.DataKey) -> list[OpenedMessage
         OpenedMessage(
             row.id,
             row.author,
-            crypto.decrypt(data_key, row.body_ct, _aad(report, "message", row.id)).decode(),
+            crypto.unpad(
+                crypto.decrypt(data_key, row.body_ct, _aad(report, "message", row.id))
+            ).decode(),
             row.created_on,
         )
         for row in rows

@@ -1,4 +1,4 @@
-"""Optional email to staff: a new report arrived, and a daily digest of overdue reports.
+"""Optional email to staff: batched notices of new reports, and a daily overdue digest.
 
 Off unless NOTIFY_SMTP_HOST is set. A mail says only counts and tracking codes, never
 what anyone wrote: it crosses mail servers we do not control. Sending is best effort:
@@ -7,6 +7,7 @@ a failure is logged (without the message) and never undoes or fails what caused 
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import ssl
@@ -21,7 +22,7 @@ from sqlalchemy import func
 
 from portal import deadlines
 from portal.extensions import db
-from portal.models import Report, Status
+from portal.models import Report, Setting, Status
 
 log = logging.getLogger(__name__)
 
@@ -85,31 +86,44 @@ def _staff_locale() -> str:
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
-def new_report(tracking_code: str) -> bool:
-    """Tell staff a report arrived: its tracking code and how many wait for verification.
+# The highest report id a new-reports notice has covered (a Setting, not a time).
+NOTICE_MARK = "notify_new_reports_through"
 
-    Called after the report is committed; never raises, so filing cannot fail here.
+
+def new_reports_notice() -> tuple[int, bool]:
+    """Tell staff how many reports arrived since the last notice; (new reports, sent?).
+
+    Run from a timer (`flask notify new`, e.g. hourly), never at filing: a mail sent the
+    second a report is filed, with its tracking code, would date the reporter's visit for
+    anyone who sees the mail's headers. The notice holds counts only.
     """
-    if not enabled():
-        return False
-    try:
-        waiting = db.session.scalar(
-            db.select(func.count(Report.id)).where(Report.status == Status.RECEIVED)
+    row = db.session.get(Setting, NOTICE_MARK)
+    through = int(json.loads(row.value)) if row is not None else 0
+    newest = db.session.scalar(db.select(func.max(Report.id))) or 0
+    fresh = db.session.scalar(db.select(func.count(Report.id)).where(Report.id > through)) or 0
+    if fresh == 0 or not enabled():
+        return fresh, False
+    waiting = db.session.scalar(
+        db.select(func.count(Report.id)).where(Report.status == Status.RECEIVED)
+    )
+    with force_locale(_staff_locale()):
+        subject = _("New reports: %(count)s", count=fresh)
+        body = "\n".join(
+            [
+                _("New reports since the last notice: %(count)s", count=fresh),
+                _("Reports waiting for verification: %(count)s", count=waiting or 0),
+                "",
+                _("Open the queue in the inspectorate workspace. This mail never holds content."),
+            ]
         )
-        with force_locale(_staff_locale()):
-            subject = _("New report %(code)s", code=tracking_code)
-            body = "\n".join(
-                [
-                    _("A new report arrived: %(code)s", code=tracking_code),
-                    _("Reports waiting for verification: %(count)s", count=waiting or 0),
-                    "",
-                    _("Open it in the inspectorate workspace. This mail never holds content."),
-                ]
-            )
-        return send(subject, body)
-    except Exception as error:  # a notice must never fail the filing
-        log.warning("notification not sent: %s", type(error).__name__)
-        return False
+    sent = send(subject, body)
+    if sent:
+        if row is None:
+            db.session.add(Setting(key=NOTICE_MARK, value=json.dumps(newest)))
+        else:
+            row.value = json.dumps(newest)
+        db.session.commit()
+    return fresh, sent
 
 
 def overdue() -> Digest:

@@ -235,14 +235,17 @@ def file_report(
         unit_code=unit,
         incident_month=content.incident_date.replace(day=1),
         amount_demanded_rounded=round_amount(content.amount_demanded),
-        content_ct=crypto.encrypt(data_key, content.to_bytes(), _aad(code, "content")),
+        content_ct=crypto.encrypt(data_key, crypto.pad(content.to_bytes()), _aad(code, "content")),
         contact_ct=(
-            crypto.encrypt(data_key, contact.encode(), _aad(code, "contact")) if contact else None
+            crypto.encrypt(data_key, crypto.pad(contact.encode()), _aad(code, "contact"))
+            if contact
+            else None
         ),
         key_sealed=crypto.seal(public_key, data_key, _aad(code, "key")),
         key_wrapped=crypto.encrypt(receipt_key, data_key, _aad(code, "key")),
         receipt_salt=salt,
         receipt_kdf=params,
+        receipt_seen_by_staff=channel not in (Channel.WEB, Channel.API),
     )
     report.history.append(StatusChange(status=Status.RECEIVED, public_note=""))
     db.session.add(report)
@@ -255,10 +258,8 @@ def file_report(
     except Exception:
         db.session.rollback()
         raise
-    # After the commit, and it never raises: a mail server cannot lose a report.
-    from portal.services import notify
-
-    notify.new_report(code)
+    # Staff hear of it in the next batched notice (`flask notify new`), never at the
+    # second of filing: a mail's time beside the report would date the visit.
     return FiledReport(code, receipt)
 
 
@@ -290,6 +291,25 @@ def _current_receipt_params() -> str:
     return crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
 
 
+def replace_receipt(report: Report, data_key: crypto.DataKey) -> Receipt:
+    """Wrap the data key under a new receipt (new salt); the old receipt stops working.
+
+    The caller commits, and has nothing unsaved: the derivation runs with no database
+    connection held. Only whoever holds the data key (a signed-in reporter) can do it.
+    """
+    receipt = new_receipt()
+    salt = crypto.random_salt()
+    params = _current_receipt_params()
+    aad = _aad(report.tracking_code, "key")
+    kdf.release_connection()
+    wrapping = _receipt_key(receipt, salt, params)
+    report.key_wrapped = crypto.encrypt(wrapping, data_key, aad)
+    report.receipt_salt = salt
+    report.receipt_kdf = params
+    report.receipt_seen_by_staff = False
+    return receipt
+
+
 def equalise_receipt_timing(receipt: Receipt) -> None:
     """Spend the same key derivation as a real receipt check, for codes that do not exist."""
     kdf.release_connection()
@@ -309,11 +329,13 @@ def open_report(report: Report, data_key: crypto.DataKey) -> OpenedReport:
     """Decrypt content and contact; DecryptionError if the key or bytes are wrong."""
     code = report.tracking_code
     content = ReportContent.from_bytes(
-        crypto.decrypt(data_key, report.content_ct, _aad(code, "content"))
+        crypto.unpad(crypto.decrypt(data_key, report.content_ct, _aad(code, "content")))
     )
     contact = ""
     if report.contact_ct is not None:
-        contact = crypto.decrypt(data_key, report.contact_ct, _aad(code, "contact")).decode()
+        contact = crypto.unpad(
+            crypto.decrypt(data_key, report.contact_ct, _aad(code, "contact"))
+        ).decode()
     return OpenedReport(report, content, contact)
 
 

@@ -8,6 +8,7 @@ alone opens nothing, and deleting the row ends the session everywhere.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,8 +17,8 @@ from flask import current_app
 
 from portal import crypto
 from portal.extensions import db
-from portal.models import PortalSession, SessionKind
-from portal.models.base import utcnow
+from portal.models import PortalSession, SessionKind, UsedSubmission
+from portal.models.base import today, utcnow
 
 TOKEN_BYTES = 32
 
@@ -108,6 +109,18 @@ def end(token: str | None) -> None:
         db.session.commit()
 
 
+def end_others_for_report(report_id: int, token: str) -> int:
+    """End every reporter session of a report but this token's (after a new receipt)."""
+    result = db.session.execute(
+        db.delete(PortalSession).where(
+            PortalSession.report_id == report_id,
+            PortalSession.kind == SessionKind.REPORTER,
+            PortalSession.token_hash != _hash(token),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def end_all_for_staff(staff_id: int, *, except_id: int | None = None) -> int:
     """Revoke every session of a staff member (but `except_id`); returns how many ended."""
     statement = db.delete(PortalSession).where(PortalSession.staff_id == staff_id)
@@ -132,3 +145,43 @@ def _delete_expired() -> int:
         )
         removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return removed
+
+
+def sweep() -> int:
+    """Delete every expired session and used submission mark now; returns how many sessions.
+
+    Run by `flask sessions sweep` from a timer (README), and at every sign-in: a row left
+    behind would keep saying that someone opened this report around that time.
+    """
+    removed = _delete_expired()
+    db.session.execute(db.delete(UsedSubmission).where(UsedSubmission.expires_on < today()))
+    db.session.commit()
+    return removed
+
+
+# A review step's mark guards against sending the same report twice (back button, double
+# click) for this long; after that the row is swept.
+SUBMISSION_DAYS = 1
+
+
+def _submission_digest(mark: str) -> str:
+    """A keyed hash of a review step's mark: the row alone cannot be matched to a page."""
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret.encode() if isinstance(secret, str) else secret
+    key = crypto.expand_key(secret, b"", "submission-guard")
+    return hmac.new(key, mark.encode(), hashlib.sha256).hexdigest()
+
+
+def submission_used(mark: str) -> bool:
+    """Whether a report was already sent from the review step that carried this mark."""
+    return db.session.get(UsedSubmission, _submission_digest(mark)) is not None
+
+
+def use_submission(mark: str) -> None:
+    """Remember, in the current transaction, that this review step's report was sent."""
+    db.session.add(
+        UsedSubmission(
+            digest=_submission_digest(mark),
+            expires_on=today() + timedelta(days=SUBMISSION_DAYS),
+        )
+    )

@@ -224,6 +224,10 @@ def unlock(member: Staff, password: str) -> tuple[crypto.PrivateKey, bytes]:
     return crypto.PrivateKey(private_key), totp_secret
 
 
+# The audit log's actor for a sign-in attempt on an address that is no staff account.
+UNKNOWN_ACCOUNT = "unknown account"
+
+
 def find_by_email(email: str) -> Staff | None:
     """The staff member with this email (case-insensitive), if any."""
     return db.session.scalars(db.select(Staff).where(Staff.email == email.strip().lower())).first()
@@ -256,11 +260,14 @@ def authenticate(email: str, password: str, code: str) -> Unlocked:
     """
     limit = current_app.config["RATELIMIT_STAFF_FAILURES"]
     subject = email.strip().lower()
+    member = find_by_email(subject)
+    # Whatever an anonymous visitor types never reaches the permanent log: an address
+    # that is no account is recorded as such, not as typed (a name, a phone number...).
+    audited = member.email if member is not None else UNKNOWN_ACCOUNT
     if throttle.is_locked(ACCOUNT_SCOPE, subject, limit):
-        audit.record(actor=subject[:254], action="login.locked")
+        audit.record(actor=audited, action="login.locked")
         db.session.commit()
         raise AccountLocked()
-    member = find_by_email(subject)
     try:
         if member is None or not member.active:
             # Same Argon2id cost as a real check, so timing does not reveal accounts.
@@ -274,7 +281,7 @@ def authenticate(email: str, password: str, code: str) -> Unlocked:
             raise LoginFailed()
     except (WrongPassword, LoginFailed) as error:
         throttle.record_failure(ACCOUNT_SCOPE, subject, limit)
-        audit.record(actor=subject[:254], action="login.failed")
+        audit.record(actor=audited, action="login.failed")
         db.session.commit()
         raise LoginFailed() from error
     throttle.clear(ACCOUNT_SCOPE, subject, limit)
