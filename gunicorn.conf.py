@@ -1,8 +1,54 @@
-"""Gunicorn settings for production: no access log, since it would hold client addresses."""
+"""Gunicorn settings, read from the environment (portal/serving.py parses and checks them).
 
-bind = "127.0.0.1:8000"
-workers = 2
+`make run` serves one process with threads on 127.0.0.1:$PORT; `make serve` and systemd
+(docs/deploy.md) take PORTAL_BIND, PORTAL_WORKERS, PORTAL_THREADS and PORTAL_TIMEOUT.
+Before forking, the server refuses several workers on in-process rate-limit storage.
+"""
+
+import logging
+import os
+import sys
+
+# gunicorn reads this file before it puts the app's folder on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from portal import serving
+
+try:
+    _profile = serving.profile_from_environment()
+except serving.ProfileError as error:
+    # One clear line instead of a traceback; gunicorn exits non-zero when a config fails.
+    sys.stderr.write(f"Error: {error}\n")
+    sys.exit(2)
+
+bind = list(_profile.bind)
+workers = _profile.workers
+threads = _profile.threads
+worker_class = "gthread"
+timeout = _profile.timeout
+graceful_timeout = 30
+keepalive = 5
+# gunicorn 27's control socket lives at one path per user: two servers on one host would
+# fight over it, and signals (HUP to reload, TERM to stop) already do what systemd needs.
+control_socket_disable = True
+
+# No access log: it would hold client addresses (DESIGN.md, invariant 1). If one is ever
+# needed, its format must not contain %(h)s, %(a)s, %(r)s, %(U)s or %(q)s.
 accesslog = None
-# If an access log is ever needed, it must not contain %(h)s or %(a)s.
-access_log_format = '"%(r)s" %(s)s %(b)s %(L)s'
+access_log_format = "%(s)s %(b)s %(L)s"
 errorlog = "-"
+loglevel = os.environ.get("PORTAL_LOG_LEVEL", "info")
+
+logging.getLogger("gunicorn.error").addFilter(serving.ScrubServerLog())
+
+
+def on_starting(server):
+    """Refuse a profile that would miscount rate limits, before anything is forked."""
+    settings = serving.effective_config()
+    refusal = serving.refuse_unsafe_profile(server.cfg.workers, settings)
+    if refusal:
+        # gunicorn prints a RuntimeError raised here as one "Error: ..." line and exits 1.
+        raise RuntimeError(refusal)
+    warning = serving.shared_database_warning(settings)
+    if warning:
+        server.log.warning(warning)
