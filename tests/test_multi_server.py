@@ -13,9 +13,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 
@@ -83,11 +85,38 @@ class Portal:
     b: Server
     totp_secret: bytes
     redis_prefix: str
+    app_url: str
+
+
+# What docs/deploy.md (section 5) grants the app servers' role: rows, never the schema,
+# and the audit log append-only.
+APP_ROLE_GRANTS = """
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_entry FROM {role};
+"""
+
+
+@contextmanager
+def app_role(owner_url: str) -> Iterator[str]:
+    """A login role with DML only on the database at `owner_url`; yields its URL."""
+    role = f"lapor_app_{secrets.token_hex(4)}"
+    with psycopg.connect(owner_url, autocommit=True) as owner:
+        owner.execute(f'CREATE ROLE "{role}" LOGIN')
+        try:
+            owner.execute(APP_ROLE_GRANTS.format(role=f'"{role}"'))
+            scheme, rest = owner_url.split("://", 1)
+            yield f"{scheme}://{role}@{rest.split('@', 1)[1]}"
+        finally:
+            owner.execute(f'DROP OWNED BY "{role}"')
+            owner.execute(f'DROP ROLE "{role}"')
 
 
 @pytest.fixture
 def portal(tmp_path: Path, postgres_url: str) -> Iterator[Portal]:
-    """Set up one shared database, then serve it from two gunicorn servers."""
+    """Set up one shared database as its owner, then serve it from two gunicorn servers
+    connected as a role that may only read and write rows."""
     prefix = f"lp_test_{secrets.token_hex(6)}"
     # What each server's instance/config.py holds; the secret comes from the environment.
     shared_config = (
@@ -104,7 +133,7 @@ def portal(tmp_path: Path, postgres_url: str) -> Iterator[Portal]:
     }
     env_a = server_env(make_instance(tmp_path / "a", shared_config), **variables)
     env_b = server_env(make_instance(tmp_path / "b", shared_config), **variables)
-    # Set up (and so migrate) the shared database once, from the first server.
+    # Set up (and so migrate) the shared database once, as its owner, from the first host.
     done = subprocess.run(  # noqa: S603 (a fixed command line)
         [*FLASK, "setup", "--admin-email", ADMIN_EMAIL, "--json"],
         cwd=ROOT,
@@ -119,16 +148,21 @@ def portal(tmp_path: Path, postgres_url: str) -> Iterator[Portal]:
     printed = json.loads(done.stdout.strip().splitlines()[-1])
     servers: list[Server] = []
     store = redis.Redis.from_url(REDIS_URL)
-    try:
-        servers.append(start_gunicorn(env_a, tmp_path / "a.log"))
-        servers.append(start_gunicorn(env_b, tmp_path / "b.log"))
-        yield Portal(servers[0], servers[1], base64.b32decode(printed["totp_secret"]), prefix)
-    finally:
-        for server in servers:
-            server.stop()
-        for key in store.scan_iter(f"{prefix}*"):
-            store.delete(key)
-        store.close()
+    with app_role(postgres_url) as app_url:
+        try:
+            for env, name in ((env_a, "a"), (env_b, "b")):
+                servers.append(
+                    start_gunicorn({**env, "DATABASE_URL": app_url}, tmp_path / f"{name}.log")
+                )
+            yield Portal(
+                servers[0], servers[1], base64.b32decode(printed["totp_secret"]), prefix, app_url
+            )
+        finally:
+            for server in servers:
+                server.stop()
+            for key in store.scan_iter(f"{prefix}*"):
+                store.delete(key)
+            store.close()
 
 
 def file_report_across(browser: Browser, review_on: Server, send_on: Server) -> tuple[str, str]:
@@ -196,3 +230,15 @@ def test_two_servers_serve_one_portal(portal: Portal) -> None:
     for server in (a, b):
         assert "Traceback" not in server.log()
         assert "Rate limits are kept in this process's memory" not in server.log()
+
+    # The servers did all this as a role that cannot touch the schema or rewrite the log.
+    with psycopg.connect(portal.app_url, autocommit=True) as app:
+        assert app.execute("SELECT count(*) FROM audit_entry").fetchone()[0] > 0
+        for statement in (
+            "UPDATE audit_entry SET detail = detail",
+            "DELETE FROM audit_entry",
+            "CREATE TABLE intruder (id int)",
+            "ALTER TABLE report ADD COLUMN intruder int",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(statement)
