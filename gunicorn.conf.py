@@ -1,7 +1,8 @@
 """Gunicorn settings, read from the environment (portal/serving.py parses and checks them).
 
 `make run` serves one process with threads on 127.0.0.1:$PORT; `make serve` and systemd
-(docs/deploy.md) take PORTAL_BIND, PORTAL_WORKERS, PORTAL_THREADS and PORTAL_TIMEOUT.
+(docs/deploy.md) take PORTAL_BIND, PORTAL_WORKERS, PORTAL_THREADS, PORTAL_TIMEOUT and
+PORTAL_LOG_LEVEL.
 Before forking, the server refuses several workers on in-process rate-limit storage.
 """
 
@@ -37,7 +38,7 @@ control_socket_disable = True
 accesslog = None
 access_log_format = "%(s)s %(b)s %(L)s"
 errorlog = "-"
-loglevel = os.environ.get("PORTAL_LOG_LEVEL", "info")
+loglevel = _profile.log_level
 
 logging.getLogger("gunicorn.error").addFilter(serving.ScrubServerLog())
 

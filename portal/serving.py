@@ -26,6 +26,7 @@ DEFAULT_THREADS = 8
 # on a large instance takes longer: such instances rebuild from a timer (docs/deploy.md).
 DEFAULT_TIMEOUT = 60
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 MAX_WORKERS = 64
 MAX_THREADS = 256
 
@@ -44,6 +45,7 @@ class ServerProfile:
     workers: int
     threads: int
     timeout: int
+    log_level: str = "info"
 
 
 def _whole_number(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -75,14 +77,22 @@ def _bind_addresses(raw: str) -> tuple[str, ...]:
 
 
 def profile_from_environment(environ: Mapping[str, str] | None = None) -> ServerProfile:
-    """Read PORTAL_BIND, PORTAL_WORKERS, PORTAL_THREADS and PORTAL_TIMEOUT, with defaults."""
+    """Read PORTAL_BIND, _WORKERS, _THREADS, _TIMEOUT and _LOG_LEVEL, with defaults."""
     env = os.environ if environ is None else environ
     return ServerProfile(
         bind=_bind_addresses(env.get("PORTAL_BIND", "") or DEFAULT_BIND),
         workers=_whole_number(env, "PORTAL_WORKERS", DEFAULT_WORKERS, 1, MAX_WORKERS),
         threads=_whole_number(env, "PORTAL_THREADS", DEFAULT_THREADS, 1, MAX_THREADS),
         timeout=_whole_number(env, "PORTAL_TIMEOUT", DEFAULT_TIMEOUT, 5, 3600),
+        log_level=_log_level(env.get("PORTAL_LOG_LEVEL", "")),
     )
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().lower() or "info"
+    if level not in LOG_LEVELS:
+        raise ProfileError(f"PORTAL_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {raw!r}")
+    return level
 
 
 def effective_config() -> Mapping[str, object]:

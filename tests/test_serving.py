@@ -41,8 +41,10 @@ def test_settings_are_read_from_the_environment() -> None:
             "PORTAL_WORKERS": "4",
             "PORTAL_THREADS": "16",
             "PORTAL_TIMEOUT": "120",
+            "PORTAL_LOG_LEVEL": "WARNING",
         }
     )
+    assert profile.log_level == "warning"
     assert profile.bind == ("127.0.0.1:9000", "[::1]:9000", "unix:/run/lapor/portal.sock")
     assert (profile.workers, profile.threads, profile.timeout) == (4, 16, 120)
 
@@ -62,6 +64,7 @@ def test_settings_are_read_from_the_environment() -> None:
         ("PORTAL_BIND", "http://127.0.0.1:8000"),
         ("PORTAL_BIND", "unix:portal.sock"),
         ("PORTAL_BIND", " , "),
+        ("PORTAL_LOG_LEVEL", "verbose"),
     ],
 )
 def test_a_bad_setting_is_named_in_the_refusal(variable: str, value: str) -> None:
