@@ -45,7 +45,10 @@ logging.getLogger("gunicorn.error").addFilter(serving.ScrubServerLog())
 
 def on_starting(server):
     """Refuse a profile that would miscount rate limits, before anything is forked."""
-    settings = serving.effective_config()
+    try:
+        settings = serving.effective_config()
+    except Exception as error:  # a bad setting: one line, as for the refusal below
+        raise RuntimeError(f"The portal's settings do not load: {error}") from error
     refusal = serving.refuse_unsafe_profile(server.cfg.workers, settings)
     if refusal:
         # gunicorn prints a RuntimeError raised here as one "Error: ..." line and exits 1.

@@ -80,6 +80,15 @@ def test_gunicorn_refuses_a_bad_setting_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_a_setting_the_portal_refuses_stops_gunicorn_before_it_forks(tmp_path: Path) -> None:
+    env = server_env(make_instance(tmp_path / "instance"), SECRET_KEY="too short")
+    done = run_gunicorn_to_exit(env)
+    assert done.returncode == 1
+    assert "The portal's settings do not load" in done.stderr and "SECRET_KEY" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Booting worker" not in done.stderr
+
+
 # --- several workers need shared rate-limit storage ------------------------------------
 
 
