@@ -43,12 +43,21 @@ loglevel = _profile.log_level
 logging.getLogger("gunicorn.error").addFilter(serving.ScrubServerLog())
 
 
+# Whether rate limits live in this process's memory: set before forking, read by the
+# TTIN guard below.
+_in_process_limits = False
+
+
 def on_starting(server):
     """Refuse a profile that would miscount rate limits, before anything is forked."""
     try:
         settings = serving.effective_config()
     except Exception as error:  # a bad setting: one line, as for the refusal below
         raise RuntimeError(f"The portal's settings do not load: {error}") from error
+    global _in_process_limits
+    _in_process_limits = serving.in_process_storage(
+        str(settings.get("RATELIMIT_STORAGE_URI") or "memory://")
+    )
     refusal = serving.refuse_unsafe_profile(server.cfg.workers, settings)
     if refusal:
         # gunicorn prints a RuntimeError raised here as one "Error: ..." line and exits 1.
@@ -56,3 +65,12 @@ def on_starting(server):
     warning = serving.shared_database_warning(settings)
     if warning:
         server.log.warning(warning)
+
+
+def nworkers_changed(server, new_value, old_value):
+    """Refuse a second worker later too (SIGTTIN), for the reason given at start."""
+    if old_value is not None and new_value > 1 and _in_process_limits:
+        server._num_workers = old_value  # the setter already stored new_value
+        server.log.error(
+            "Refusing to add a worker: %s", serving.refuse_unsafe_profile(new_value, {})
+        )

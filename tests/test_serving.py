@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import sqlite3
 import threading
@@ -214,6 +215,19 @@ def test_the_server_log_names_no_client_address_nor_request(embedded: Embedded) 
     assert "Invalid request" in log
     assert "127.0.0.77" not in log
     assert "SRG-AAAA" not in log
+
+
+def test_a_second_worker_is_refused_later_too(embedded: Embedded) -> None:
+    _folder, _env, _printed, server = embedded
+    server.process.send_signal(signal.SIGTTIN)
+    deadline = time.monotonic() + 10
+    while "Refusing to add a worker" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)  # a worker gunicorn would boot shows within this
+    log = server.log()
+    assert "Refusing to add a worker" in log and "each process's memory" in log
+    assert log.count("Booting worker") == 1
+    assert server.request("GET", "/status")[0] == 200
 
 
 # --- SQLite in WAL mode -----------------------------------------------------------------
