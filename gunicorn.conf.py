@@ -71,6 +71,5 @@ def nworkers_changed(server, new_value, old_value):
     """Refuse a second worker later too (SIGTTIN), for the reason given at start."""
     if old_value is not None and new_value > 1 and _in_process_limits:
         server._num_workers = old_value  # the setter already stored new_value
-        server.log.error(
-            "Refusing to add a worker: %s", serving.refuse_unsafe_profile(new_value, {})
-        )
+        reason = serving.in_process_limits_reason(new_value)
+        server.log.error("Refusing to add a worker: %s", reason)

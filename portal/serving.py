@@ -107,17 +107,22 @@ def in_process_storage(storage_uri: str) -> bool:
     return storage_uri.strip().lower().startswith("memory://")
 
 
+def in_process_limits_reason(workers: int) -> str:
+    """Why `workers` processes cannot share rate limits kept in process memory."""
+    return (
+        "rate limits are kept in each process's memory (RATELIMIT_STORAGE_URI=memory://), so "
+        f"every worker would count on its own and a limit of 10 reports an hour would let "
+        f"{10 * workers} through. Set RATELIMIT_STORAGE_URI to a shared store (e.g. "
+        "redis://127.0.0.1:6379/0), or serve with one worker and several threads "
+        "(PORTAL_WORKERS=1, PORTAL_THREADS=8)."
+    )
+
+
 def refuse_unsafe_profile(workers: int, settings: Mapping[str, object]) -> str | None:
     """Why this many workers cannot serve with these settings, or None if they can."""
     storage = str(settings.get("RATELIMIT_STORAGE_URI") or "memory://")
     if workers > 1 and in_process_storage(storage):
-        return (
-            f"Refusing to start {workers} workers: rate limits are kept in each process's "
-            "memory (RATELIMIT_STORAGE_URI=memory://), so every worker would count on its own "
-            f"and a limit of 10 reports an hour would let {10 * workers} through. Set "
-            "RATELIMIT_STORAGE_URI to a shared store (e.g. redis://127.0.0.1:6379/0), or serve "
-            "with one worker and several threads (PORTAL_WORKERS=1, PORTAL_THREADS=8)."
-        )
+        return f"Refusing to start {workers} workers: {in_process_limits_reason(workers)}"
     return None
 
 
