@@ -104,7 +104,7 @@ class Server:
         return self.process.returncode
 
 
-def start_gunicorn(env: dict[str, str], log_path: Path, *args: str, timeout: float = 40) -> Server:
+def start_gunicorn(env: dict[str, str], log_path: Path, *args: str, timeout: float = 60) -> Server:
     """Start gunicorn on a free port (bind port 0) and wait until it answers `/`."""
     env = {"PORTAL_BIND": "127.0.0.1:0", **env}
     with log_path.open("wb") as log:
@@ -138,7 +138,7 @@ def start_gunicorn(env: dict[str, str], log_path: Path, *args: str, timeout: flo
 
 
 def run_gunicorn_to_exit(
-    env: dict[str, str], *args: str, timeout: float = 40
+    env: dict[str, str], *args: str, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Start gunicorn expecting it to refuse; returns its exit code and output."""
     env = {"PORTAL_BIND": "127.0.0.1:0", **env}
