@@ -28,6 +28,7 @@ threads = _profile.threads
 worker_class = "gthread"
 timeout = _profile.timeout
 graceful_timeout = 30
+# nginx keeps idle upstream connections for less than this (docs/deploy.md, upstream).
 keepalive = 5
 # gunicorn 27's control socket lives at one path per user: two servers on one host would
 # fight over it, and signals (HUP to reload, TERM to stop) already do what systemd needs.
