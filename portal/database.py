@@ -9,18 +9,13 @@ from sqlalchemy import Engine, event
 
 from portal.extensions import db
 
-# A writer waits this long for another writer's lock before SQLite gives up with
-# "database is locked": long enough for any one transaction of the portal, short enough
-# that a stuck one turns into an error instead of a hung request.
-SQLITE_BUSY_TIMEOUT_MS = 5000
-
 # Applied to every new SQLite connection, because SQLite forgets them (all but
-# journal_mode) when a connection closes:
+# journal_mode) when a connection closes. The busy timeout (how long a writer waits for
+# another's lock) is set by the driver from config.SQLITE_BUSY_TIMEOUT_SECONDS.
 SQLITE_PRAGMAS = (
     # Readers never wait for a writer and a writer never waits for readers: the threads
     # of one gunicorn process (and `flask` commands run beside it) share the file.
     "PRAGMA journal_mode=WAL",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     # Keep references honest as PostgreSQL does; SQLite ignores them unless told.
     "PRAGMA foreign_keys=ON",
     # In WAL mode NORMAL is still crash-safe for the database; a power cut may lose the

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from portal import serving
+from portal import config, serving
 from portal.extensions import db
 from tests.servers import (
     Server,
@@ -238,7 +238,8 @@ def test_sqlite_connections_get_wal_and_safety_pragmas(app: Flask) -> None:
         connection = db.session.connection()
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        busy_ms = config.SQLITE_BUSY_TIMEOUT_SECONDS * 1000
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == busy_ms
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
 
 
