@@ -3,43 +3,88 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# A stamp per lock file's content: editing a lock file reinstalls, nothing else does.
+RUNTIME_STAMP := $(VENV)/.installed-runtime-$(shell cksum < requirements.txt | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
+# Lock files name every package with its hashes; pip refuses anything else.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --require-hashes --no-input
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint format bench translations extract
+.PHONY: run dev serve test lint format bench translations extract install install-dev lock \
+	lock-upgrade
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Runtime only (`make serve` on a production host); the dev lock is a superset of it.
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(PIP_INSTALL) -r requirements.txt
+	rm -f $(VENV)/.installed-runtime-*
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt | $(BIN)/python
+	$(PIP_INSTALL) -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	touch $@ $(RUNTIME_STAMP)
 
-translations: $(STAMP)
+install: $(RUNTIME_STAMP)
+install-dev: $(DEV_STAMP)
+
+translations: $(RUNTIME_STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d translations
 
+# The embedded default: SQLite (WAL) in instance/, gunicorn as one process with threads,
+# in-process rate-limit storage (exact, because only one process counts).
 run: translations
 	$(BIN)/flask --app wsgi setup --if-needed --generate-password
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+	PORTAL_BIND=127.0.0.1:$(PORT) PORTAL_WORKERS=1 $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: translations
+# Flask's development server: reloads on edits, shows tracebacks in the browser.
+dev: translations
+	$(BIN)/flask --app wsgi setup --if-needed --generate-password
+	$(BIN)/flask --app wsgi run --debug --host 127.0.0.1 --port $(PORT)
+
+# The production profile from the environment (docs/deploy.md): PORTAL_BIND, PORTAL_WORKERS,
+# PORTAL_THREADS, PORTAL_TIMEOUT, DATABASE_URL, RATELIMIT_STORAGE_URI, SECRET_KEY ...
+# The instance must have been set up (`flask --app wsgi setup`).
+serve: translations
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: $(DEV_STAMP) translations
 	$(BIN)/python -m pytest
 
 # Time the triage queue on a throw-away SQLite database of a million reports (~2 min).
 # Then the transparency statistics (dashboard, /api/v1/stats) on another (~6 min).
-bench: translations
+bench: $(DEV_STAMP) translations
 	$(BIN)/python bench/bench_queue.py
 	$(BIN)/python bench/bench_stats.py
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Lock requirements*.in into requirements*.txt: every package pinned, with hashes. Keeps the
+# versions already locked; `make lock-upgrade` moves every unpinned package to its newest.
+lock: $(BIN)/pip-compile
+	$(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements-dev.txt requirements-dev.in
+
+lock-upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
+
+# pip-tools at the version requirements-dev.in names, without the lock files, so that
+# `make lock` still works when a lock file is stale or half-merged.
+$(BIN)/pip-compile: requirements-dev.in | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$$(grep -i '^pip-tools==' requirements-dev.in)"
+	touch $@
+
 # Refresh the message catalogue after changing user-facing text.
-extract: $(STAMP)
+extract: $(DEV_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
 	$(BIN)/pybabel update -N -i translations/messages.pot -d translations

@@ -188,6 +188,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+    app.config["SECRET_KEY"] = _secret_key_bytes(app.config["SECRET_KEY"])
     _normalise_database_url(app)
     _sqlite_engine_options(app)
     validate(app.config)
@@ -202,6 +203,16 @@ def _instance_secret_key(folder: str) -> bytes:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
     return bytes.fromhex(path.read_text().strip())
+
+
+def _secret_key_bytes(value: str | bytes) -> bytes:
+    """The secret key as bytes: text from the environment is hex (64+ digits) or UTF-8."""
+    if isinstance(value, bytes):
+        return value
+    text = value.strip()
+    if len(text) >= 64 and len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text):
+        return bytes.fromhex(text)
+    return text.encode()
 
 
 def _normalise_database_url(app: Flask) -> None:
