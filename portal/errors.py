@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from portal.crypto import DerivationBusy
 
@@ -36,7 +36,7 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def handle_http(error: HTTPException) -> tuple[Response | str, int]:
+def handle_http(error: HTTPException) -> tuple[Response, int]:
     """Render any HTTP error in the visitor's language."""
     status = error.code or 500
     known = messages()
@@ -45,11 +45,18 @@ def handle_http(error: HTTPException) -> tuple[Response | str, int]:
         message = _("The form expired or was sent from elsewhere. Please open it again.")
     if _wants_json():
         code = (error.name or "error").lower().replace(" ", "_")
-        return api_error(status, code, message)
-    return render_template("errors/error.html", status=status, message=message), status
+        response, _status = api_error(status, code, message)
+    else:
+        response = make_response(
+            render_template("errors/error.html", status=status, message=message)
+        )
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # RFC 9110: a 405 must say which methods the resource supports.
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response, status
 
 
-def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
+def handle_unexpected(error: Exception) -> tuple[Response, int]:
     """Log the failure without request details and show a calm 500."""
     from flask import current_app
 

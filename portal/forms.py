@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import PasswordField
 from wtforms.validators import Length
 
 # WTForms raises these itself; listed here so extraction puts them in our catalogue.
@@ -18,6 +20,27 @@ WTFORMS_MESSAGES = (
 )
 
 
+# Characters no one types on purpose in a report or a catalogue text: C0 and C1 controls
+# (tab and line breaks excepted), zero-width spaces and joiners' look-alikes, the BOM, and
+# the bidirectional overrides that make text display in another order than it is stored
+# ("Trojan source"). PostgreSQL refuses NUL in text outright. ZWJ/ZWNJ stay: emoji and
+# some scripts need them inside words.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+    "\u00ad\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+# What is left of a text made only of these, ZWJ/ZWNJ and whitespace is nothing.
+_BLANK = re.compile("^[\\s\u200c\u200d]*$")
+
+
+def clean_text(value: Any) -> Any:
+    """Drop invisible and control characters from submitted text; blank text becomes ""."""
+    if not isinstance(value, str):
+        return value
+    value = _INVISIBLE.sub("", value)
+    return "" if _BLANK.match(value) else value
+
+
 class PortalForm(FlaskForm):
     """Every form of the portal derives from this, so no message escapes translation."""
 
@@ -27,6 +50,14 @@ class PortalForm(FlaskForm):
         def get_translations(self, form: Any) -> Any:
             """The active Flask-Babel translations."""
             return get_translations()
+
+        def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
+            """Clean every text field (passwords aside: they are checked as typed)."""
+            if not issubclass(unbound_field.field_class, PasswordField):
+                # Passed per binding: the unbound field is shared by every form instance.
+                filters = unbound_field.kwargs.get("filters") or ()
+                options = {**options, "filters": [clean_text, *filters]}
+            return super().bind_field(form, unbound_field, options)
 
 
 def max_length_message() -> Any:

@@ -7,6 +7,7 @@ import re
 
 from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from portal import crypto
 
@@ -34,6 +35,18 @@ STATIC_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
+
+
+# Row ids are SQL BIGINTs: a larger number in a URL cannot name a row, and SQLite's
+# driver raises OverflowError on it, so such URLs do not match (404) instead.
+MAX_ROW_ID = 2**63 - 1
+
+
+class RowId(IntegerConverter):
+    """`<id:name>` in a route: a positive row id that fits a BIGINT."""
+
+    def __init__(self, map: Map) -> None:
+        super().__init__(map, min=1, max=MAX_ROW_ID)
 
 
 def client_key() -> str:
@@ -81,6 +94,10 @@ class ScrubClientAddress(logging.Filter):
 
 def register(app: Flask) -> None:
     """Install headers, proxy handling and log scrubbing on the app."""
+    from portal import requests
+
+    requests.install()
+    app.url_map.converters["id"] = RowId
     app.after_request(add_headers)
     if app.config["PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])  # type: ignore[method-assign]

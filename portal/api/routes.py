@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -176,6 +177,29 @@ def _evidence_refused(message: str) -> tuple[Response, int]:
     return api_error(400, "invalid_evidence", message, {FILES_PART: [message]})
 
 
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def refuse_cross_site() -> None:
+    """Refuse a report a web page of another site makes its visitor's browser send.
+
+    A browser sends a form or multipart POST to any site without asking first (no CORS
+    preflight), with the page's Origin and Sec-Fetch-Site headers: without this, any
+    web page could file reports through its visitors. Apps and gateways send no Origin.
+    """
+    origin = request.headers.get("Origin")
+    ours = {_origin_of(request.host_url), _origin_of(current_app.config["PUBLIC_BASE_URL"])}
+    cross = request.headers.get("Sec-Fetch-Site") == "cross-site"
+    if cross or (origin is not None and origin.lower() not in ours):
+        raise Refusal(
+            403,
+            "cross_site",
+            _("Reports cannot be sent from another website. Use the form on this site."),
+        )
+
+
 @bp.post("/reports")
 @limiter.shared_limit(submit_limit, scope="report-submit")
 def create_report() -> ResponseReturnValue:
@@ -186,6 +210,7 @@ def create_report() -> ResponseReturnValue:
     """
     uploads: list[FileStorage] = []
     try:
+        refuse_cross_site()
         if request.is_json:
             payload = _json_body()
         elif request.mimetype == MULTIPART:

@@ -17,6 +17,7 @@ from portal.models import Category, Service, Unit
 from portal.security import submit_limit
 from portal.services import catalog, inbox
 from portal.services.reports import NotInitialised, file_report, round_amount
+from portal.uploads import evidence_uploads
 
 SENT_KEY = "sent_submissions"
 SENT_REMEMBERED = 5  # how many recent submission marks the cookie keeps
@@ -83,7 +84,7 @@ def send() -> ResponseReturnValue:
     if submission and submission in sent:
         return render_template("citizens/already_sent.html"), 409
     try:
-        files = inbox.read_uploads(request.files.getlist("evidence"))
+        files = inbox.read_uploads(evidence_uploads())
         filed = file_report(
             category=form.category.data or "",
             service=form.service.data or "",

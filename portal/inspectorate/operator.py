@@ -18,6 +18,7 @@ from portal.inspectorate.forms import CHANNEL_LABELS, OperatorReportForm
 from portal.models import Channel, Role
 from portal.services import cases, inbox
 from portal.services.reports import NotInitialised, UnknownCatalogCode
+from portal.uploads import evidence_uploads
 
 # Submission marks of recently filed operator forms, so a reloaded POST does not
 # file the same report twice (the same approach as the citizen form).
@@ -51,7 +52,7 @@ def operator_form() -> ResponseReturnValue:
     if submission and submission in sent:
         return render_template("inspectorate/operator_sent.html"), 409
     try:
-        files = inbox.read_uploads(request.files.getlist(form.evidence.name))
+        files = inbox.read_uploads(evidence_uploads(form.evidence.name))
         filed = cases.file_for_reporter(
             actor=signed_in_staff().member,
             channel=Channel(form.channel.data),

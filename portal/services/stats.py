@@ -179,6 +179,11 @@ def parse_period(text: str | None, today: date) -> Period:
     text = (text or "").strip()
     if not text or text == LAST_12_MONTHS:
         return last_12_months(today)
+    no_statistics = InvalidPeriod(str(_l("There are no statistics for this period.")))
+    year_match = _YEAR.match(text) or _QUARTER.match(text) or _MONTH.match(text)
+    # Checked before any date is built: year 0000 is not a date at all.
+    if year_match and int(year_match.group(1)) < FIRST_YEAR:
+        raise no_statistics
     if match := _YEAR.match(text):
         year = int(match.group(1))
         period = Period("year", text, date(year, 1, 1), date(year, 12, 1))
@@ -193,8 +198,8 @@ def parse_period(text: str | None, today: date) -> Period:
         raise InvalidPeriod(
             str(_l("Give the period as a year (2026), a quarter (2026-Q1) or a month (2026-03)."))
         )
-    if period.first.year < FIRST_YEAR or period.first > month_start(today):
-        raise InvalidPeriod(str(_l("There are no statistics for this period.")))
+    if period.first > month_start(today):
+        raise no_statistics
     return period
 
 
