@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import wtforms
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -58,6 +59,25 @@ class PortalForm(FlaskForm):
                 filters = unbound_field.kwargs.get("filters") or ()
                 options = {**options, "filters": [clean_text, *filters]}
             return super().bind_field(form, unbound_field, options)
+
+
+# Digits of the longest whole number any form takes: a BIGINT row id has 19.
+MAX_INTEGER_DIGITS = 19
+
+
+class IntegerField(wtforms.IntegerField):
+    """WTForms' IntegerField, refusing numbers too long to be meant before converting them.
+
+    WTForms' NumberRange calls math.isnan() on the value, which raises OverflowError
+    on an integer of 309+ digits: a crash, not a message.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse as WTForms does, after the length check."""
+        if valuelist and len(str(valuelist[0]).strip().lstrip("+-")) > MAX_INTEGER_DIGITS:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+        super().process_formdata(valuelist)
 
 
 def max_length_message() -> Any:

@@ -356,3 +356,25 @@ def test_admin_catalogue_names_cannot_become_formulas_in_the_stats_csv(app, clie
     ):
         assert "'" + name in cells
     assert not any(cell.startswith(("=", "+", "@", "-")) for cell in cells)
+
+
+# --- whole numbers too long for a float ---------------------------------------------------
+
+
+@pytest.mark.parametrize("digits", ["9" * 400, "-" + "9" * 400, "1" * 20])
+def test_integer_fields_refuse_absurdly_long_numbers(app, staff_client, digits):
+    admin = staff_client("admin")
+    token = csrf_token(admin, "/inspectorate/admin/settings")
+    data = {
+        "csrf_token": token,
+        "received": "3",
+        "needs_info": "10",
+        "verified": "5",
+        "in_progress": digits,
+        "retention_months": "24",
+    }
+    response = admin.post("/inspectorate/admin/settings", data=data)
+    assert response.status_code == 400
+    assert "Bukan bilangan bulat yang valid." in response.get_data(as_text=True)
+    auditor = staff_client("auditor")
+    assert auditor.get("/inspectorate/audit", query_string={"before": digits}).status_code == 400

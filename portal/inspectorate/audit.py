@@ -17,11 +17,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms import DateField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from portal import spreadsheet
-from portal.forms import PortalForm, max_length
+from portal.forms import IntegerField, PortalForm, max_length
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.models import AuditEntry, Role
