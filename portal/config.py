@@ -129,6 +129,10 @@ class DefaultConfig:
     STATS_LICENCE = "CC BY 4.0"
     STATS_PUBLISHER: str | None = None
 
+    # Published summaries and public notes may link to official sources only: https links
+    # to these hosts and their subdomains (portal/sanitize.py). Other links lose their href.
+    SANITIZE_LINK_HOSTS: tuple[str, ...] = ("go.id",)
+
     # Optional: an onion address announced with the Onion-Location header.
     ONION_LOCATION: str | None = None
     # Send HSTS only when the portal is served over HTTPS.

@@ -34,6 +34,11 @@ _INVISIBLE = re.compile(
 _BLANK = re.compile("^[\\s\u200c\u200d]*$")
 
 
+def has_invisible(value: str) -> bool:
+    """Whether `value` holds any character clean_text would remove."""
+    return _INVISIBLE.search(value) is not None
+
+
 def clean_text(value: Any) -> Any:
     """Drop invisible and control characters from submitted text; blank text becomes ""."""
     if not isinstance(value, str):
@@ -52,9 +57,13 @@ class PortalForm(FlaskForm):
             """The active Flask-Babel translations."""
             return get_translations()
 
+        # Forms whose readers must be told instead (a public summary) set this False and
+        # refuse invisible characters with a message (see has_invisible).
+        clean_text = True
+
         def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
             """Clean every text field (passwords aside: they are checked as typed)."""
-            if not issubclass(unbound_field.field_class, PasswordField):
+            if self.clean_text and not issubclass(unbound_field.field_class, PasswordField):
                 # Passed per binding: the unbound field is shared by every form instance.
                 filters = unbound_field.kwargs.get("filters") or ()
                 options = {**options, "filters": [clean_text, *filters]}

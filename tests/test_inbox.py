@@ -379,7 +379,7 @@ def test_reporter_a_cannot_touch_report_b(app, client, signed_in, report_a):
     )
     assert len(inbox_rules) >= 6
     for rule in inbox_rules:
-        url = rule.rule.replace("<int:attachment_id>", str(b_file.id))
+        url = rule.rule.replace("<id:attachment_id>", str(b_file.id))
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             data = {"csrf_token": csrf_token(signed_in, "/inbox"), "body": "pesan dari A"}
             response = signed_in.get(url) if method == "GET" else signed_in.post(url, data=data)
