@@ -22,7 +22,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
 
 from portal.services import setup as setup_service
-from tests.conftest import make_app
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, gateway_key, make_app
 
 # CI may raise these (FUZZ_API_EXAMPLES=500 finds more, in minutes instead of seconds).
 EXAMPLES = int(os.environ.get("FUZZ_API_EXAMPLES", "25"))
@@ -63,7 +63,7 @@ def fuzz_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("PORTAL_INSTANCE", str(folder))
     app = make_app(folder, RATELIMIT_ENABLED=False)
     with app.app_context():
-        setup_service.initialise(admin_email="fuzz@example.test", admin_password="x" * 20)
+        setup_service.initialise(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
     return app
 
 
@@ -100,8 +100,11 @@ def _failures(schema: Any) -> tuple[list[str], int]:
 
 
 def test_every_operation_passes_every_check(fuzz_app):
+    # As a registered gateway: multipart intake needs a key (keyless intake has its own tests).
+    key = gateway_key(fuzz_app, reports_per_hour=100_000)
     config = SchemathesisConfig.from_dict(
         {
+            "headers": {"Authorization": f"Bearer {key}"},
             "seed": SEED,
             "max-time": MAX_SECONDS,
             "suppress-health-check": ["all"],
