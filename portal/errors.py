@@ -5,7 +5,12 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    ServiceUnavailable,
+)
 
 from portal.crypto import DerivationBusy
 
@@ -73,8 +78,32 @@ def handle_busy(error: DerivationBusy) -> tuple[Response | str, int, dict[str, s
     return render_template("errors/error.html", status=503, message=message), 503, headers
 
 
+def handle_database_down(error: Exception) -> tuple[Response, int]:
+    """The database is unreachable or full: a translated 503, and nothing acknowledged.
+
+    Every write commits before its answer is rendered, so a failure here means nothing
+    was stored and no tracking code or receipt is shown.
+    """
+    from flask import current_app
+
+    from portal.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the answer matters more
+        current_app.logger.warning("Rollback failed after a database error")
+    current_app.logger.error(
+        "Database unavailable (%s) at %s", type(error).__name__, request.endpoint
+    )
+    return handle_http(ServiceUnavailable())
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(InterfaceError, handle_database_down)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(DerivationBusy, handle_busy)
     app.register_error_handler(Exception, handle_unexpected)
