@@ -87,7 +87,11 @@ def later_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(
         schema.MIGRATIONS_DIRECTORY, directory, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (directory / "versions" / "0002_test_widen.py").write_text(LATER_REVISION)
+    # Chained on this code's head, whatever revisions have been added since the baseline.
+    later = LATER_REVISION.replace(
+        'down_revision = "0001_baseline"', f'down_revision = "{schema.head_revision()}"'
+    )
+    (directory / "versions" / "0002_test_widen.py").write_text(later)
     monkeypatch.setattr(schema, "MIGRATIONS_DIRECTORY", directory)
     return directory
 
