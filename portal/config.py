@@ -135,6 +135,15 @@ class DefaultConfig:
 
     # Optional: an onion address announced with the Onion-Location header.
     ONION_LOCATION: str | None = None
+    # The onion-service profile. Every Tor user reaches the portal from 127.0.0.1, so a
+    # per-address budget would be one budget for all of them. Give gunicorn a second bind
+    # (e.g. --bind 127.0.0.1:8001) that only Tor's HiddenServicePort forwards to and name
+    # it here: requests on it share these budgets, kept apart from any other loopback use.
+    ONION_SERVICE_PORT: int | None = None
+    RATELIMIT_ONION_REPORT_SUBMIT = "200 per hour"
+    RATELIMIT_ONION_STATUS_LOOKUP = "600 per minute"
+    RATELIMIT_ONION_INBOX_LOGIN = "400 per hour"
+    RATELIMIT_ONION_RECEIPT_FAILURES = "20 per hour"
     # Send HSTS only when the portal is served over HTTPS.
     HSTS = False
     # Number of proxies in front of the app whose X-Forwarded-For may be trusted.

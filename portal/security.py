@@ -49,20 +49,35 @@ class RowId(IntegerConverter):
         super().__init__(map, min=1, max=MAX_ROW_ID)
 
 
+def via_onion_service() -> bool:
+    """Whether this request came through the onion service's own local port."""
+    port = current_app.config.get("ONION_SERVICE_PORT")
+    return port is not None and request.environ.get("SERVER_PORT") == str(port)
+
+
 def client_key() -> str:
-    """Rate-limit key: a keyed hash of the client address, never the address itself."""
-    address = request.remote_addr or "unknown"
+    """Rate-limit key: a keyed hash of the client address, never the address itself.
+
+    Tor users have no address of their own: together they are one client, "onion".
+    """
+    address = "onion" if via_onion_service() else (request.remote_addr or "unknown")
     return crypto.keyed_hash(current_app.config["SECRET_KEY"], "rate-limit", address)
+
+
+def limit(name: str) -> str:
+    """The limit RATELIMIT_<name>, or its onion-service profile RATELIMIT_ONION_<name>."""
+    prefix = "RATELIMIT_ONION_" if via_onion_service() else "RATELIMIT_"
+    return str(current_app.config[prefix + name])
 
 
 def submit_limit() -> str:
     """Reports filed per address, shared by the HTML form and the API."""
-    return str(current_app.config["RATELIMIT_REPORT_SUBMIT"])
+    return limit("REPORT_SUBMIT")
 
 
 def lookup_limit() -> str:
     """Status lookups per address, shared by the status page and the API."""
-    return str(current_app.config["RATELIMIT_STATUS_LOOKUP"])
+    return limit("STATUS_LOOKUP")
 
 
 def add_headers(response: Response) -> Response:

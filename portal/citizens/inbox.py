@@ -32,7 +32,7 @@ from portal.downloads import attachment_response
 from portal.evidence import EvidenceRejected
 from portal.extensions import db, limiter
 from portal.models import Report, SessionKind, Side
-from portal.security import client_key
+from portal.security import client_key, limit
 from portal.services import inbox, reports, sessions
 from portal.uploads import evidence_uploads
 
@@ -49,7 +49,7 @@ class Reporter:
 
 
 def _login_limit() -> str:
-    return str(current_app.config["RATELIMIT_INBOX_LOGIN"])
+    return limit("INBOX_LOGIN")
 
 
 def current_reporter() -> Reporter | None:
@@ -140,7 +140,10 @@ def inbox_login() -> ResponseReturnValue:
         return render_template("citizens/inbox_login.html", form=form), 400
     try:
         report, data_key = inbox.login(
-            form.code.data or "", form.receipt.data or "", client=client_key()
+            form.code.data or "",
+            form.receipt.data or "",
+            client=client_key(),
+            failure_limit=limit("RECEIPT_FAILURES"),
         )
     except inbox.CodeLocked:
         form.receipt.errors = [

@@ -84,7 +84,9 @@ def _aad(report: Report, kind: str, record_id: int) -> bytes:
     return f"report/{kind}/{report.tracking_code}/{record_id}".encode()
 
 
-def login(code_text: str, receipt_text: str, *, client: str) -> tuple[Report, crypto.DataKey]:
+def login(
+    code_text: str, receipt_text: str, *, client: str, failure_limit: str | None = None
+) -> tuple[Report, crypto.DataKey]:
     """Open a report with its tracking code and receipt.
 
     Wrong receipts count against the tracking code *from this client* (`client` is the
@@ -93,9 +95,10 @@ def login(code_text: str, receipt_text: str, *, client: str) -> tuple[Report, cr
     code can therefore never lock its reporter out; what bounds their guessing is the
     per-address limits, this lock and the receipt's key derivation cost, against a
     secret of 66 bits (docs/threat-model.md, "Guessing"). Unknown codes cost the same
-    key derivation as known ones, so timing does not reveal which exist.
+    key derivation as known ones, so timing does not reveal which exist. `failure_limit`
+    is the caller's profile (the onion service's), RATELIMIT_RECEIPT_FAILURES otherwise.
     """
-    limit = current_app.config["RATELIMIT_RECEIPT_FAILURES"]
+    limit = failure_limit or current_app.config["RATELIMIT_RECEIPT_FAILURES"]
     try:
         code = parse_tracking_code(code_text, current_app.config["CITY_PREFIX"])
     except InvalidIdentifier as error:
