@@ -23,6 +23,7 @@ from schemathesis.engine import events
 
 from portal.services import setup as setup_service
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, gateway_key, make_app
+from tests.test_fuzz_forms import NO_LIMITS
 
 # CI may raise these (FUZZ_API_EXAMPLES=500 finds more, in minutes instead of seconds).
 EXAMPLES = int(os.environ.get("FUZZ_API_EXAMPLES", "25"))
@@ -61,7 +62,9 @@ def fuzz_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """An initialised portal without rate limits, so that every case reaches validation."""
     folder = tmp_path / "instance"
     monkeypatch.setenv("PORTAL_INSTANCE", str(folder))
-    app = make_app(folder, RATELIMIT_ENABLED=False)
+    # High limits, not RATELIMIT_ENABLED=False: that flag sticks to the shared limiter
+    # object and would switch limits off for every later test in the session.
+    app = make_app(folder, **NO_LIMITS)
     with app.app_context():
         setup_service.initialise(admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD)
     return app
