@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
-    from portal import database, i18n, schema
+    from portal import database, i18n, sanitize, schema
     from portal.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -38,6 +38,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app, babel)
+    sanitize.init_app(app)
 
 
 def register_security(app: Flask) -> None:

@@ -56,13 +56,20 @@ class DefaultConfig:
     REPORTER_SESSION_MAX_MINUTES = 120
     STAFF_SESSION_IDLE_MINUTES = 30
     STAFF_SESSION_MAX_MINUTES = 12 * 60
-    # Wrong receipts allowed per tracking code (from any address) before it locks
-    # for the rest of the window; and inbox logins per address.
+    # Guessing (docs/threat-model.md, "Guessing"). Wrong receipts allowed per tracking
+    # code *from one address* before that address is locked out of that code for the
+    # rest of the window (never the code itself: a stranger knows the public code, so a
+    # lock on the code would lock its reporter out); and inbox sign-ins per address.
     RATELIMIT_RECEIPT_FAILURES = "5 per hour"
     RATELIMIT_INBOX_LOGIN = "20 per hour"
-    # Failed staff logins per account (from any address) and logins per address.
+    # Staff: failed logins per account from one address (or from one trusted device);
+    # failed logins per account from all devices that never signed in to it, past which
+    # only its trusted devices may try; and logins per address.
     RATELIMIT_STAFF_FAILURES = "5 per 15 minutes"
+    RATELIMIT_STAFF_ACCOUNT_FAILURES = "10 per hour"
     RATELIMIT_STAFF_LOGIN = "30 per hour"
+    # Days a browser that signed in stays a trusted device of that member's account.
+    STAFF_DEVICE_DAYS = 90
 
     # Key derivation costs (see KDF_DEFAULTS).
     RECEIPT_KDF = dict(KDF_DEFAULTS)
@@ -128,8 +135,21 @@ class DefaultConfig:
     STATS_LICENCE = "CC BY 4.0"
     STATS_PUBLISHER: str | None = None
 
+    # Published summaries and public notes may link to official sources only: https links
+    # to these hosts and their subdomains (portal/sanitize.py). Other links lose their href.
+    SANITIZE_LINK_HOSTS: tuple[str, ...] = ("go.id",)
+
     # Optional: an onion address announced with the Onion-Location header.
     ONION_LOCATION: str | None = None
+    # The onion-service profile. Every Tor user reaches the portal from 127.0.0.1, so a
+    # per-address budget would be one budget for all of them. Give gunicorn a second bind
+    # (e.g. --bind 127.0.0.1:8001) that only Tor's HiddenServicePort forwards to and name
+    # it here: requests on it share these budgets, kept apart from any other loopback use.
+    ONION_SERVICE_PORT: int | None = None
+    RATELIMIT_ONION_REPORT_SUBMIT = "200 per hour"
+    RATELIMIT_ONION_STATUS_LOOKUP = "600 per minute"
+    RATELIMIT_ONION_INBOX_LOGIN = "400 per hour"
+    RATELIMIT_ONION_RECEIPT_FAILURES = "20 per hour"
     # Send HSTS only when the portal is served over HTTPS.
     HSTS = False
     # Number of proxies in front of the app whose X-Forwarded-For may be trusted.

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    ServiceUnavailable,
+)
 
 from portal.crypto import DerivationBusy
 
@@ -36,7 +41,7 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def handle_http(error: HTTPException) -> tuple[Response | str, int]:
+def handle_http(error: HTTPException) -> tuple[Response, int]:
     """Render any HTTP error in the visitor's language."""
     status = error.code or 500
     known = messages()
@@ -45,11 +50,18 @@ def handle_http(error: HTTPException) -> tuple[Response | str, int]:
         message = _("The form expired or was sent from elsewhere. Please open it again.")
     if _wants_json():
         code = (error.name or "error").lower().replace(" ", "_")
-        return api_error(status, code, message)
-    return render_template("errors/error.html", status=status, message=message), status
+        response, _status = api_error(status, code, message)
+    else:
+        response = make_response(
+            render_template("errors/error.html", status=status, message=message)
+        )
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # RFC 9110: a 405 must say which methods the resource supports.
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response, status
 
 
-def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
+def handle_unexpected(error: Exception) -> tuple[Response, int]:
     """Log the failure without request details and show a calm 500."""
     from flask import current_app
 
@@ -66,8 +78,32 @@ def handle_busy(error: DerivationBusy) -> tuple[Response | str, int, dict[str, s
     return render_template("errors/error.html", status=503, message=message), 503, headers
 
 
+def handle_database_down(error: Exception) -> tuple[Response, int]:
+    """The database is unreachable or full: a translated 503, and nothing acknowledged.
+
+    Every write commits before its answer is rendered, so a failure here means nothing
+    was stored and no tracking code or receipt is shown.
+    """
+    from flask import current_app
+
+    from portal.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the answer matters more
+        current_app.logger.warning("Rollback failed after a database error")
+    current_app.logger.error(
+        "Database unavailable (%s) at %s", type(error).__name__, request.endpoint
+    )
+    return handle_http(ServiceUnavailable())
+
+
 def register(app: Flask) -> None:
     """Install the handlers."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(InterfaceError, handle_database_down)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(DerivationBusy, handle_busy)
     app.register_error_handler(Exception, handle_unexpected)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import wtforms
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import PasswordField
 from wtforms.validators import Length
 
 # WTForms raises these itself; listed here so extraction puts them in our catalogue.
@@ -18,6 +21,32 @@ WTFORMS_MESSAGES = (
 )
 
 
+# Characters no one types on purpose in a report or a catalogue text: C0 and C1 controls
+# (tab and line breaks excepted), zero-width spaces and joiners' look-alikes, the BOM, and
+# the bidirectional overrides that make text display in another order than it is stored
+# ("Trojan source"). PostgreSQL refuses NUL in text outright. ZWJ/ZWNJ stay: emoji and
+# some scripts need them inside words.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+    "\u00ad\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+# What is left of a text made only of these, ZWJ/ZWNJ and whitespace is nothing.
+_BLANK = re.compile("^[\\s\u200c\u200d]*$")
+
+
+def has_invisible(value: str) -> bool:
+    """Whether `value` holds any character clean_text would remove."""
+    return _INVISIBLE.search(value) is not None
+
+
+def clean_text(value: Any) -> Any:
+    """Drop invisible and control characters from submitted text; blank text becomes ""."""
+    if not isinstance(value, str):
+        return value
+    value = _INVISIBLE.sub("", value)
+    return "" if _BLANK.match(value) else value
+
+
 class PortalForm(FlaskForm):
     """Every form of the portal derives from this, so no message escapes translation."""
 
@@ -27,6 +56,37 @@ class PortalForm(FlaskForm):
         def get_translations(self, form: Any) -> Any:
             """The active Flask-Babel translations."""
             return get_translations()
+
+        # Forms whose readers must be told instead (a public summary) set this False and
+        # refuse invisible characters with a message (see has_invisible).
+        clean_text = True
+
+        def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
+            """Clean every text field (passwords aside: they are checked as typed)."""
+            if self.clean_text and not issubclass(unbound_field.field_class, PasswordField):
+                # Passed per binding: the unbound field is shared by every form instance.
+                filters = unbound_field.kwargs.get("filters") or ()
+                options = {**options, "filters": [clean_text, *filters]}
+            return super().bind_field(form, unbound_field, options)
+
+
+# Digits of the longest whole number any form takes: a BIGINT row id has 19.
+MAX_INTEGER_DIGITS = 19
+
+
+class IntegerField(wtforms.IntegerField):
+    """WTForms' IntegerField, refusing numbers too long to be meant before converting them.
+
+    WTForms' NumberRange calls math.isnan() on the value, which raises OverflowError
+    on an integer of 309+ digits: a crash, not a message.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse as WTForms does, after the length check."""
+        if valuelist and len(str(valuelist[0]).strip().lstrip("+-")) > MAX_INTEGER_DIGITS:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+        super().process_formdata(valuelist)
 
 
 def max_length_message() -> Any:

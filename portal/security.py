@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from portal import limitkeys
 
@@ -39,20 +40,47 @@ STATIC_HEADERS = {
 }
 
 
+# Row ids are SQL BIGINTs: a larger number in a URL cannot name a row, and SQLite's
+# driver raises OverflowError on it, so such URLs do not match (404) instead.
+MAX_ROW_ID = 2**63 - 1
+
+
+class RowId(IntegerConverter):
+    """`<id:name>` in a route: a positive row id that fits a BIGINT."""
+
+    def __init__(self, map: Map) -> None:
+        super().__init__(map, min=1, max=MAX_ROW_ID)
+
+
+def via_onion_service() -> bool:
+    """Whether this request came through the onion service's own local port."""
+    port = current_app.config.get("ONION_SERVICE_PORT")
+    return port is not None and request.environ.get("SERVER_PORT") == str(port)
+
+
 def client_key() -> str:
-    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret."""
-    address = request.remote_addr or "unknown"
+    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret.
+
+    Tor users have no address of their own: together they are one client, "onion".
+    """
+    address = "onion" if via_onion_service() else (request.remote_addr or "unknown")
     return limitkeys.key("rate-limit", address)
+
+
+def limit(name: str) -> str:
+    """The limit RATELIMIT_<name>, or its onion-service profile RATELIMIT_ONION_<name>."""
+    prefix = "RATELIMIT_ONION_" if via_onion_service() else "RATELIMIT_"
+    return str(current_app.config[prefix + name])
 
 
 def submit_limit() -> str:
     """Reports filed per address, shared by the HTML form and the API."""
-    return str(current_app.config["RATELIMIT_REPORT_SUBMIT"])
+    return limit("REPORT_SUBMIT")
 
 
 def lookup_limit() -> str:
     """Status lookups per address, shared by the status page and the API."""
-    return str(current_app.config["RATELIMIT_STATUS_LOOKUP"])
+    return limit("STATUS_LOOKUP")
 
 
 def add_headers(response: Response) -> Response:
@@ -135,6 +163,10 @@ class DayStampSessionInterface(SecureCookieSessionInterface):
 
 def register(app: Flask) -> None:
     """Install headers, proxy handling and log scrubbing on the app."""
+    from portal import requests
+
+    requests.install()
+    app.url_map.converters["id"] = RowId
     app.after_request(add_headers)
     app.session_interface = DayStampSessionInterface()
     if app.config["PROXY_COUNT"]:

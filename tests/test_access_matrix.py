@@ -14,11 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.extensions import db
-from portal.models import Attachment, PortalSession, Staff
+from portal.models import ApiKey, Attachment, PortalSession, Staff
 from portal.services import staff as staff_service
 from tests.conftest import (
     admin_account,
     csrf_token,
+    gateway_key,
     make_staff,
     staff_login,
     submit_report,
@@ -89,6 +90,9 @@ POLICIES: dict[str, Policy] = {
     "inspectorate.admin_session_revoke": ADMIN,
     "inspectorate.admin_keys_rotate": ADMIN,
     "inspectorate.admin_settings": ADMIN,
+    "inspectorate.admin_api_keys": ADMIN,
+    "inspectorate.admin_api_key_new": ADMIN,
+    "inspectorate.admin_api_key_revoke": ADMIN,
     "public.cases_index": EVERYONE,
     "public.cases_page": EVERYONE,
     "public.cases_feed": EVERYONE,
@@ -166,7 +170,9 @@ def world(app, client) -> World:
     # Harmless targets for admin actions: a spare member with a spare session.
     spare = make_staff(app, "investigator")
     assert staff_login(app, app.test_client(), spare).status_code == 303
+    gateway_key(app)
     with app.app_context():
+        spare_key = db.session.scalars(db.select(ApiKey.id)).first()
         attachment = db.session.scalars(db.select(Attachment)).first()
         spare_member = db.session.scalars(db.select(Staff).where(Staff.email == spare.email)).one()
         session = db.session.scalars(
@@ -178,6 +184,7 @@ def world(app, client) -> World:
             "lang": "en",
             "attachment_id": str(attachment.id),
             "staff_id": str(spare_member.id),
+            "key_id": str(spare_key),
             "session_id": str(session.id),
             "filename": "css/portal.css",
             "service_code": "ktp_el",

@@ -96,7 +96,7 @@ def admin_routes(app) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("inspectorate.admin_"):
             continue
-        url = rule.rule.replace("<int:staff_id>", "1").replace("<int:session_id>", "1")
+        url = re.sub(r"<id:[a-z_]+>", "1", rule.rule)
         routes.extend((method, url) for method in sorted(rule.methods & {"GET", "POST"}))
     return routes
 

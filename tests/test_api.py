@@ -28,7 +28,7 @@ from portal.models import Attachment, InspectorateKey, Report, Service
 from portal.models.base import today as local_today
 from portal.services import inbox
 from portal.services import reports as reports_service
-from tests.conftest import VALID_FORM, VALID_JSON, submit_report
+from tests.conftest import VALID_FORM, VALID_JSON, gateway_key, submit_report
 from tests.test_evidence import (
     MARKER,
     encoded,
@@ -613,6 +613,8 @@ def _send(app: Flask, client: FlaskClient, case: BadInput, **headers: str) -> Te
         return client.post(
             REPORTS, data=too_large_body(app), content_type="application/json", headers=headers
         )
+    if case.content_type == "multipart/form-data":
+        headers = {**gateway_headers(app), **headers}
     if case.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return client.post(REPORTS, data=case.body, content_type=case.content_type, headers=headers)
     data = json.dumps(case.body) if isinstance(case.body, dict) else case.body
@@ -756,6 +758,18 @@ def small_file(kind: str) -> tuple[bytes, str]:
     return encoded(image, image_format), name
 
 
+def gateway_headers(app: Flask) -> dict[str, str]:
+    """The Authorization header of this app's test gateway (made on first use)."""
+    if "TEST_GATEWAY_KEY" not in app.config:
+        app.config["TEST_GATEWAY_KEY"] = gateway_key(app)
+    return {"Authorization": f"Bearer {app.config['TEST_GATEWAY_KEY']}"}
+
+
+def file_via_api_response(client: FlaskClient) -> TestResponse:
+    """POST the valid JSON report; the response."""
+    return client.post(REPORTS, json=VALID_JSON)
+
+
 def post_multipart(
     client: FlaskClient,
     report: Any = VALID_JSON,
@@ -770,9 +784,9 @@ def post_multipart(
         data[REPORT_PART] = report if isinstance(report, str) else json.dumps(report)
     data[FILES_PART] = [(io.BytesIO(content), name) for content, name in files]
     data.update(parts or {})
-    return client.post(
-        REPORTS, data=data, content_type="multipart/form-data", headers=headers or {}
-    )
+    # Multipart intake is for registered gateways: send as one unless told otherwise.
+    headers = {**gateway_headers(client.application), **(headers or {})}
+    return client.post(REPORTS, data=data, content_type="multipart/form-data", headers=headers)
 
 
 def stored(app: Flask) -> tuple[int, int]:
@@ -887,6 +901,7 @@ def test_multipart_variants_are_accepted(app, client, subtests):
                     REPORT_PART: json.dumps(VALID_JSON),
                 },
                 content_type="multipart/form-data",
+                headers=gateway_headers(app),
             ),
             [evidence.TEXT_CONTENT_TYPE],
         ),
@@ -1057,7 +1072,9 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(app, client, subtests):
 
 
 def test_multipart_without_boundary_is_malformed(app, client):
-    response = client.post(REPORTS, data=b"report=x", content_type="multipart/form-data")
+    response = client.post(
+        REPORTS, data=b"report=x", content_type="multipart/form-data", headers=gateway_headers(app)
+    )
     assert_error(response, 400, "malformed_json", REPORT_PART)
     assert stored(app) == (0, 0)
 
@@ -1072,10 +1089,17 @@ def test_evidence_refusals_speak_the_request_language(app, client):
 
 
 @with_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
-def test_multipart_shares_the_submission_budget(app, client):
+def test_a_gateway_has_its_own_budget_not_the_addresss(app, client):
     file_via_api(client)
-    assert_error(post_multipart(client, files=[small_file("text")]), 429, "too_many_requests")
-    assert stored(app) == (1, 0)
+    assert_error(file_via_api_response(client), 429, "too_many_requests")
+    # The gateway sends from the same address, for many people: its own budget applies.
+    key = gateway_key(app, reports_per_hour=1)
+    auth = {"Authorization": f"Bearer {key}"}
+    assert post_multipart(client, files=[small_file("text")], headers=auth).status_code == 201
+    assert_error(
+        post_multipart(client, files=[small_file("text")], headers=auth), 429, "too_many_requests"
+    )
+    assert stored(app) == (2, 1)
 
 
 @with_config(SMALL_EVIDENCE)
@@ -1520,6 +1544,16 @@ SCENARIOS: dict[tuple[str, str], tuple[str, Scenario]] = {
     ("createReport", "413"): (
         "plain",
         lambda app, c: c.post(REPORTS, data=too_large_body(app), content_type="application/json"),
+    ),
+    ("createReport", "401"): (
+        "plain",
+        lambda app, c: c.post(
+            REPORTS, data={REPORT_PART: json.dumps(VALID_JSON)}, content_type="multipart/form-data"
+        ),
+    ),
+    ("createReport", "403"): (
+        "plain",
+        lambda app, c: c.post(REPORTS, json=VALID_JSON, headers={"Origin": "https://evil.example"}),
     ),
     ("createReport", "415"): ("plain", lambda app, c: c.post(REPORTS, data=VALID_FORM)),
     ("createReport", "429"): (

@@ -574,7 +574,7 @@ def test_auditor_gets_403_on_every_case_route(app, filed, staff_client):
     routes = list(case_routes(app))
     assert len(routes) >= 9
     for method, rule in routes:
-        url = rule.replace("<code>", code).replace("<int:attachment_id>", "1")
+        url = rule.replace("<code>", code).replace("<id:attachment_id>", "1")
         data = {"csrf_token": csrf_token(auditor, "/inspectorate/")}
         response = auditor.open(url, method=method, data=data if method == "POST" else None)
         assert response.status_code == 403, (method, url)

@@ -24,7 +24,7 @@ def _routes(app):
         url = rule.rule
         for argument in rule.arguments:
             url = url.replace(f"<{argument}>", SAMPLE_ARGS.get(argument, "x"))
-        url = re.sub(r"<int:[^>]+>", "1", url)
+        url = re.sub(r"<(?:int|id):[^>]+>", "1", url)
         url = re.sub(r"<[^>]+>", "x", url)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield url, method

@@ -86,8 +86,8 @@ def test_codes_from_far_away_times_are_refused(app, client):
     assert login_with(client, account.email, account.password, stale).status_code == 401
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_STAFF_FAILURES": "3 per hour"}])
-def test_failed_logins_lock_the_account_from_any_address(app, client):
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_STAFF_ACCOUNT_FAILURES": "3 per hour"}])
+def test_failed_logins_lock_the_account_for_untrusted_devices(app, client):
     account = make_staff(app)
     for attempt in range(3):
         login_with(client, account.email, "wrong password", "123456", f"10.0.0.{attempt}")

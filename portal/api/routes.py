@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -18,9 +19,9 @@ from portal.errors import api_error
 from portal.evidence import CleanFile, EvidenceRejected
 from portal.extensions import limiter
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
-from portal.models import Category, Channel, Service, Unit
+from portal.models import ApiKey, Category, Channel, Service, Unit
 from portal.security import lookup_limit, submit_limit
-from portal.services import catalog, inbox
+from portal.services import api_keys, catalog, inbox
 from portal.services.reports import (
     NotInitialised,
     PublicKeyMismatch,
@@ -182,16 +183,90 @@ def _evidence_refused(message: str) -> tuple[Response, int]:
     return api_error(400, "invalid_evidence", message, {FILES_PART: [message]})
 
 
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def refuse_cross_site() -> None:
+    """Refuse a report a web page of another site makes its visitor's browser send.
+
+    A browser sends a form or multipart POST to any site without asking first (no CORS
+    preflight), with the page's Origin and Sec-Fetch-Site headers: without this, any
+    web page could file reports through its visitors. Apps and gateways send no Origin.
+    """
+    origin = request.headers.get("Origin")
+    ours = {_origin_of(request.host_url), _origin_of(current_app.config["PUBLIC_BASE_URL"])}
+    cross = request.headers.get("Sec-Fetch-Site") == "cross-site"
+    if cross or (origin is not None and origin.lower() not in ours):
+        raise Refusal(
+            403,
+            "cross_site",
+            _("Reports cannot be sent from another website. Use the form on this site."),
+        )
+
+
+def gateway() -> ApiKey | None:
+    """The trusted gateway's key this request carries (`Authorization: Bearer lpk_...`)."""
+    if "gateway" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _sep, secret = header.partition(" ")
+        g.gateway = api_keys.find_active(secret.strip()) if scheme.lower() == "bearer" else None
+    found: ApiKey | None = g.gateway
+    return found
+
+
+def _with_gateway() -> bool:
+    return gateway() is not None
+
+
+def _without_gateway() -> bool:
+    return gateway() is None
+
+
+def _gateway_limit() -> str:
+    """A gateway's own budget: it speaks for many people, so no per-address limit applies."""
+    found = gateway()
+    return f"{found.reports_per_hour if found else 1} per hour"
+
+
+def _gateway_id() -> str:
+    found = gateway()
+    return f"api-key/{found.id}" if found else "api-key/none"
+
+
+def _check_caller(multipart: bool) -> ApiKey | None:
+    """The gateway key, or a refusal for what only a gateway may send."""
+    found = gateway()
+    if "Authorization" in request.headers and found is None:
+        raise Refusal(401, "invalid_api_key", _("This API key is not valid or was revoked."))
+    if found is None:
+        refuse_cross_site()
+        if multipart:
+            raise Refusal(
+                401,
+                "api_key_required",
+                _(
+                    "Reports with evidence files are accepted from registered apps and gateways"
+                    " only. Use the form on this site to send files."
+                ),
+            )
+    return found
+
+
 @bp.post("/reports")
-@limiter.shared_limit(submit_limit, scope="report-submit")
+@limiter.shared_limit(submit_limit, scope="report-submit", exempt_when=_with_gateway)
+@limiter.limit(_gateway_limit, key_func=_gateway_id, exempt_when=_without_gateway)
 def create_report() -> ResponseReturnValue:
     """File a report from JSON, or from multipart form data with evidence files.
 
     Answers the tracking code and the one-time receipt. Nothing is stored unless the
-    report and every file are accepted.
+    report and every file are accepted. A gateway's key records its channel and gives
+    it its own limit; multipart and cross-site requests need one.
     """
     uploads: list[FileStorage] = []
     try:
+        key = _check_caller(multipart=request.mimetype == MULTIPART)
         if request.is_json:
             payload = _json_body()
         elif request.mimetype == MULTIPART:
@@ -206,7 +281,10 @@ def create_report() -> ResponseReturnValue:
                 ),
             )
     except Refusal as refusal:
-        return refusal.response()
+        response, status = refusal.response()
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="lapor-pungli"'
+        return response, status
     data, errors = _as_form_data(payload)
     form = ReportForm(formdata=data, meta={"csrf": False})
     if not form.validate() or errors:
@@ -221,8 +299,9 @@ def create_report() -> ResponseReturnValue:
             unit=form.unit.data or "",
             content=form.content(),
             contact=(form.contact.data or "").strip(),
-            channel=Channel.API,
+            channel=Channel(key.channel) if key else Channel.API,
             files=files,
+            on_filed=(lambda _report: api_keys.mark_used(key)) if key else None,
         )
     except EvidenceRejected as error:
         return _evidence_refused(str(error.message))

@@ -10,6 +10,7 @@ from flask import Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 
+from portal import spreadsheet
 from portal.api import bp
 from portal.deadlines import local_today
 from portal.errors import api_error
@@ -174,7 +175,8 @@ def stats_csv() -> ResponseReturnValue:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(as_rows(report))
+    # Labels are admin-edited catalogue names: never let a spreadsheet run one.
+    writer.writerows([tuple(spreadsheet.cell(value) for value in row) for row in as_rows(report)])
     name = f"statistik-{report.period.key}.csv"
     return Response(
         buffer.getvalue(),

@@ -35,6 +35,7 @@ MAX_CHRONOLOGY = 10000
 MIN_CHRONOLOGY = 20
 MAX_CONTACT = 500
 MAX_AMOUNT = 10_000_000_000  # Rp10 miliar: anything above is a typo
+MAX_AMOUNT_CHARS = 30  # digits and separators of an amount; "10.000.000.000" is 14
 OLDEST_INCIDENT_YEARS = 10
 
 WHO_ASKED = [
@@ -64,6 +65,9 @@ def parse_rupiah(text: str) -> int | None:
     if not match:
         raise ValueError(text)
     number, unit = match.group(1).replace(" ", ""), match.group(2)
+    if len(number) > MAX_AMOUNT_CHARS:
+        # Far beyond MAX_AMOUNT whatever the unit; float() would overflow on 306+ digits.
+        return MAX_AMOUNT + 1
     if unit:
         # With a unit, "1,5" and "1.5" are decimals; without one, separators group thousands.
         value = float(number.replace(",", "."))
@@ -98,6 +102,19 @@ def _not_in_future(form: PortalForm, field: Field) -> None:
         raise ValidationError(_l("The date cannot be in the future."))
     if field.data and field.data < today() - timedelta(days=365 * OLDEST_INCIDENT_YEARS):
         raise ValidationError(_l("Reports about events older than ten years cannot be handled."))
+
+
+# The mark the review step hands out: secrets.token_urlsafe(16), 22 characters.
+_SUBMISSION_MARK = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
+
+
+def bounded_submission(value: Any) -> str:
+    """The hidden submission mark if it is one we could have issued, else "".
+
+    The mark is remembered in the visitor's cookie, so a forged 8,000-character value
+    must never be copied there.
+    """
+    return value if isinstance(value, str) and _SUBMISSION_MARK.match(value) else ""
 
 
 def _honeypot_empty(form: PortalForm, field: Field) -> None:
@@ -154,7 +171,7 @@ class ReportForm(PortalForm):
     # Honeypot: hidden from people by CSS; bots fill it.
     website = StringField(_l("Leave this field empty"), validators=[_honeypot_empty])
     # Marks one review so a reloaded "send" does not file the report twice.
-    submission = HiddenField()
+    submission = HiddenField(filters=[bounded_submission])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Offer the current catalogue's categories, services and units."""

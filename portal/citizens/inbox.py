@@ -32,7 +32,9 @@ from portal.downloads import attachment_response
 from portal.evidence import EvidenceRejected
 from portal.extensions import db, limiter
 from portal.models import Report, SessionKind, Side
+from portal.security import client_key, limit
 from portal.services import inbox, reports, sessions
+from portal.uploads import evidence_uploads
 
 INBOX_COOKIE = "lp_inbox"
 INBOX_PATH = "/inbox"
@@ -47,7 +49,7 @@ class Reporter:
 
 
 def _login_limit() -> str:
-    return str(current_app.config["RATELIMIT_INBOX_LOGIN"])
+    return limit("INBOX_LOGIN")
 
 
 def current_reporter() -> Reporter | None:
@@ -138,11 +140,16 @@ def inbox_login() -> ResponseReturnValue:
     if not form.validate():
         return render_template("citizens/inbox_login.html", form=form), 400
     try:
-        report, data_key = inbox.login(form.code.data or "", form.receipt.data or "")
+        report, data_key = inbox.login(
+            form.code.data or "",
+            form.receipt.data or "",
+            client=client_key(),
+            failure_limit=limit("RECEIPT_FAILURES"),
+        )
     except inbox.CodeLocked:
         form.receipt.errors = [
             _(
-                "This tracking code is locked for a while after too many wrong receipts."
+                "Too many wrong receipts for this tracking code from your connection."
                 " Try again later."
             )
         ]
@@ -226,7 +233,7 @@ def inbox_add_evidence() -> ResponseReturnValue:
     if not form.validate():
         return _inbox_page(reporter, upload=form, status=400)
     try:
-        files = inbox.read_uploads(request.files.getlist("evidence"))
+        files = inbox.read_uploads(evidence_uploads())
         if not files:
             return _inbox_page(reporter, upload_error=_("Choose at least one file."), status=400)
         inbox.add_evidence(
@@ -239,7 +246,7 @@ def inbox_add_evidence() -> ResponseReturnValue:
     return redirect(url_for("citizens.inbox_page") + "#evidence", 303)
 
 
-@bp.get("/inbox/bukti/<int:attachment_id>")
+@bp.get("/inbox/bukti/<id:attachment_id>")
 @reporter_required
 def inbox_download(attachment_id: int) -> ResponseReturnValue:
     """Download one file of the signed-in report, always as an attachment."""

@@ -18,6 +18,7 @@ from portal.models import Category, Service, Unit
 from portal.security import submit_limit
 from portal.services import catalog, inbox, sessions
 from portal.services.reports import NotInitialised, file_report, round_amount
+from portal.uploads import evidence_uploads
 
 
 def _public_facts(form: ReportForm) -> dict[str, object]:
@@ -82,7 +83,7 @@ def send() -> ResponseReturnValue:
     if submission and sessions.submission_used(submission):
         return render_template("citizens/already_sent.html"), 409
     try:
-        files = inbox.read_uploads(request.files.getlist("evidence"))
+        files = inbox.read_uploads(evidence_uploads())
         filed = file_report(
             category=form.category.data or "",
             service=form.service.data or "",

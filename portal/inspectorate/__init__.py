@@ -6,6 +6,7 @@ bp = Blueprint("inspectorate", __name__, url_prefix="/inspectorate")
 
 from portal.inspectorate import (  # noqa: E402,F401  (each module adds its views to bp)
     admin,
+    api_keys,
     audit,
     auth,
     cases,

@@ -112,7 +112,7 @@ def admin_staff_new() -> ResponseReturnValue:
     )
 
 
-@bp.post("/admin/staff/<int:staff_id>/disable")
+@bp.post("/admin/staff/<id:staff_id>/disable")
 @staff_required(Role.ADMIN)
 def admin_staff_disable(staff_id: int) -> ResponseReturnValue:
     """Disable a member: sessions end, their wrapped key is deleted."""
@@ -127,7 +127,7 @@ def admin_staff_disable(staff_id: int) -> ResponseReturnValue:
     return _done("disabled" if changed else "unchanged")
 
 
-@bp.post("/admin/staff/<int:staff_id>/role")
+@bp.post("/admin/staff/<id:staff_id>/role")
 @staff_required(Role.ADMIN)
 def admin_staff_role(staff_id: int) -> ResponseReturnValue:
     """Give a member another role."""
@@ -150,7 +150,7 @@ def admin_staff_role(staff_id: int) -> ResponseReturnValue:
     return _done("role" if changed else "unchanged")
 
 
-@bp.post("/admin/staff/<int:staff_id>/reset")
+@bp.post("/admin/staff/<id:staff_id>/reset")
 @staff_required(Role.ADMIN)
 def admin_staff_reset(staff_id: int) -> ResponseReturnValue:
     """Give a member a one-time password and a fresh copy of the key; shown once."""
@@ -174,7 +174,7 @@ def admin_staff_reset(staff_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/admin/sessions/<int:session_id>/revoke")
+@bp.post("/admin/sessions/<id:session_id>/revoke")
 @staff_required(Role.ADMIN)
 def admin_session_revoke(session_id: int) -> ResponseReturnValue:
     """End one staff session, on whichever device it is."""

@@ -17,18 +17,21 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms import DateField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from portal.forms import PortalForm, max_length
+from portal import spreadsheet
+from portal.forms import IntegerField, PortalForm, max_length
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.models import AuditEntry, Role
+from portal.security import MAX_ROW_ID
 from portal.services import audit
 
-# Spreadsheets run cells starting with these as formulas; an attacker controls some
-# values (the email typed at a failed login), so such cells get a leading apostrophe.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Dates outside these years are typos or probes: they name no entry, and the day after
+# 9999-12-31 or the UTC start of 0001-01-01 in WIB does not exist.
+FIRST_AUDIT_YEAR = 2000
+LAST_AUDIT_YEAR = 2999
 CSV_COLUMNS = (
     "id",
     "at_utc",
@@ -42,6 +45,18 @@ CSV_COLUMNS = (
 )
 
 
+def _plausible_date(form: PortalForm, field: DateField) -> None:
+    """Refuse dates outside the years an audit entry can have."""
+    if field.data and not FIRST_AUDIT_YEAR <= field.data.year <= LAST_AUDIT_YEAR:
+        raise ValidationError(
+            _(
+                "Choose a date between %(first)d and %(last)d.",
+                first=FIRST_AUDIT_YEAR,
+                last=LAST_AUDIT_YEAR,
+            )
+        )
+
+
 class AuditFilterForm(PortalForm):
     """Filters of the audit log, sent with GET (nothing changes, so no CSRF token)."""
 
@@ -53,10 +68,10 @@ class AuditFilterForm(PortalForm):
     actor = StringField(_l("Actor"), validators=[Optional(), max_length(254)])
     action = SelectField(_l("Action"), choices=[], validate_choice=True, default="")
     target = StringField(_l("Target"), validators=[Optional(), max_length(128)])
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("Until"), validators=[Optional()])
-    before = IntegerField(validators=[Optional(), NumberRange(min=1)])
-    after = IntegerField(validators=[Optional(), NumberRange(min=0)])
+    since = DateField(_l("From"), validators=[Optional(), _plausible_date])
+    until = DateField(_l("Until"), validators=[Optional(), _plausible_date])
+    before = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ROW_ID)])
+    after = IntegerField(validators=[Optional(), NumberRange(min=0, max=MAX_ROW_ID)])
 
     def validate_until(self, field: DateField) -> None:
         """The range must not end before it starts."""
@@ -137,7 +152,7 @@ def audit_log() -> ResponseReturnValue:
 
 def _cell(value: str) -> str:
     """A CSV cell that a spreadsheet will show as text, never run as a formula."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    return str(spreadsheet.cell(value))
 
 
 def _csv_lines(entries: Iterator[AuditEntry]) -> Iterator[str]:

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from portal import crypto
 from portal.extensions import db, limiter
-from portal.inspectorate import bp
+from portal.inspectorate import bp, devices
 from portal.inspectorate.access import (
     STAFF_COOKIE,
     STAFF_PATH,
@@ -23,6 +23,7 @@ from portal.inspectorate.access import (
 )
 from portal.inspectorate.forms import EnrolForm, LoginForm, PasswordForm
 from portal.models import SessionKind
+from portal.security import client_key
 from portal.services import audit, sessions, staff
 
 ISSUER = "Lapor Pungli"
@@ -54,9 +55,14 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if not form.validate():
         return render_template("inspectorate/login.html", form=form), 400
+    device = devices.current_device()
     try:
         unlocked = staff.authenticate(
-            form.email.data or "", form.password.data or "", form.code.data or ""
+            form.email.data or "",
+            form.password.data or "",
+            form.code.data or "",
+            client=client_key(),
+            device=(device.member_id, device.device_id) if device else None,
         )
     except staff.AccountLocked:
         form.code.errors = [_("Too many failed attempts for this account. Try again later.")]
@@ -72,6 +78,7 @@ def login() -> ResponseReturnValue:
     db.session.commit()
     response = redirect(url_for("inspectorate.home"), 303)
     set_staff_cookie(response, token)
+    devices.remember(response, unlocked.member.id, device)
     return response
 
 
@@ -85,7 +92,9 @@ def _signed_out(everywhere: bool) -> ResponseReturnValue:
     db.session.commit()
     response = redirect(url_for("inspectorate.login_form"), 303)
     response.delete_cookie(STAFF_COOKIE, path=STAFF_PATH)
-    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    # Not "cookies": that would also forget this browser as a trusted device (devices.py),
+    # which keeps the member able to sign in while a stranger uses up the account's budget.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 
 

@@ -169,7 +169,7 @@ def case_contact(code: str) -> ResponseReturnValue:
     return _case_page(report, show_contact=True)
 
 
-@bp.get("/laporan/<code>/bukti/<int:attachment_id>")
+@bp.get("/laporan/<code>/bukti/<id:attachment_id>")
 @staff_required(*HANDLERS)
 def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
     """Download one evidence file of this report (audited); another report's file is 404."""

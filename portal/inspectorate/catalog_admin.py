@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -32,7 +31,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.extensions import db
-from portal.forms import PortalForm, max_length
+from portal.forms import IntegerField, PortalForm, max_length
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.models import Category, Role, Service, Unit

@@ -12,7 +12,6 @@ from wtforms import (
     EmailField,
     Field,
     HiddenField,
-    IntegerField,
     MultipleFileField,
     PasswordField,
     RadioField,
@@ -33,7 +32,7 @@ from wtforms.validators import (
 )
 
 from portal.citizens.forms import CHOOSE_ONE, ReportForm, RupiahField, message_body
-from portal.forms import PortalForm, max_length, strip_whitespace
+from portal.forms import IntegerField, PortalForm, max_length, strip_whitespace
 from portal.i18n import status_label
 from portal.models import Channel, Outcome, Priority, Staff, Status
 from portal.services.cases import DETAILED_STATUSES, OutsideBody, Sanction, allowed_next

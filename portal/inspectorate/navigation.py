@@ -27,6 +27,7 @@ STAFF_LINKS = [
     ("inspectorate.admin_staff", _l("Staff and sessions"), frozenset({Role.ADMIN})),
     ("inspectorate.admin_settings", _l("Deadlines and retention"), frozenset({Role.ADMIN})),
     ("inspectorate.admin_catalog", _l("Services, fees and places"), frozenset({Role.ADMIN})),
+    ("inspectorate.admin_api_keys", _l("Gateways and API keys"), frozenset({Role.ADMIN})),
 ]
 
 

@@ -19,6 +19,7 @@ from portal.inspectorate.forms import CHANNEL_LABELS, OperatorReportForm
 from portal.models import Channel, Role
 from portal.services import cases, inbox, sessions
 from portal.services.reports import NotInitialised, UnknownCatalogCode
+from portal.uploads import evidence_uploads
 
 
 def _form_page(
@@ -47,7 +48,7 @@ def operator_form() -> ResponseReturnValue:
     if submission and sessions.submission_used(submission):
         return render_template("inspectorate/operator_sent.html"), 409
     try:
-        files = inbox.read_uploads(request.files.getlist(form.evidence.name))
+        files = inbox.read_uploads(evidence_uploads(form.evidence.name))
         filed = cases.file_for_reporter(
             actor=signed_in_staff().member,
             channel=Channel(form.channel.data),

@@ -16,7 +16,7 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, ValidationError
 
-from portal.forms import PortalForm, max_length
+from portal.forms import PortalForm, has_invisible, max_length
 from portal.identifiers import InvalidIdentifier, parse_tracking_code
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
@@ -72,12 +72,17 @@ def _one_line(value: Any) -> Any:
 def _printable(form: PortalForm, field: Any) -> None:
     """Refuse control characters: they are invisible on the page and invalid in the feed."""
     text = field.data or ""
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
+    if has_invisible(text):
         raise ValidationError(_l("Remove the invisible control characters."))
 
 
 class SummaryForm(PortalForm):
     """The public title and text of a resolved report."""
+
+    class Meta(PortalForm.Meta):
+        """Invisible characters are refused with a message (_printable), not removed."""
+
+        clean_text = False
 
     title = StringField(
         _l("Public title"),

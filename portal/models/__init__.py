@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models, one module per area; import them from here."""
 
+from portal.models.api_keys import ApiKey
 from portal.models.audit import AuditAnchor, AuditEntry, AuditHead
 from portal.models.catalog import Category, Service, Unit
 from portal.models.inbox import Attachment, Message, Side
@@ -12,6 +13,7 @@ from portal.models.staff import Role, Staff
 from portal.models.stats import StatsCell, StatsPublication, StatsRefresh, StatsSnapshot
 
 __all__ = [
+    "ApiKey",
     "Attachment",
     "AuditAnchor",
     "AuditEntry",

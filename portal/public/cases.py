@@ -32,7 +32,9 @@ from flask import Response, abort, current_app, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 
+from portal import sanitize
 from portal.i18n import current_locale, format_month, format_rupiah
 from portal.public import bp
 from portal.services import publication
@@ -194,7 +196,8 @@ def atom_feed(cases: list[PublicCase], *, updated: datetime) -> bytes:
         link = public_url("public.cases_page", public_id=case.public_id)
         _child(entry, "link", rel="alternate", type="text/html", href=link)
         _child(entry, "category", term=case.category_code, label=case.category_name)
-        _child(entry, "summary", case.summary, type="text")
-        content = "\n".join(fact_lines(case)) + "\n\n" + case.summary
-        _child(entry, "content", content, type="text")
+        _child(entry, "summary", sanitize.plain(case.summary), type="text")
+        # The summary's allowed formatting, as escaped HTML (the only markup in the feed).
+        facts = "".join(f"<p>{escape(line)}</p>" for line in fact_lines(case))
+        _child(entry, "content", facts + sanitize.formatted(case.summary), type="html")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -61,13 +63,28 @@ def _status_page(text: str, form: StatusForm) -> ResponseReturnValue:
     return render_template("public/status.html", form=form, found=found)
 
 
+def local_path(target: str) -> str:
+    """`target` if it is a path on this site, else "/": never a redirect to another host.
+
+    Browsers drop tabs and line breaks from URLs, so "/\t/evil.example" would become
+    "//evil.example"; any control character or whitespace, a backslash, or anything
+    that parses with a scheme or a host is refused.
+    """
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(char.isspace() or ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in target)
+    ):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
+
+
 @bp.get("/bahasa/<lang>")
 def switch_language(lang: str) -> ResponseReturnValue:
     """Remember the chosen language in a cookie and go back; works without JavaScript."""
-    target = request.args.get("next", "/")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    response = redirect(target)
+    response = redirect(local_path(request.args.get("next", "/")))
     if lang in current_app.config["LANGUAGES"]:
         response.set_cookie(
             LOCALE_COOKIE,

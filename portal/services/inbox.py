@@ -84,19 +84,27 @@ def _aad(report: Report, kind: str, record_id: int) -> bytes:
     return f"report/{kind}/{report.tracking_code}/{record_id}".encode()
 
 
-def login(code_text: str, receipt_text: str) -> tuple[Report, crypto.DataKey]:
+def login(
+    code_text: str, receipt_text: str, *, client: str, failure_limit: str | None = None
+) -> tuple[Report, crypto.DataKey]:
     """Open a report with its tracking code and receipt.
 
-    Wrong receipts count against the tracking code from any address; past the limit
-    the code is locked (CodeLocked) until the window passes. Unknown codes cost the
-    same key derivation as known ones, so timing does not reveal which exist.
+    Wrong receipts count against the tracking code *from this client* (`client` is the
+    keyed hash of the address): past the limit the code is locked for that client only
+    (CodeLocked) until the window passes. Someone who knows only the public tracking
+    code can therefore never lock its reporter out; what bounds their guessing is the
+    per-address limits, this lock and the receipt's key derivation cost, against a
+    secret of 66 bits (docs/threat-model.md, "Guessing"). Unknown codes cost the same
+    key derivation as known ones, so timing does not reveal which exist. `failure_limit`
+    is the caller's profile (the onion service's), RATELIMIT_RECEIPT_FAILURES otherwise.
     """
-    limit = current_app.config["RATELIMIT_RECEIPT_FAILURES"]
+    limit = failure_limit or current_app.config["RATELIMIT_RECEIPT_FAILURES"]
     try:
         code = parse_tracking_code(code_text, current_app.config["CITY_PREFIX"])
     except InvalidIdentifier as error:
         raise LoginFailed() from error
-    if throttle.is_locked(RECEIPT_SCOPE, code, limit):
+    subject = f"{client}/{code}"
+    if throttle.is_locked(RECEIPT_SCOPE, subject, limit):
         raise CodeLocked()
     report = reports.find(code)
     try:
@@ -106,9 +114,9 @@ def login(code_text: str, receipt_text: str) -> tuple[Report, crypto.DataKey]:
             raise LoginFailed()
         data_key = reports.key_from_receipt(report, receipt)
     except (InvalidIdentifier, reports.WrongReceipt, LoginFailed) as error:
-        throttle.record_failure(RECEIPT_SCOPE, code, limit)
+        throttle.record_failure(RECEIPT_SCOPE, subject, limit)
         raise LoginFailed() from error
-    throttle.clear(RECEIPT_SCOPE, code, limit)
+    throttle.clear(RECEIPT_SCOPE, subject, limit)
     return report, data_key
 
 

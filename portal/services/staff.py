@@ -21,7 +21,11 @@ from portal.services import audit, sessions, throttle
 
 TOTP_SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends
 MIN_PASSWORD_LENGTH = 12
+# Failed-login budgets: per account from untrusted devices, per account and address,
+# per account and trusted device.
 ACCOUNT_SCOPE = "staff-login-account"
+ADDRESS_SCOPE = "staff-login-address"
+DEVICE_SCOPE = "staff-login-device"
 
 
 class WrongPassword(Exception):
@@ -250,21 +254,43 @@ def accept_totp(member: Staff, secret: bytes, code: str) -> bool:
     return int(claimed.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
-def authenticate(email: str, password: str, code: str) -> Unlocked:
+def authenticate(
+    email: str,
+    password: str,
+    code: str,
+    *,
+    client: str,
+    device: tuple[int, str] | None = None,
+) -> Unlocked:
     """Check email, password and (once enrolled) TOTP; audit the attempt; commit.
 
-    Failures count against the account (from any address); past the limit the
-    account is locked (AccountLocked) until the window passes. Members not yet
-    enrolled sign in with the password alone and may then only enrol. DerivationBusy
-    (no key-derivation slot in time) leaves no trace: nothing was checked.
+    `client` is the keyed hash of the address; `device` the (member id, device id) of
+    a browser that signed in before, from its signed cookie. Failures count three ways
+    (docs/threat-model.md, "Guessing"): per account and address, and per account from
+    every untrusted device together; from a trusted device of this account, per
+    device instead. Past a limit that way is locked (AccountLocked) until the window
+    passes, so a stranger who knows the email can lock out other strangers, never
+    the member's own browser. Members not yet enrolled sign in with the password alone
+    and may then only enrol. DerivationBusy (no key-derivation slot in time) leaves no
+    trace: nothing was checked.
     """
-    limit = current_app.config["RATELIMIT_STAFF_FAILURES"]
+    config = current_app.config
     subject = email.strip().lower()
     member = find_by_email(subject)
+    trusted = device is not None and member is not None and device[0] == member.id
+    # (scope, subject, limit) of every budget this attempt draws on.
+    budgets = (
+        [(DEVICE_SCOPE, f"{device[1]}/{subject}", config["RATELIMIT_STAFF_FAILURES"])]
+        if trusted and device is not None
+        else [
+            (ADDRESS_SCOPE, f"{client}/{subject}", config["RATELIMIT_STAFF_FAILURES"]),
+            (ACCOUNT_SCOPE, subject, config["RATELIMIT_STAFF_ACCOUNT_FAILURES"]),
+        ]
+    )
     # Whatever an anonymous visitor types never reaches the permanent log: an address
     # that is no account is recorded as such, not as typed (a name, a phone number...).
     audited = member.email if member is not None else UNKNOWN_ACCOUNT
-    if throttle.is_locked(ACCOUNT_SCOPE, subject, limit):
+    if any(throttle.is_locked(*budget) for budget in budgets):
         audit.record(actor=audited, action="login.locked")
         db.session.commit()
         raise AccountLocked()
@@ -280,11 +306,16 @@ def authenticate(email: str, password: str, code: str) -> Unlocked:
         if member.totp_enrolled and not accept_totp(member, totp_secret, code):
             raise LoginFailed()
     except (WrongPassword, LoginFailed) as error:
-        throttle.record_failure(ACCOUNT_SCOPE, subject, limit)
+        for budget in budgets:
+            throttle.record_failure(*budget)
         audit.record(actor=audited, action="login.failed")
         db.session.commit()
         raise LoginFailed() from error
-    throttle.clear(ACCOUNT_SCOPE, subject, limit)
+    # The account-wide budget is not cleared: a success must not hand a stranger who
+    # shares it a fresh allowance. It runs out with its window.
+    for scope, name, limit in budgets:
+        if scope != ACCOUNT_SCOPE:
+            throttle.clear(scope, name, limit)
     audit.record(actor=member.email, action="login.ok")
     db.session.commit()
     if member.wrapped_private_key is not None:
@@ -541,7 +572,9 @@ def reset_password(member: Staff, *, actor: Staff, private_key: crypto.PrivateKe
     member.vouched_by_id = actor.id
     requested_by_id, member.reset_requested_by_id = member.reset_requested_by_id, None
     sessions.end_all_for_staff(member.id)
-    throttle.clear(ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_FAILURES"])
+    throttle.clear(
+        ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_ACCOUNT_FAILURES"]
+    )
     details = ["reactivated"] if reactivated else []
     if requested_by_id is not None:
         asker = db.session.get(Staff, requested_by_id)
@@ -589,7 +622,9 @@ def recover_admin(member: Staff, *, private_key: crypto.PrivateKey, new_password
     member.vouched_by_id = None
     member.reset_requested_by_id = None
     sessions.end_all_for_staff(member.id)
-    throttle.clear(ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_FAILURES"])
+    throttle.clear(
+        ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_ACCOUNT_FAILURES"]
+    )
     audit.record(actor="recover", action="staff.recovered", target=member.email)
     db.session.commit()
     return totp_display(totp_secret)

@@ -106,6 +106,10 @@ def parse_period(text: str | None, today: date) -> Period:
     newest = last_closed_quarter(today)
     if not text or text == LATEST:
         return quarter(newest)
+    year_match = _YEAR.match(text) or _QUARTER.match(text) or _MONTH.match(text)
+    # Checked before any date is built: year 0000 is not a date at all.
+    if year_match and int(year_match.group(1)) < FIRST_YEAR:
+        raise InvalidPeriod(str(_l("There are no statistics for this period.")))
     if match := _YEAR.match(text):
         year = int(match.group(1))
         period = Period("year", text, date(year, 1, 1), date(year, 12, 1))
