@@ -58,13 +58,18 @@ def via_onion_service() -> bool:
     return port is not None and request.environ.get("SERVER_PORT") == str(port)
 
 
-def client_key() -> str:
-    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret.
+def client_address() -> str:
+    """Who the client is for limits: its address, or "onion" for every Tor user together.
 
-    Tor users have no address of their own: together they are one client, "onion".
+    Never stored as it is: it only reaches keyed hashes under the rotating secret
+    (`client_key`, and the failure counters of portal.services.throttle).
     """
-    address = "onion" if via_onion_service() else (request.remote_addr or "unknown")
-    return limitkeys.key("rate-limit", address)
+    return "onion" if via_onion_service() else (request.remote_addr or "unknown")
+
+
+def client_key() -> str:
+    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret."""
+    return limitkeys.key("rate-limit", client_address())
 
 
 def limit(name: str) -> str:

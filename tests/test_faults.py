@@ -78,10 +78,12 @@ def test_sigkill_under_load_loses_no_acknowledged_report(tmp_path: Path) -> None
             str(ROOT / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
+            # As `make run` serves: one process, threads (several workers need shared
+            # rate-limit storage, and gunicorn.conf.py refuses them on memory://).
             "--workers",
-            "2",
+            "1",
             "--threads",
-            "4",
+            "8",
             "wsgi:app",
         ],
         cwd=ROOT,

@@ -32,7 +32,7 @@ from portal.downloads import attachment_response
 from portal.evidence import EvidenceRejected
 from portal.extensions import db, limiter
 from portal.models import Report, SessionKind, Side
-from portal.security import client_key, limit
+from portal.security import client_address, limit
 from portal.services import inbox, reports, sessions
 from portal.uploads import evidence_uploads
 
@@ -143,7 +143,7 @@ def inbox_login() -> ResponseReturnValue:
         report, data_key = inbox.login(
             form.code.data or "",
             form.receipt.data or "",
-            client=client_key(),
+            client=client_address(),
             failure_limit=limit("RECEIPT_FAILURES"),
         )
     except inbox.CodeLocked:

@@ -23,7 +23,7 @@ from portal.inspectorate.access import (
 )
 from portal.inspectorate.forms import EnrolForm, LoginForm, PasswordForm
 from portal.models import SessionKind
-from portal.security import client_key
+from portal.security import client_address
 from portal.services import audit, sessions, staff
 
 ISSUER = "Lapor Pungli"
@@ -61,7 +61,7 @@ def login() -> ResponseReturnValue:
             form.email.data or "",
             form.password.data or "",
             form.code.data or "",
-            client=client_key(),
+            client=client_address(),
             device=(device.member_id, device.device_id) if device else None,
         )
     except staff.AccountLocked:
