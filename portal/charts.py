@@ -54,9 +54,7 @@ def _frame(chart_id: str, title: str, bars: Sequence[Bar], height: int, body: li
         f'width="{WIDTH}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
         # The aria-label is the text alternative; a <desc> repeating it would double the
         # weight of every chart on a phone for nothing.
-        f"<title>{escape(title)}</title>"
-        + "".join(body)
-        + "</svg>"
+        f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
     )
 
 
@@ -70,8 +68,7 @@ def bar_chart(
     for index, bar in enumerate(bars):
         y = index * ROW
         body.append(
-            f'<text class="chart-label" x="0" y="{y + 13}">'
-            f"{escape(_shorten(bar.label))}</text>"
+            f'<text class="chart-label" x="0" y="{y + 13}">{escape(_shorten(bar.label))}</text>'
         )
         if bar.value is None:
             body.append(
@@ -84,8 +81,7 @@ def bar_chart(
             body.append(f'<rect class="bar" x="0" y="{y + 17}" width="{width}" height="13"/>')
             end = int(width)
         body.append(
-            f'<text class="chart-value" x="{end + 6}" y="{y + 28}">'
-            f"{escape(bar.display)}</text>"
+            f'<text class="chart-value" x="{end + 6}" y="{y + 28}">{escape(bar.display)}</text>'
         )
     height = max(len(bars) * ROW + 4, ROW)
     return _frame(chart_id, title, bars, height, body)

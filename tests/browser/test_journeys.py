@@ -6,7 +6,7 @@
    investigator, whose first sign-in and enrolment follow; the overdue queue, the report,
    the photo, a question to the reporter, status changes with and without a public note.
 3. A journalist: the status page shows the public note; dashboard, fee catalogue, data
-   dictionary, published cases and the CSV download.
+   dictionary, published cases, the CSV download and a poster previewed on a phone.
 
 The tests run in this order and hand facts on through `portal.state`.
 """
@@ -57,6 +57,20 @@ GROUPS_ON_ONE_LINE = """(selector) => {
         if (tops.size !== 1) return false;
         start += group.length + 1;
     }
+    return true;
+}"""
+
+
+# True when no two of the elements' boxes intersect (siblings drawn over each other).
+NOTHING_OVERLAPS = """(selector) => {
+    const boxes = [...document.querySelectorAll(selector)].map(e => e.getBoundingClientRect());
+    for (const [i, a] of boxes.entries())
+        for (const b of boxes.slice(i + 1))
+            if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1
+                && b.top < a.bottom - 1 && !(a.top <= b.top && a.bottom >= b.bottom
+                && a.left <= b.left && a.right >= b.right)
+                && !(b.top <= a.top && b.bottom >= a.bottom && b.left <= a.left
+                && b.right >= a.right)) return false;
     return true;
 }"""
 
@@ -391,3 +405,10 @@ def test_journalist_checks_status_statistics_and_open_data(
     tab.check("catalogue", expect_status=200)
     tab.goto("/kasus")
     tab.check("published-cases", expect_status=200)
+
+    # A poster, previewed on a phone before printing: nothing drawn over anything else.
+    tab.goto("/layanan/poster/mpp")
+    tab.check("poster", expect_status=200)
+    tab.page.set_viewport_size(PHONE)
+    assert tab.page.evaluate(NOTHING_OVERLAPS, ".sheet-head > *, .sheet > *, .sheet-report > *")
+    assert tab.portal_url.split("://")[1] in tab.page.locator(".short-url").inner_text()
