@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-# Drawn at this many CSS px (the stylesheet caps it there, a phone narrows it a little), so
+# Drawn at this many CSS px (the stylesheet caps it there; it fits a 320 px phone), so
 # 13-unit text reads as 12-13 px from a 320 px phone to a desk.
-WIDTH = 320
+WIDTH = 288
 ROW = 36  # height of one horizontal bar with its label above it
-LABEL_CHARS = 44  # longer labels are shortened in the chart (the table has them whole)
+LABEL_CHARS = 40  # longer labels are shortened in the chart (the table has them whole)
 VALUE_ROOM = 72  # room right of the longest bar for its number
 COLUMN_HEIGHT = 160  # drawing height of the bars of a column chart
 HIDDEN_WIDTH = 28

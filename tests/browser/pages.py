@@ -46,7 +46,8 @@ class Report:
         lines = [f"screenshots of {len(self.pages)} pages: {folder}"]
         for note in self.pages:
             weight = f"{note.weight / 1024:5.1f} KB" if note.weight is not None else "   staff"
-            moderate = f"  axe moderate: {', '.join(note.moderate)}" if note.moderate else ""
+            listed = ", ".join(sorted(set(note.moderate)))
+            moderate = f"  axe moderate: {listed}" if note.moderate else ""
             lines.append(f"  {weight}  {note.name}{moderate}")
         return lines
 
@@ -120,6 +121,14 @@ class Tab:
         self.assert_one_host(label)
         moderate = self.assert_accessible(label)
         weight = None
+        if self.weigh and self.page.viewport_size != PHONE:
+            # A public page read at a desk is read on phones too: audit it at that width.
+            before = self.page.viewport_size
+            self.page.set_viewport_size(PHONE)
+            try:
+                moderate += self.assert_accessible(label + "@phone")
+            finally:
+                self.page.set_viewport_size(before)
         if self.weigh:
             weight = self.weight(document)
             assert weight <= PAGE_BUDGET, f"{label}: {weight} bytes, over {PAGE_BUDGET}"
@@ -153,7 +162,7 @@ class Tab:
             for v in blocking
         ]
         assert not blocking, f"{label}: axe found\n" + "\n".join(described)
-        return [v["id"] for v in result["violations"] if v["impact"] == "moderate"]
+        return sorted({v["id"] for v in result["violations"] if v["impact"] == "moderate"})
 
     def _replay(self) -> Any:
         """The page as it stands, in a tab that runs scripts, for axe.

@@ -75,6 +75,15 @@ NOTHING_OVERLAPS = """(selector) => {
 }"""
 
 
+# The smallest rendered font size (CSS px) of any text in the dashboard's charts.
+SMALLEST_CHART_TEXT = """() => Math.min(...[...document.querySelectorAll('svg.chart')]
+    .flatMap(svg => {
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    return [...svg.querySelectorAll('text')].map(
+        t => parseFloat(getComputedStyle(t).fontSize) * scale);
+}))"""
+
+
 def _photo(folder: Path) -> Path:
     """A small JPEG, as a phone camera would make it."""
     from PIL import Image
@@ -394,6 +403,12 @@ def test_journalist_checks_status_statistics_and_open_data(
 
     tab.click("header nav a[href='/transparansi']")
     tab.check("dashboard", expect_status=200)
+    # Chart text stays readable on a phone: drawn at 12-13 px, never shrunk to 8.
+    for width in (PHONE["width"], 320):
+        tab.page.set_viewport_size({"width": width, "height": PHONE["height"]})
+        smallest = tab.page.evaluate(SMALLEST_CHART_TEXT)
+        assert smallest >= 11, f"chart text {smallest:.1f} px at {width} px"
+    tab.page.set_viewport_size(DESKTOP)
     with tab.page.expect_download() as download:
         tab.page.locator("a[type='text/csv']").first.click()
     csv_text = Path(download.value.path()).read_text(encoding="utf-8")
