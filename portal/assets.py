@@ -105,7 +105,7 @@ def compress(response: Response) -> Response:
     response.vary.add("Accept-Encoding")
     etag, weak = response.get_etag()
     if etag:
-        response.set_etag(etag + "-gzip", weak=weak)
+        response.set_etag(etag + "-gzip", weak=bool(weak))
     return response
 
 
