@@ -45,11 +45,11 @@ ANSWER = {"id": "Sekitar jam sembilan lewat seperempat.", "en": "About a quarter
 PUBLIC_NOTE = {"id": "Kami memerlukan keterangan tambahan.", "en": "We need a few more facts."}
 
 
-# True when every group of the element's text (split at spaces) is drawn on one line.
+# True when every group of the element's text (split at dashes) is drawn on one line.
 GROUPS_ON_ONE_LINE = """(selector) => {
     const node = document.querySelector(selector).firstChild;
     let start = 0;
-    for (const group of node.textContent.split(' ')) {
+    for (const group of node.textContent.split('-')) {
         const range = document.createRange();
         range.setStart(node, start);
         range.setEnd(node, start + group.length);
@@ -209,11 +209,15 @@ def test_citizen_files_a_report_without_javascript(
     code = page.locator("#tracking-code").inner_text().strip()
     receipt = page.locator("#receipt").inner_text().strip()
     assert len(receipt.replace("-", "").replace(" ", "")) == 20
-    # Lines may break between digit groups, never inside one (at 320 px either).
+    # No line breaks inside a digit group, and nothing sticks out of the box (at 320 px either).
     for width in (PHONE["width"], 320):
         page.set_viewport_size({"width": width, "height": PHONE["height"]})
         assert page.evaluate(GROUPS_ON_ONE_LINE, "#receipt"), f"a group wraps at {width} px"
         assert page.evaluate(GROUPS_ON_ONE_LINE, "#tracking-code")
+        for box in ("#receipt", "#tracking-code"):
+            assert page.evaluate(
+                f"(e => e.scrollWidth <= e.clientWidth)(document.querySelector('{box}'))"
+            )
     page.set_viewport_size(PHONE)
 
     # A reload re-posts the form: not filed twice, and the page says what to do.
