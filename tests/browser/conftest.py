@@ -48,6 +48,18 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+def _die_with_parent() -> None:
+    """In the server's process: end when the test run ends, even if it was killed.
+
+    A finalizer does not run when pytest itself is killed (a CI timeout); Linux's
+    PR_SET_PDEATHSIG then still stops the server instead of leaving it serving.
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -134,6 +146,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     try:
         _wait_until_serving(url, process, log)
