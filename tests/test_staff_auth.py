@@ -347,6 +347,7 @@ def test_enrolment_accepts_a_code_of_the_window_the_member_signed_in_in(app):
         private_key, _ = staff.unlock(member, ADMIN_PASSWORD)
         now_step = int(time.time()) // crypto.TOTP_STEP_SECONDS
         member.totp_last_step = now_step  # a code of the old secret was used just now
+        db.session.commit()
         fresh = staff.new_totp_secret()
         code = crypto.totp_code(fresh, now_step * crypto.TOTP_STEP_SECONDS)
         assert staff.enrol(
