@@ -174,6 +174,7 @@ def _first_password(current: StaffContext) -> ResponseReturnValue:
                     private_key=current.private_key,
                     current=form.current.data or "",
                     new=form.new_password.data or "",
+                    keep_session_id=current.session.id,
                 )
             except staff.WrongPassword:
                 form.current.errors = [_("The current password is wrong.")]
