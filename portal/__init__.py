@@ -42,10 +42,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    """Headers on every response, proxy handling, scrubbed request logs."""
-    from portal import security
+    """Headers on every response, proxy handling, scrubbed request logs, static caching."""
+    from portal import assets, security
 
     security.register(app)
+    assets.register(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -116,7 +116,9 @@ class DefaultConfig:
 
     # The address citizens type or scan: printed posters carry QR codes and short links to
     # the report form built from it, so it must be the public address, not the server's.
-    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    # Unset, posters are refused (a poster printing this machine's address misleads every
+    # reader); other absolute links fall back to the address the request came to.
+    PUBLIC_BASE_URL: str | None = None
 
     # Public statistics (DESIGN.md, "Public transparency"). A published count of 1 to
     # STATS_MIN_CELL - 1 reports is shown as "< k", so that no number points at a person;
@@ -285,7 +287,8 @@ def validate(config: Any) -> None:
         raise ValueError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
     if not isinstance(config.get("STATS_MIN_CELL"), int) or config["STATS_MIN_CELL"] < 3:
         raise ValueError("STATS_MIN_CELL must be a whole number of at least 3")
-    if not str(config["PUBLIC_BASE_URL"]).startswith(("http://", "https://")):
+    base_url = config.get("PUBLIC_BASE_URL")
+    if base_url is not None and not str(base_url).startswith(("http://", "https://")):
         raise ValueError("PUBLIC_BASE_URL must start with http:// or https://")
     if config.get("NOTIFY_SMTP_HOST") and not config.get("NOTIFY_TO"):
         raise ValueError("NOTIFY_SMTP_HOST is set: NOTIFY_TO needs at least one address")

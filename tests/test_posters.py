@@ -18,6 +18,15 @@ POSTERS = "/layanan/poster"
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
+PUBLIC = "https://lapor.serangkota.go.id"
+
+
+@pytest.fixture
+def app_config():
+    """Posters need the portal's public address; a city sets it before printing any."""
+    return {"PUBLIC_BASE_URL": PUBLIC}
+
+
 def english(client):
     client.get("/bahasa/en?next=/")
     return client
@@ -34,14 +43,14 @@ def test_poster_qr_opens_the_form_with_that_unit_chosen(client):
     response = client.get(f"{POSTERS}/mpp")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    url = "http://127.0.0.1:5000/lapor?unit=mpp"
+    url = f"{PUBLIC}/lapor?unit=mpp"
     # The QR code is the SVG segno draws for exactly that URL, drawn on the server.
     source = qr_source(html)
     assert source.startswith("data:image/svg+xml")
     assert source == segno.make_qr(url, error="m").svg_data_uri(omitsize=True)
     # People without a QR reader can type the address printed beside it.
     assert f'href="{url}"' in html
-    assert ">127.0.0.1:5000/lapor?unit=mpp<" in html
+    assert ">lapor.serangkota.go.id/lapor?unit=mpp<" in html
     # And that address opens the report form with the place chosen.
     form = client.get("/lapor?unit=mpp").get_data(as_text=True)
     assert '<option selected value="mpp">' in form
@@ -84,7 +93,7 @@ def test_poster_says_free_names_the_place_its_services_and_the_law(app, client):
 def test_poster_is_a4_print_ready_without_inline_style(client):
     response = client.get(f"{POSTERS}/disdukcapil")
     html = response.get_data(as_text=True)
-    assert '<link rel="stylesheet" href="/static/css/print.css">' in html
+    assert re.search(r'<link rel="stylesheet" href="/static/css/print.css\?v=[0-9a-f]+">', html)
     assert "style=" not in html and "<style" not in html and "<script" not in html
     assert "style-src 'self'" in response.headers["Content-Security-Policy"]
     assert html.count("<nav") == 1 and '<nav class="lang"' in html  # no site navigation
@@ -116,3 +125,15 @@ def test_poster_follows_the_catalogue_at_once(app, client):
     assert "Curug kelurahan" in english(client).get(f"{POSTERS}/kel_curug").get_data(as_text=True)
     assert client.get(f"{POSTERS}/kec_curug").status_code == 404
     assert f'href="{POSTERS}/kec_curug"' not in client.get(POSTERS).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{}])
+def test_without_a_public_address_posters_are_refused_and_say_why(client):
+    # Never the server's own address on paper: no poster until PUBLIC_BASE_URL is set.
+    for path in (f"{POSTERS}/mpp", POSTERS):
+        response = client.get(path)
+        html = response.get_data(as_text=True)
+        assert "127.0.0.1" not in html and "localhost" not in html
+        assert "PUBLIC_BASE_URL" in html
+    assert client.get(f"{POSTERS}/mpp").status_code == 503
+    assert 'class="sheet-qr"' not in client.get(f"{POSTERS}/mpp").get_data(as_text=True)

@@ -13,6 +13,8 @@ from portal.models import AuditEntry, PortalSession, Role, Staff
 from portal.models.base import utcnow
 from portal.services import reports, staff
 from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
     StaffAccount,
     admin_account,
     csrf_token,
@@ -282,3 +284,78 @@ def test_password_change_ends_the_members_other_sessions(app, staff_client):
             db.select(AuditEntry).where(AuditEntry.action == "staff.password_changed")
         ).all()
         assert entry.detail == "other_sessions_ended=1"
+
+
+def test_first_admin_signs_in_with_the_printed_code_and_only_replaces_the_password(app):
+    # Setup prints a one-time password and a TOTP secret: the code is needed at sign-in,
+    # and enrolment then asks for a new password only, never for a second authenticator.
+    with app.app_context():
+        member = staff.find_by_email(ADMIN_EMAIL)
+        member.must_change_password = True
+        db.session.commit()
+    account = admin_account(app)
+    browser = app.test_client()
+    assert login_with(browser, account.email, account.password, "").status_code == 401
+    assert staff_login(app, browser, account).status_code == 303
+    page = browser.get("/inspectorate/enrol").get_data(as_text=True)
+    assert 'name="code"' not in page and "data:image/svg+xml" not in page
+    done = browser.post(
+        "/inspectorate/enrol",
+        data={
+            "current": account.password,
+            "new_password": "the admin's own new password",
+            "confirm": "the admin's own new password",
+            "csrf_token": csrf_token(browser, "/inspectorate/enrol"),
+        },
+    )
+    assert done.status_code == 303
+    assert browser.get("/inspectorate/").status_code == 200
+    with app.app_context():
+        member = staff.find_by_email(ADMIN_EMAIL)
+        assert not member.must_change_password and member.totp_enrolled
+
+
+def test_enrolment_offers_the_same_secret_on_every_reload_of_a_session(app):
+    with app.app_context():
+        admin = staff.find_by_email(admin_account(app).email)
+        from portal.services.setup import private_key_from_recovery
+
+        private_key = private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
+        one_time = staff.add_member(
+            actor=admin,
+            email="ulang@inspektorat.example",
+            role=Role.INVESTIGATOR,
+            private_key=private_key,
+        )
+    secret = re.compile(r'id="totp-secret">([A-Z2-7= ]+)<')
+    first, second = app.test_client(), app.test_client()
+    assert login_with(first, "ulang@inspektorat.example", one_time, "").status_code == 303
+    shown = secret.search(first.get("/inspectorate/enrol").get_data(as_text=True)).group(1)
+    again = secret.search(first.get("/inspectorate/enrol").get_data(as_text=True)).group(1)
+    assert shown == again
+    # Another sign-in is another session: a new secret, nothing stored for the old one.
+    assert login_with(second, "ulang@inspektorat.example", one_time, "").status_code == 303
+    other = secret.search(second.get("/inspectorate/enrol").get_data(as_text=True)).group(1)
+    assert other != shown
+
+
+def test_enrolment_accepts_a_code_of_the_window_the_member_signed_in_in(app):
+    import time
+
+    with app.app_context():
+        member = staff.find_by_email(ADMIN_EMAIL)
+        private_key, _ = staff.unlock(member, ADMIN_PASSWORD)
+        now_step = int(time.time()) // crypto.TOTP_STEP_SECONDS
+        member.totp_last_step = now_step  # a code of the old secret was used just now
+        db.session.commit()
+        fresh = staff.new_totp_secret()
+        code = crypto.totp_code(fresh, now_step * crypto.TOTP_STEP_SECONDS)
+        assert staff.enrol(
+            member,
+            private_key=private_key,
+            new_password="a fresh long password",
+            totp_secret=fresh,
+            code=code,
+        )
+        # ... and that code is then spent.
+        assert not staff.accept_totp(member, fresh, code)

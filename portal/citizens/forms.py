@@ -33,6 +33,9 @@ MAX_PROMISED = 500
 MAX_PERSON = 2000
 MAX_CHRONOLOGY = 10000
 MIN_CHRONOLOGY = 20
+# An account shorter than this gets the "tell it in order" hint: two plain sentences
+# (who, where, what was asked) already run longer.
+CHRONOLOGY_HINT_BELOW = 100
 MAX_CONTACT = 500
 MAX_AMOUNT = 10_000_000_000  # Rp10 miliar: anything above is a typo
 MAX_AMOUNT_CHARS = 30  # digits and separators of an amount; "10.000.000.000" is 14
@@ -199,7 +202,8 @@ class ReportForm(PortalForm):
         hints = []
         if self.amount_demanded.amount is None:
             hints.append(_l("How much was asked? Even an estimate helps the inspectorate."))
-        if self.paid.data in (None, "", "unknown"):
+        # "I prefer not to say" is an answer: asking again would press the reporter.
+        if self.paid.data in (None, ""):
             hints.append(_l("Say whether money was paid, if you can."))
         if not (self.promised.data or "").strip():
             hints.append(_l("What was promised in return, for example a faster KTP-el?"))
@@ -207,7 +211,7 @@ class ReportForm(PortalForm):
             hints.append(
                 _l("Describe who asked: role, uniform, counter number. Never describe yourself.")
             )
-        if len((self.chronology.data or "").strip()) < 200:
+        if len((self.chronology.data or "").strip()) < CHRONOLOGY_HINT_BELOW:
             hints.append(
                 _l("Tell what happened in order: when, where, who said what, what was handed over.")
             )

@@ -87,7 +87,8 @@ def setup_command(
     click.echo(f"  admin email:   {result.admin_email}")
     if generate_password:
         click.echo(f"  one-time admin password: {password}  (you must change it at first login)")
-    click.echo(f"  TOTP secret:   {result.totp_secret}  (add to an authenticator app)")
+    click.echo(f"  TOTP secret:   {result.totp_secret}")
+    click.echo("    (add it to an authenticator app now: its code is needed at the first sign-in)")
     click.echo(f"  recovery key:  {result.recovery_key}")
     click.echo("The recovery key opens every report if all staff passwords are lost.")
     click.echo(f"  public key fingerprint: {result.fingerprint}  (pinned in the instance folder)")

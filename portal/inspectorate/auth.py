@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 import segno
 from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -16,6 +13,7 @@ from portal.inspectorate import bp, devices
 from portal.inspectorate.access import (
     STAFF_COOKIE,
     STAFF_PATH,
+    StaffContext,
     current_staff,
     set_staff_cookie,
     signed_in_staff,
@@ -129,11 +127,11 @@ def enrol() -> ResponseReturnValue:
     current = signed_in_staff()
     if current.enrolled:
         return redirect(url_for("inspectorate.home"), 303)
+    if current.member.totp_enrolled:
+        return _first_password(current)
     form = EnrolForm()
-    secret = _posted_secret(form.secret.data) if request.method == "POST" else None
-    if secret is None:
-        secret = staff.new_totp_secret()
-        form.secret.data = staff.totp_display(secret)
+    secret = staff.enrolment_secret(current.member, request.cookies.get(STAFF_COOKIE, ""))
+    form.secret.data = staff.totp_display(secret)
     status = 200
     if request.method == "POST":
         status = 400
@@ -155,19 +153,42 @@ def enrol() -> ResponseReturnValue:
             "inspectorate/enrol.html",
             form=form,
             qr=_qr_data_uri(secret, current.member.email),
-            secret=staff.totp_display(secret),
+            secret=grouped(staff.totp_display(secret)),
         ),
         status,
     )
 
 
-def _posted_secret(value: str | None) -> bytes | None:
-    """The TOTP secret carried through the enrolment form, if well formed."""
-    try:
-        secret = base64.b32decode(value or "", casefold=True)
-    except (binascii.Error, ValueError):
-        return None
-    return secret if len(secret) == staff.TOTP_SECRET_BYTES else None
+def _first_password(current: StaffContext) -> ResponseReturnValue:
+    """Enrolment of a member whose authenticator is already connected: a new password only.
+
+    The first admin's TOTP secret was printed by setup and proven at sign-in; offering a
+    second one would only confuse.
+    """
+    form = PasswordForm()
+    if request.method == "POST":
+        if form.validate():
+            try:
+                staff.change_password(
+                    current.member,
+                    private_key=current.private_key,
+                    current=form.current.data or "",
+                    new=form.new_password.data or "",
+                    keep_session_id=current.session.id,
+                )
+            except staff.WrongPassword:
+                form.current.errors = [_("The current password is wrong.")]
+            except staff.WeakPassword:
+                form.new_password.errors = [_("Choose a new password of 12 characters or more.")]
+            else:
+                return redirect(url_for("inspectorate.home"), 303)
+        return render_template("inspectorate/enrol.html", form=form, qr=None), 400
+    return render_template("inspectorate/enrol.html", form=form, qr=None)
+
+
+def grouped(secret: str) -> str:
+    """A base32 secret in groups of four, for typing it by hand."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 @bp.route("/password", methods=["GET", "POST"])

@@ -73,7 +73,7 @@ def sanction_label(sanction: str | None) -> str:
 
 def public_url(endpoint: str, **values: Any) -> str:
     """An absolute link on the portal's public address (not whatever host was asked)."""
-    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    base = str(current_app.config["PUBLIC_BASE_URL"] or request.url_root).rstrip("/")
     return base + url_for(endpoint, **values)
 
 

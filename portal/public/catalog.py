@@ -11,10 +11,16 @@ from portal.public import bp
 from portal.services import catalog
 
 
-def report_url(unit: Unit) -> str:
-    """The absolute address of the report form with this unit chosen, for print."""
-    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
-    return base + url_for("citizens.report_form", unit=unit.code)
+def report_url(unit: Unit) -> str | None:
+    """The absolute address of the report form with this unit chosen, for print.
+
+    None while PUBLIC_BASE_URL is unset: the address this request came to may be the
+    server's own (127.0.0.1), and a poster must never send citizens there.
+    """
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if not base:
+        return None
+    return str(base).rstrip("/") + url_for("citizens.report_form", unit=unit.code)
 
 
 def qr_data_uri(url: str) -> str:
@@ -90,6 +96,7 @@ def poster_index() -> ResponseReturnValue:
         "public/poster_index.html",
         units=catalog.poster_units(),
         kind_label=catalog.unit_kind_label,
+        address_missing=not current_app.config["PUBLIC_BASE_URL"],
     )
 
 
@@ -100,6 +107,8 @@ def poster(unit_code: str) -> ResponseReturnValue:
     if unit is None:
         abort(404)
     url = report_url(unit)
+    if url is None:
+        return render_template("public/poster_unavailable.html", unit=unit), 503
     return render_template(
         "public/poster.html",
         unit=unit,

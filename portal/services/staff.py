@@ -62,6 +62,17 @@ def new_totp_secret() -> bytes:
     return os.urandom(TOTP_SECRET_BYTES)
 
 
+def enrolment_secret(member: Staff, session_token: str) -> bytes:
+    """The TOTP secret offered at enrolment: the same on every reload of one session.
+
+    Derived from the session's token (only in the member's cookie; the database holds its
+    hash), so it is never stored, survives a reload after the app was scanned, and a new
+    sign-in offers a new one.
+    """
+    key = crypto.expand_key(session_token.encode(), b"", f"staff/totp-enrolment/{member.id}")
+    return key[:TOTP_SECRET_BYTES]
+
+
 def totp_display(secret: bytes) -> str:
     """The base32 form authenticator apps take."""
     return base64.b32encode(secret).decode()
@@ -237,20 +248,21 @@ def find_by_email(email: str) -> Staff | None:
     return db.session.scalars(db.select(Staff).where(Staff.email == email.strip().lower())).first()
 
 
-def accept_totp(member: Staff, secret: bytes, code: str) -> bool:
+def accept_totp(member: Staff, secret: bytes, code: str, *, fresh_secret: bool = False) -> bool:
     """Accept a TOTP code once: within ±1 step and newer than the last accepted one.
 
     The step is claimed with one conditional UPDATE, so two sign-ins sending the same
-    code at the same moment (on one server or two) cannot both pass.
+    code at the same moment (on one server or two) cannot both pass. A `fresh_secret`
+    (enrolment) has had no code used yet: the last step belongs to the old secret and
+    must not refuse a code of the window the member signed in in.
     """
     step = crypto.totp_matching_step(secret, code.strip().replace(" ", ""), time.time())
-    if step is None or step <= member.totp_last_step:
+    if step is None or (not fresh_secret and step <= member.totp_last_step):
         return False
-    claimed = db.session.execute(
-        db.update(Staff)
-        .where(Staff.id == member.id, Staff.totp_last_step < step)
-        .values(totp_last_step=step)
-    )
+    claim = db.update(Staff).where(Staff.id == member.id).values(totp_last_step=step)
+    if not fresh_secret:
+        claim = claim.where(Staff.totp_last_step < step)
+    claimed = db.session.execute(claim)
     return int(claimed.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
@@ -373,11 +385,15 @@ def enrol(
     totp_secret: bytes,
     code: str,
 ) -> bool:
-    """First login: set a new password and a confirmed TOTP secret; False if the code is wrong."""
+    """First login: set a new password and a confirmed TOTP secret; False if the code is wrong.
+
+    The secret is new, so no code of it can have been used: the step last accepted belongs
+    to the old secret and must not refuse a code of the window the member signed in in.
+    """
     check_new_password(new_password)
     # The slow derivation first: claiming the code writes, and no write may wait on it.
     _wrap(member, new_password, private_key, totp_secret)
-    if not accept_totp(member, totp_secret, code):
+    if not accept_totp(member, totp_secret, code, fresh_secret=True):
         db.session.rollback()
         return False
     member.must_change_password = False
