@@ -167,7 +167,7 @@ class DefaultConfig:
 
 # The instance file holding the secret key (hex) when SECRET_KEY is not configured.
 # Only `flask setup` writes it (portal/instance.py); everything else only reads it.
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a key)
 # Sessions, CSRF tokens and the keyed hashes of rate limits all rest on this key.
 MIN_SECRET_KEY_BYTES = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

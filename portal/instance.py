@@ -120,9 +120,7 @@ def problem(app: Flask) -> str | None:
     if database is not None and not database.is_file():
         return f"the database {database} does not exist: run `{setup}`"
     if not _has_inspectorate_key(app):
-        shown = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(
-            hide_password=True
-        )
+        shown = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
         return f"the database {shown} is not initialised: run `{setup}`"
     return None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import sys
 import traceback
 from typing import Any
 
@@ -160,20 +161,35 @@ class ScrubFilter(logging.Filter):
             record.exc_info = None
         elif record.exc_text:
             record.exc_text = scrub_text(record.exc_text)
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
-        if message.startswith("Exception on ") and has_request_context():
-            # Flask's own log_exception names the path (a tracking code, a query string).
-            message = f"Unhandled exception at {request.endpoint} [{request.method}]"
-        record.msg = scrub_text(message)
+        record.msg = scrub_text(_message(record))
         record.args = ()
         record._portal_scrubbed = True
         return True
 
 
-class PortalHandler(logging.StreamHandler):  # type: ignore[type-arg]
+def _message(record: logging.LogRecord) -> str:
+    """The record's text, without what its known emitters would put there about a request."""
+    if isinstance(record.msg, str) and record.msg.startswith("Error handling request %s"):
+        # gunicorn, when an exception escapes the app: the arguments are method, path, query.
+        return "Error handling request (path withheld)"
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        message = str(record.msg)
+    if message.startswith("Exception on ") and has_request_context():
+        # Flask's own log_exception names the path (a tracking code, a query string).
+        return f"Unhandled exception at {request.endpoint} [{request.method}]"
+    if "Traceback (most recent call last)" in message:
+        # A traceback already rendered into the text (Werkzeug's "Error on request"), with
+        # its messages: replaced by the safe one while the exception is being handled.
+        head = message.split("Traceback (most recent call last)", 1)[0].rstrip()
+        current = sys.exc_info()[1]
+        tail = safe_traceback(current) if current is not None else "(traceback withheld)"
+        return f"{head}\n{tail}"
+    return message
+
+
+class PortalHandler(logging.StreamHandler):
     """The portal's handler: standard error (or gunicorn's error log, inside a request)."""
 
 
@@ -196,10 +212,10 @@ def configure(app: Flask) -> None:
     logger.removeHandler(default_handler)
     logger.setLevel(log_level(app.config))
     if not any(isinstance(handler, PortalHandler) for handler in logger.handlers):
-        handler = PortalHandler(wsgi_errors_stream)  # type: ignore[arg-type]
-        handler.setFormatter(formatter())
-        handler.addFilter(scrub)
-        logger.addHandler(handler)
+        ours = PortalHandler(wsgi_errors_stream)
+        ours.setFormatter(formatter())
+        ours.addFilter(scrub)
+        logger.addHandler(ours)
     _add_filter_once(logger, scrub)
     for name in ("gunicorn.error", "werkzeug"):
         other = logging.getLogger(name)

@@ -46,7 +46,7 @@ def server_environment(**settings: str) -> dict[str, str]:
 
 def run_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`python -m flask --app wsgi <args>` from the repository, bounded in time."""
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 (our own command, fixed arguments)
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],
         cwd=ROOT,
         env=env,
@@ -126,7 +126,7 @@ def serving(argv: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
 
 def exit_of(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run a server that is expected to refuse to start; bounded in time."""
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 (our own server, fixed arguments)
         argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SERVER_TIMEOUT, check=False
     )
 
@@ -243,7 +243,9 @@ def test_each_variable_reaches_the_config_typed(
         ("PORTAL_LOG_LEVEL", "LOUD", "INFO"),
     ],
 )
-def test_a_bad_value_is_refused_naming_the_variable(instance_folder, monkeypatch, variable, text, expects):
+def test_a_bad_value_is_refused_naming_the_variable(
+    instance_folder, monkeypatch, variable, text, expects
+):
     monkeypatch.setenv(variable, text)
     with pytest.raises(config.ConfigError) as refused:
         create_app()
@@ -455,9 +457,7 @@ def _check_pages(base: str, *, onion: str, public_base: str) -> None:
     assert f'href="{public_base}/kasus/feed.atom"' in feed.text
 
 
-@pytest.mark.parametrize(
-    "server", ["gunicorn-postgresql-text-key", "flask-run-sqlite-hex-key"]
-)
+@pytest.mark.parametrize("server", ["gunicorn-postgresql-text-key", "flask-run-sqlite-hex-key"])
 def test_a_real_server_serves_with_every_setting_from_the_environment(
     tmp_path, postgres_url, redis_prefix, server
 ):

@@ -78,5 +78,5 @@ def _requiring_instance(callback: Callable[..., Any]) -> Callable[..., Any]:
 def _app() -> Flask:
     """The app the command runs on: the current one, or the one `flask` loads."""
     if current_app:
-        return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+        return current_app._get_current_object()  # type: ignore[attr-defined]
     return click.get_current_context().ensure_object(ScriptInfo).load_app()
