@@ -167,7 +167,7 @@ class DefaultConfig:
 
 # The instance file holding the secret key (hex) when SECRET_KEY is not configured.
 # Only `flask setup` writes it (portal/instance.py); everything else only reads it.
-SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a key)
+INSTANCE_KEY_FILE = "secret_key"
 # Sessions, CSRF tokens and the keyed hashes of rate limits all rest on this key.
 MIN_SECRET_KEY_BYTES = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -232,6 +232,18 @@ def parse_secret_key(text: str) -> bytes:
     if len(key) < MIN_SECRET_KEY_BYTES:
         raise ValueError(f"{len(key)} bytes long")
     return key
+
+
+def parse_secret_key_file(text: str) -> bytes:
+    """The secret key read from a file (systemd's LoadCredential=), parsed as SECRET_KEY."""
+    try:
+        content = Path(text).read_text().strip()
+    except OSError as error:
+        raise ValueError(f"cannot be read: {error.strerror}") from None
+    try:
+        return parse_secret_key(content)
+    except ValueError as error:
+        raise ValueError(f"its key is {error}") from None
 
 
 def parse_database_url(text: str) -> str:
@@ -335,6 +347,14 @@ ENVIRONMENT = (
         " (python3 -c 'import secrets; print(secrets.token_hex(32))')",
         secret=True,
     ),
+    # The same key from a file, so it is in no process's environment (/proc/<pid>/environ).
+    EnvironmentSetting(
+        "SECRET_KEY_FILE",
+        "SECRET_KEY",
+        parse_secret_key_file,
+        f"a readable file holding at least {MIN_SECRET_KEY_BYTES} bytes of text"
+        f" or {2 * MIN_SECRET_KEY_BYTES} hex digits",
+    ),
     EnvironmentSetting(
         "PUBLIC_BASE_URL",
         "PUBLIC_BASE_URL",
@@ -373,6 +393,8 @@ ENVIRONMENT = (
 def from_environment(environ: Any = None) -> dict[str, Any]:
     """The config keys set by the environment, parsed; ConfigError on the first bad value."""
     environ = os.environ if environ is None else environ
+    if environ.get("SECRET_KEY", "").strip() and environ.get("SECRET_KEY_FILE", "").strip():
+        raise ConfigError("SECRET_KEY and SECRET_KEY_FILE are both set: keep one")
     values: dict[str, Any] = {}
     for setting in ENVIRONMENT:
         text = environ.get(setting.variable, "").strip()
@@ -436,7 +458,7 @@ def _secret_key(configured: Any, folder: str) -> bytes | None:
             raise ConfigError(f"SECRET_KEY is too short ({error})") from None
     if configured:
         return bytes(configured)
-    path = Path(folder) / SECRET_KEY_FILE
+    path = Path(folder) / INSTANCE_KEY_FILE
     try:
         text = path.read_text().strip()
     except FileNotFoundError:

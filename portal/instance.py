@@ -22,7 +22,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal.config import SECRET_KEY_FILE, ConfigError
+from portal.config import INSTANCE_KEY_FILE, ConfigError
 
 # Exit code of every refusal to start. gunicorn halts on a worker that exits with 4
 # ("App failed to load") instead of restarting it forever; commands use the same code.
@@ -73,8 +73,8 @@ def create(app: Flask) -> None:
     folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     folder.chmod(FOLDER_MODE)
     if app.config.get("SECRET_KEY") is None:
-        _write_private(folder / SECRET_KEY_FILE, secrets.token_hex(32))
-        app.config["SECRET_KEY"] = bytes.fromhex((folder / SECRET_KEY_FILE).read_text())
+        _write_private(folder / INSTANCE_KEY_FILE, secrets.token_hex(32))
+        app.config["SECRET_KEY"] = bytes.fromhex((folder / INSTANCE_KEY_FILE).read_text())
     database = sqlite_path(app)
     if database is not None:
         if not database.exists():
@@ -84,7 +84,7 @@ def create(app: Flask) -> None:
             companion = database.with_name(database.name + suffix)
             if companion.exists():
                 companion.chmod(FILE_MODE)
-    key = folder / SECRET_KEY_FILE
+    key = folder / INSTANCE_KEY_FILE
     if key.exists():
         key.chmod(FILE_MODE)
 
@@ -113,7 +113,7 @@ def problem(app: Flask) -> str | None:
         )
     if app.config.get("SECRET_KEY") is None:
         return (
-            f"{folder} has no {SECRET_KEY_FILE} and SECRET_KEY is not set:"
+            f"{folder} has no {INSTANCE_KEY_FILE} and SECRET_KEY is not set:"
             f" the instance is not initialised (run `{setup}`)"
         )
     database = sqlite_path(app)

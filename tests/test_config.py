@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import re
 import secrets
@@ -211,6 +212,10 @@ def refusal_line(done: subprocess.CompletedProcess[str]) -> str:
 def test_each_variable_reaches_the_config_typed(
     instance_folder, monkeypatch, variable, text, key, expected
 ):
+    from portal.extensions import limiter
+
+    # Flask-Limiter keeps the first key prefix it is given, for the life of the process.
+    monkeypatch.setattr(limiter, "_key_prefix", limiter._key_prefix)
     monkeypatch.setenv(variable, text)
     app = create_app()
     if expected is None:
@@ -259,6 +264,33 @@ def test_a_bad_value_is_refused_naming_the_variable(
         assert "hunter2" not in message
 
 
+def test_the_secret_key_can_come_from_a_file(instance_folder, tmp_path, monkeypatch):
+    key_file = tmp_path / "credential"
+    key_file.write_text(HEX_KEY + "\n")
+    monkeypatch.setenv("SECRET_KEY_FILE", str(key_file))
+    assert create_app().config["SECRET_KEY"] == bytes.fromhex(HEX_KEY)
+    key_file.write_text("short")
+    with pytest.raises(
+        config.ConfigError, match=r"^SECRET_KEY_FILE=.*5 bytes long.*32 bytes"
+    ) as refused:
+        create_app()
+    assert "short" not in str(refused.value)
+    key_file.unlink()
+    with pytest.raises(config.ConfigError, match="cannot be read"):
+        create_app()
+    monkeypatch.setenv("SECRET_KEY", TEXT_KEY)
+    with pytest.raises(config.ConfigError, match="both set"):
+        create_app()
+
+
+def test_the_log_level_applies_to_the_portal_log(instance_folder, monkeypatch):
+    monkeypatch.setenv("PORTAL_LOG_LEVEL", "error")
+    app = make_app(instance_folder)
+    assert app.logger.getEffectiveLevel() == logging.ERROR
+    monkeypatch.delenv("PORTAL_LOG_LEVEL")
+    assert make_app(instance_folder).logger.getEffectiveLevel() == logging.INFO
+
+
 def test_an_empty_variable_counts_as_unset(instance_folder, monkeypatch):
     monkeypatch.setenv("HSTS", "")
     monkeypatch.setenv("PROXY_COUNT", " ")
@@ -299,7 +331,7 @@ def test_secret_key_from_the_environment_serves_every_kind_of_page(
     assert filed.status_code == 201, filed.get_data(as_text=True)
     code = filed.get_json()["tracking_code"]
     assert client.get(f"/status/{code}").status_code == 200
-    assert not (instance_folder / config.SECRET_KEY_FILE).exists(), "the configured key is used"
+    assert not (instance_folder / config.INSTANCE_KEY_FILE).exists(), "the configured key is used"
 
 
 # --- the instance folder ---------------------------------------------------------------
@@ -343,6 +375,15 @@ def test_commands_refuse_an_instance_that_is_not_initialised(instance_folder):
     assert "not initialised" in refused.output and "setup" in refused.output
 
 
+def test_commands_refuse_a_database_they_cannot_reach(instance_folder):
+    url = "postgresql://postgres@127.0.0.1:5432/lapor_no_such_database"
+    app = make_app(instance_folder, SQLALCHEMY_DATABASE_URI=url)
+    refused = app.test_cli_runner().invoke(args=["audit", "head"])
+    assert refused.exit_code == instance.EXIT_NOT_READY
+    assert "cannot be read" in refused.output and "lapor_no_such_database" in refused.output
+    assert "Traceback" not in refused.output and len(refused.output.strip().splitlines()) == 1
+
+
 def test_servers_refuse_a_missing_instance(tmp_path):
     missing = tmp_path / "missing"
     env = server_environment(PORTAL_INSTANCE=str(missing))
@@ -368,7 +409,7 @@ def test_setup_makes_the_folder_and_files_private(tmp_path):
         env = server_environment(PORTAL_INSTANCE=str(folder))
         setup_instance(env)
         assert mode(folder) == 0o700
-        assert mode(folder / config.SECRET_KEY_FILE) == 0o600
+        assert mode(folder / config.INSTANCE_KEY_FILE) == 0o600
         assert mode(folder / "portal.db") == 0o600
         # SQLite makes its -wal and -shm files with the database's mode.
         with sqlite3.connect(folder / "portal.db") as connection:
@@ -398,7 +439,7 @@ def test_setup_if_needed_makes_the_folder_of_a_second_server(tmp_path, postgres_
     assert done.returncode == 0, done.stderr
     assert done.stdout == "", "no second set of one-time secrets"
     assert mode(second) == 0o700
-    assert not (second / config.SECRET_KEY_FILE).exists(), "SECRET_KEY is shared, not made"
+    assert not (second / config.INSTANCE_KEY_FILE).exists(), "SECRET_KEY is shared, not made"
     assert run_command("audit", "verify", env=env).returncode == 0
 
 
@@ -459,13 +500,18 @@ def _check_pages(base: str, *, onion: str, public_base: str) -> None:
 
 @pytest.mark.parametrize("server", ["gunicorn-postgresql-text-key", "flask-run-sqlite-hex-key"])
 def test_a_real_server_serves_with_every_setting_from_the_environment(
-    tmp_path, postgres_url, redis_prefix, server
+    request, tmp_path, redis_prefix, server
 ):
     public_base = "https://lapor.example.go.id"
     on_postgres = server.startswith("gunicorn")
+    database = (
+        request.getfixturevalue("postgres_url")
+        if on_postgres
+        else f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    )
     env = server_environment(
         PORTAL_INSTANCE=str(tmp_path / "instance"),
-        DATABASE_URL=postgres_url if on_postgres else f"sqlite:///{tmp_path / 'elsewhere.db'}",
+        DATABASE_URL=database,
         SECRET_KEY=TEXT_KEY if on_postgres else HEX_KEY,
         RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
         RATELIMIT_KEY_PREFIX=redis_prefix,
@@ -479,7 +525,7 @@ def test_a_real_server_serves_with_every_setting_from_the_environment(
     )
     setup_instance(env)
     assert not (tmp_path / "instance" / "portal.db").exists(), "DATABASE_URL was used"
-    assert not (tmp_path / "instance" / config.SECRET_KEY_FILE).exists(), "SECRET_KEY was used"
+    assert not (tmp_path / "instance" / config.INSTANCE_KEY_FILE).exists(), "SECRET_KEY was used"
     argv = gunicorn("wsgi:app") if on_postgres else FLASK_RUN
     with serving(argv, env, tmp_path / "server.log") as base:
         _check_pages(base, onion=ONION, public_base=public_base)
