@@ -6,21 +6,11 @@ Other commands load the app too, and must work on an instance not set up or behi
 (`setup`, `db upgrade`); portal.cli checks the others before they run.
 """
 
-import click
-
 from portal import create_app, instance, schema
 
 # A bad setting, or serving an instance not set up: one line on stderr and exit code 4.
 with instance.refusing_to_start():
     app = create_app()
-    instance.require_initialised_to_serve(app)
-
-
-def _started_to_serve() -> bool:
-    """Whether this process loads the app to serve it rather than to run a command."""
-    context = click.get_current_context(silent=True)
-    return context is None or (context.command.name == "run")
-
-
-if _started_to_serve():
-    schema.refuse_to_serve_unless_at_head(app)
+    if instance.started_to_serve():
+        instance.require_initialised(app)
+        schema.refuse_to_serve_unless_at_head(app)

@@ -446,7 +446,10 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SECRET_KEY"] = _secret_key(app.config.get("SECRET_KEY"), app.instance_path)
     _normalise_database_url(app)
     _sqlite_engine_options(app)
-    validate(app.config)
+    try:
+        validate(app.config)
+    except ValueError as error:  # any check's refusal is a ConfigError: one line at start
+        raise ConfigError(str(error)) from None
 
 
 def _secret_key(configured: Any, folder: str) -> bytes | None:

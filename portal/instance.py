@@ -151,14 +151,13 @@ def require_initialised(app: Flask) -> None:
         raise NotReady(reason)
 
 
-def require_initialised_to_serve(app: Flask) -> None:
-    """In wsgi.py: refuse to serve an unready instance; commands are checked by portal.cli.
+def started_to_serve() -> bool:
+    """Whether this process loads the app to serve it (gunicorn, `flask run`), in wsgi.py.
 
-    `flask <command>` imports wsgi.py too: then only `flask run` serves, and `setup`
-    must be able to load the app to create the instance in the first place.
+    `flask <command>` imports wsgi.py too, before the command runs: those commands are
+    checked by portal.cli instead, and `setup` must load the app to make the instance.
     """
-    if os.environ.get("FLASK_RUN_FROM_CLI") == "true":
-        context = click.get_current_context(silent=True)
-        if context is None or context.command.name != "run":
-            return
-    require_initialised(app)
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
+        return True  # gunicorn, or any WSGI server importing wsgi.py
+    context = click.get_current_context(silent=True)
+    return context is not None and context.command.name == "run"
