@@ -74,7 +74,7 @@ def create(app: Flask) -> None:
     folder.chmod(FOLDER_MODE)
     if app.config.get("SECRET_KEY") is None:
         _write_private(folder / INSTANCE_KEY_FILE, secrets.token_hex(32))
-        app.config["SECRET_KEY"] = bytes.fromhex((folder / INSTANCE_KEY_FILE).read_text())
+        app.config["SECRET_KEY"] = bytes.fromhex((folder / INSTANCE_KEY_FILE).read_text().strip())
     database = sqlite_path(app)
     if database is not None:
         if not database.exists():

@@ -217,13 +217,25 @@ def configure(app: Flask) -> None:
         ours.addFilter(scrub)
         logger.addHandler(ours)
     _add_filter_once(logger, scrub)
-    for name in ("gunicorn.error", "werkzeug"):
-        other = logging.getLogger(name)
-        _add_filter_once(other, scrub)
-        for handler in other.handlers:
-            _add_filter_once(handler, scrub)
-            if name == "gunicorn.error":
-                handler.setFormatter(formatter())
+    werkzeug = logging.getLogger("werkzeug")  # `flask run`'s request lines
+    _add_filter_once(werkzeug, scrub)
+    for handler in werkzeug.handlers:
+        _add_filter_once(handler, scrub)
+    configure_server_log()
+
+
+def configure_server_log(name: str = "gunicorn.error") -> None:
+    """Give gunicorn's error log the filter and the layout; safe to call again.
+
+    Each worker calls it when it loads the app. gunicorn.conf.py may call it from
+    `on_starting` too, so that the master's own lines share the layout.
+    """
+    scrub = ScrubFilter()
+    server = logging.getLogger(name)
+    _add_filter_once(server, scrub)
+    for handler in server.handlers:
+        _add_filter_once(handler, scrub)
+        handler.setFormatter(formatter())
 
 
 def _add_filter_once(target: Any, scrub: ScrubFilter) -> None:

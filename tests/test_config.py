@@ -176,7 +176,7 @@ def mode(path: Path) -> int:
 def refusal_line(done: subprocess.CompletedProcess[str]) -> str:
     """The portal's one line among a command's output; asserts there is exactly one."""
     ours = [line for line in done.stderr.splitlines() if line.startswith("lapor-pungli: ")]
-    assert len(ours) >= 1, done.stderr
+    assert len(ours) == 1, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     return ours[0]
 
