@@ -255,3 +255,19 @@ def fetch_raw(base: str, path: str, body: str, headers: dict[str, str]) -> int:
         return response.status
     finally:
         connection.close()
+
+
+def test_flasks_own_exception_log_names_the_endpoint_not_the_path(app, capfd):
+    """Flask logs "Exception on <path>" itself when an error handler fails in turn."""
+    try:
+        raise ValueError(f"for {ADDRESS_MARKER}")
+    except ValueError as error:
+        failure = (type(error), error, error.__traceback__)
+    with app.test_request_context(f"/status/{CODE_MARKER}?q=querymarker", method="GET"):
+        assert request.endpoint == "public.status_page"
+        app.log_exception(failure)
+    err = capfd.readouterr().err
+    assert "Unhandled exception at public.status_page [GET]" in err
+    assert "Traceback (most recent call last)" in err
+    for marker in (CODE_MARKER, "querymarker", ADDRESS_MARKER):
+        assert marker not in err
