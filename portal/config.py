@@ -171,20 +171,9 @@ INSTANCE_KEY_FILE = "secret_key"
 # Sessions, CSRF tokens and the keyed hashes of rate limits all rest on this key.
 MIN_SECRET_KEY_BYTES = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-# Rate-limit storages the shipped packages can reach: in-process, or Redis/Valkey (redis-py).
-RATELIMIT_SCHEMES = (
-    "memory",
-    "redis",
-    "rediss",
-    "redis+unix",
-    "redis+sentinel",
-    "redis+cluster",
-    "valkey",
-    "valkeys",
-    "valkey+unix",
-    "valkey+sentinel",
-    "valkey+cluster",
-)
+# Rate-limit storages the shipped packages can reach: in-process, or Redis (redis-py; a
+# Valkey server speaks the same protocol at redis://).
+RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 # More trusted proxies than this is a typo, and trusting a spoofed X-Forwarded-For
 # would let one client pose as many to the rate limits.
 MAX_PROXY_COUNT = 5
