@@ -351,6 +351,38 @@ def test_commands_refuse_a_missing_instance_in_one_line(tmp_path):
     assert not missing.exists()
 
 
+def _leaves(command, path=()):
+    """Every runnable command under `command`, with the words that invoke it."""
+    import click
+
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _leaves(sub, (*path, name))
+    else:
+        yield path, command
+
+
+def test_every_command_but_setup_refuses_a_missing_instance(instance_folder):
+    """Including commands added later: the guard covers whatever portal.cli registers."""
+    app = create_app({"RATELIMIT_STORAGE_URI": "memory://"})
+    runner = app.test_cli_runner()
+    checked = []
+    for name, command in app.cli.commands.items():
+        if name == "setup":
+            continue
+        for words, leaf in _leaves(command, (name,)):
+            if any(parameter.required for parameter in leaf.params):
+                # Click refuses the missing argument first; the guard still wraps it.
+                assert getattr(leaf.callback, "_instance_guarded", False), words
+                continue
+            refused = runner.invoke(args=list(words))
+            assert refused.exit_code == instance.EXIT_NOT_READY, (words, refused.output)
+            assert "does not exist" in refused.output
+            checked.append(words)
+    assert ("stats", "refresh") in checked and ("audit", "verify") in checked
+    assert not instance_folder.exists()
+
+
 def test_commands_refuse_an_instance_that_is_not_initialised(instance_folder):
     app = create_app({"RATELIMIT_STORAGE_URI": "memory://"})
     runner = app.test_cli_runner()

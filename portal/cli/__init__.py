@@ -10,9 +10,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo
 
-# Commands that may run on an instance that is not set up yet: `setup` makes it.
+# Commands that may run on an instance that is not set up yet, because they make one:
+# `setup`, and `restore` (a backup into a fresh instance; it calls portal.instance.create).
 # (`db ...`, Flask-Migrate's group, is a plugin command and never passes through here.)
-UNGUARDED = frozenset({"setup"})
+UNGUARDED = frozenset({"setup", "restore"})
 
 
 def register(app: Flask) -> None:
@@ -41,9 +42,11 @@ def register(app: Flask) -> None:
         keys_group,
         sessions_group,
     ):
-        if command.name not in UNGUARDED:
-            _guard(command)
         app.cli.add_command(command)
+    # Every command, however it was added: a new one is refused on a missing instance too.
+    for name, command in app.cli.commands.items():
+        if name not in UNGUARDED:
+            _guard(command)
 
 
 def _guard(command: click.Command) -> None:
