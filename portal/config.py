@@ -191,6 +191,7 @@ _FALSE = ("0", "false", "no", "off")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _ONION_V3 = re.compile(r"[a-z2-7]{56}\.onion")
 _KEY_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_CITY_PREFIX = re.compile(r"[A-Z]{2,6}")
 
 
 def parse_bool(text: str) -> bool:
@@ -514,6 +515,11 @@ def validate(config: Any) -> None:
         raise ConfigError("KDF_SLOT_WAIT_SECONDS must be a number of seconds from 0 to 60")
     if config["BABEL_DEFAULT_LOCALE"] not in config["LANGUAGES"]:
         raise ConfigError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
+    if not isinstance(config.get("CITY_PREFIX"), str) or not _CITY_PREFIX.fullmatch(
+        config["CITY_PREFIX"]
+    ):
+        # Codes are read back in capitals: any other prefix would make every code unfindable.
+        raise ConfigError("CITY_PREFIX must be 2 to 6 capital letters, e.g. SRG")
     if not isinstance(config.get("STATS_MIN_CELL"), int) or config["STATS_MIN_CELL"] < 3:
         raise ConfigError("STATS_MIN_CELL must be a whole number of at least 3")
     for name in ("SESSION_COOKIE_SECURE", "HSTS", "STATS_REFRESH_IN_REQUESTS"):

@@ -308,6 +308,9 @@ def test_instance_config_values_are_type_checked_too(instance_folder):
     (instance_folder / "config.py").write_text("PROXY_COUNT = True\n")
     with pytest.raises(config.ConfigError, match="PROXY_COUNT"):
         create_app()
+    (instance_folder / "config.py").write_text('CITY_PREFIX = "srg"\n')
+    with pytest.raises(config.ConfigError, match="CITY_PREFIX must be 2 to 6 capital letters"):
+        create_app()
     (instance_folder / "config.py").write_text('SECRET_KEY = "too short"\n')
     with pytest.raises(config.ConfigError, match="SECRET_KEY"):
         create_app()
