@@ -142,6 +142,8 @@ def _has_inspectorate_key(app: Flask) -> bool:
             raise NotReady(f"the database cannot be read: {reason}") from None
         finally:
             db.session.remove()
+            # A server forks workers after loading: none may inherit this connection.
+            db.engine.dispose()
 
 
 def require_initialised(app: Flask) -> None:

@@ -10,10 +10,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo
 
-# Commands that may run on an instance that is not set up yet, because they make one:
-# `setup`, and `restore` (a backup into a fresh instance; it calls portal.instance.create).
-# (`db ...`, Flask-Migrate's group, is a plugin command and never passes through here.)
-UNGUARDED = frozenset({"setup", "restore"})
+# Commands that may run on an instance that is not set up yet: `setup` and `restore` (a
+# backup into a fresh instance; it calls portal.instance.create) make one, and `db ...`
+# (Flask-Migrate) migrates a database, which needs no instance folder.
+UNGUARDED = frozenset({"setup", "restore", "db"})
 
 
 def register(app: Flask) -> None:
