@@ -380,6 +380,10 @@ ENVIRONMENT = (
 )
 
 
+# Variable name -> config key, for callers that clear or copy the portal's environment.
+ENVIRONMENT_KEYS = {setting.variable: setting.key for setting in ENVIRONMENT}
+
+
 def from_environment(environ: Any = None) -> dict[str, Any]:
     """The config keys set by the environment, parsed; ConfigError on the first bad value."""
     environ = os.environ if environ is None else environ
