@@ -478,7 +478,8 @@ def test_setup_if_needed_makes_the_folder_of_a_second_server(tmp_path, postgres_
     assert done.stdout == "", "no second set of one-time secrets"
     assert mode(second) == 0o700
     assert not (second / config.INSTANCE_KEY_FILE).exists(), "SECRET_KEY is shared, not made"
-    assert run_command("audit", "verify", env=env).returncode == 0
+    # The instance check passes now (audit verify would also need the copied audit_key).
+    assert run_command("stats", "refresh", env=env).returncode == 0
 
 
 # --- end to end: every setting from the environment, on a real server -------------------
