@@ -136,8 +136,9 @@ def make_app(database_url: str, instance: Path, **config: Any) -> Flask:
     """A portal instance on the benchmark database, with cheap key derivation."""
     os.environ["PORTAL_INSTANCE"] = str(instance)
     from portal import create_app
+    from portal import instance as instance_folder
 
-    return create_app(
+    app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
             "RECEIPT_KDF": CHEAP_KDF,
@@ -145,6 +146,8 @@ def make_app(database_url: str, instance: Path, **config: Any) -> Flask:
             **config,
         }
     )
+    instance_folder.create(app)  # the folder and secret key, as `flask setup` makes them
+    return app
 
 
 def initialise() -> Any:

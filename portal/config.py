@@ -6,12 +6,18 @@ patching code. Production values are the defaults; nothing here is weakened for 
 
 from __future__ import annotations
 
+import logging
 import os
-import secrets
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # Argon2id cost for keys derived from a reporter's receipt and a staff password.
 # 64 MiB, 3 passes, 4 lanes: about 0.2 s on one core, well above OWASP's minimum.
@@ -156,6 +162,8 @@ class DefaultConfig:
     HSTS = False
     # Number of proxies in front of the app whose X-Forwarded-For may be trusted.
     PROXY_COUNT = 0
+    # The portal's own log (errors with their scrubbed traceback; see portal/logs.py).
+    LOG_LEVEL = "INFO"
 
     # Audit log entries per page (keyset pages: a deep page costs the same as the first).
     AUDIT_PAGE_SIZE = 50
@@ -174,67 +182,311 @@ class DefaultConfig:
     # Tracking codes listed in one overdue digest; beyond this only the count is given.
     NOTIFY_DIGEST_MAX_CODES = 200
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a database error's message would otherwise carry the bound values
+    # (report fields, codes, hashes) into the log; the statement with placeholders remains.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
 
-# Environment variables an operator may set, and the config key each one fills.
-ENVIRONMENT_KEYS = {
-    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
-    "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
-    "SECRET_KEY": "SECRET_KEY",
-    "PORTAL_ONION_LOCATION": "ONION_LOCATION",
-    "PUBLIC_BASE_URL": "PUBLIC_BASE_URL",
-}
+# The instance file holding the secret key (hex) when SECRET_KEY is not configured.
+# Only `flask setup` writes it (portal/instance.py); everything else only reads it.
+INSTANCE_KEY_FILE = "secret_key"
+# Sessions, CSRF tokens and the keyed hashes of rate limits all rest on this key.
+MIN_SECRET_KEY_BYTES = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Rate-limit storages the shipped packages can reach: in-process, or Redis (redis-py; a
+# Valkey server speaks the same protocol at redis://).
+RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+# More trusted proxies than this is a typo, and trusting a spoofed X-Forwarded-For
+# would let one client pose as many to the rate limits.
+MAX_PROXY_COUNT = 5
+
+
+class ConfigError(ValueError):
+    """A setting has a value the portal cannot use; the message names it and what it expects."""
+
+
+# Parsers: text from the environment to a typed value. Each raises ValueError with a short
+# detail (never the value of a secret); `from_environment` names the variable around it.
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_ONION_V3 = re.compile(r"[a-z2-7]{56}\.onion")
+_KEY_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_CITY_PREFIX = re.compile(r"[A-Z]{2,6}")
+
+
+def parse_bool(text: str) -> bool:
+    """`1/true/yes/on` or `0/false/no/off`, any case."""
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ValueError("not a yes/no value")
+
+
+def parse_proxy_count(text: str) -> int:
+    """A whole number of trusted proxies, 0 to MAX_PROXY_COUNT."""
+    if not text.isdigit() or int(text) > MAX_PROXY_COUNT:
+        raise ValueError("not a whole number in range")
+    return int(text)
+
+
+def parse_secret_key(text: str) -> bytes:
+    """The secret key as bytes: 64+ hex digits are hex, anything else is UTF-8 text.
+
+    Every server parses the same value the same way, so servers sharing one
+    SECRET_KEY always share one key whichever form it was written in.
+    """
+    if len(text) >= 2 * MIN_SECRET_KEY_BYTES and len(text) % 2 == 0 and _HEX.fullmatch(text):
+        return bytes.fromhex(text)
+    key = text.encode()
+    if len(key) < MIN_SECRET_KEY_BYTES:
+        raise ValueError(f"{len(key)} bytes long")
+    return key
+
+
+def parse_secret_key_file(text: str) -> bytes:
+    """The secret key read from a file (systemd's LoadCredential=), parsed as SECRET_KEY."""
+    try:
+        content = Path(text).read_text().strip()
+    except OSError as error:
+        raise ValueError(f"cannot be read: {error.strerror}") from None
+    try:
+        return parse_secret_key(content)
+    except ValueError as error:
+        raise ValueError(f"its key is {error}") from None
+
+
+def parse_database_url(text: str) -> str:
+    """A PostgreSQL (psycopg 3) or SQLite URL, normalised to the psycopg driver."""
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ValueError("not a database URL") from None
+    if url.drivername in ("postgres", "postgresql", "postgresql+psycopg"):
+        if not url.database:
+            raise ValueError("no database name")
+        url = url.set(drivername="postgresql+psycopg")
+    elif url.drivername != "sqlite":
+        raise ValueError(f"unsupported driver {url.drivername!r}")
+    return url.render_as_string(hide_password=False)
+
+
+def parse_storage_uri(text: str) -> str:
+    """A Flask-Limiter storage URI whose client is installed."""
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    if scheme not in RATELIMIT_SCHEMES:
+        raise ValueError(f"unsupported scheme {scheme!r}" if scheme else "no scheme")
+    return text
+
+
+def parse_key_prefix(text: str) -> str:
+    """A short prefix for rate-limit keys: letters, digits and `_.:-`."""
+    if not _KEY_PREFIX.fullmatch(text):
+        raise ValueError("letters, digits and _.:- only, at most 64")
+    return text
+
+
+def parse_base_url(text: str) -> str:
+    """An http(s) origin with an optional path, without a trailing slash."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http:// or https:// address")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("no query, fragment or user name allowed")
+    return text.rstrip("/")
+
+
+def parse_onion_location(text: str) -> str:
+    """A v3 onion origin (`http://<56 letters>.onion`); each page's path is appended."""
+    parts = urlsplit(text)
+    if (
+        parts.scheme not in ("http", "https")
+        or not _ONION_V3.fullmatch(parts.netloc)
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError("not a v3 onion origin")
+    return text.rstrip("/")
+
+
+def parse_log_level(text: str) -> str:
+    """One of the standard level names."""
+    if text.upper() not in LOG_LEVELS:
+        raise ValueError("unknown level")
+    return text.upper()
+
+
+@dataclass(frozen=True)
+class EnvironmentSetting:
+    """One environment variable: the config key it fills, its parser, what it expects."""
+
+    variable: str
+    key: str
+    parse: Callable[[str], Any]
+    expects: str
+    secret: bool = False
+
+
+# Every environment variable the portal reads (PORTAL_INSTANCE too, in instance_path()).
+# The environment wins over instance/config.py; an empty value counts as unset.
+ENVIRONMENT = (
+    EnvironmentSetting(
+        "DATABASE_URL",
+        "SQLALCHEMY_DATABASE_URI",
+        parse_database_url,
+        "postgresql://user@host/name (psycopg 3) or sqlite:////absolute/path.db",
+    ),
+    EnvironmentSetting(
+        "RATELIMIT_STORAGE_URI",
+        "RATELIMIT_STORAGE_URI",
+        parse_storage_uri,
+        "memory:// or redis://host:port/db",
+    ),
+    EnvironmentSetting(
+        "RATELIMIT_KEY_PREFIX",
+        "RATELIMIT_KEY_PREFIX",
+        parse_key_prefix,
+        "up to 64 letters, digits or _.:- (one per portal sharing a Redis)",
+    ),
+    EnvironmentSetting(
+        "SECRET_KEY",
+        "SECRET_KEY",
+        parse_secret_key,
+        f"at least {MIN_SECRET_KEY_BYTES} bytes of text or {2 * MIN_SECRET_KEY_BYTES} hex digits"
+        " (python3 -c 'import secrets; print(secrets.token_hex(32))')",
+        secret=True,
+    ),
+    # The same key from a file, so it is in no process's environment (/proc/<pid>/environ).
+    EnvironmentSetting(
+        "SECRET_KEY_FILE",
+        "SECRET_KEY",
+        parse_secret_key_file,
+        f"a readable file holding at least {MIN_SECRET_KEY_BYTES} bytes of text"
+        f" or {2 * MIN_SECRET_KEY_BYTES} hex digits",
+    ),
+    EnvironmentSetting(
+        "PUBLIC_BASE_URL",
+        "PUBLIC_BASE_URL",
+        parse_base_url,
+        "the public address, e.g. https://lapor.example.go.id",
+    ),
+    EnvironmentSetting(
+        "PORTAL_ONION_LOCATION",
+        "ONION_LOCATION",
+        parse_onion_location,
+        "a v3 onion origin, e.g. http://<56 letters and digits>.onion",
+    ),
+    EnvironmentSetting(
+        "SESSION_COOKIE_SECURE",
+        "SESSION_COOKIE_SECURE",
+        parse_bool,
+        "true or false (true behind HTTPS)",
+    ),
+    EnvironmentSetting("HSTS", "HSTS", parse_bool, "true or false (true behind HTTPS)"),
+    EnvironmentSetting(
+        "PROXY_COUNT",
+        "PROXY_COUNT",
+        parse_proxy_count,
+        f"the number of reverse proxies in front, 0 to {MAX_PROXY_COUNT}",
+    ),
+    EnvironmentSetting(
+        "STATS_REFRESH_IN_REQUESTS",
+        "STATS_REFRESH_IN_REQUESTS",
+        parse_bool,
+        "true or false (false when cron runs `stats refresh`)",
+    ),
+    EnvironmentSetting("PORTAL_LOG_LEVEL", "LOG_LEVEL", parse_log_level, " or ".join(LOG_LEVELS)),
+)
+
+
+# Variable name -> config key, for callers that clear or copy the portal's environment.
+ENVIRONMENT_KEYS = {setting.variable: setting.key for setting in ENVIRONMENT}
+
+
+def from_environment(environ: Any = None) -> dict[str, Any]:
+    """The config keys set by the environment, parsed; ConfigError on the first bad value."""
+    environ = os.environ if environ is None else environ
+    if environ.get("SECRET_KEY", "").strip() and environ.get("SECRET_KEY_FILE", "").strip():
+        raise ConfigError("SECRET_KEY and SECRET_KEY_FILE are both set: keep one")
+    values: dict[str, Any] = {}
+    for setting in ENVIRONMENT:
+        text = environ.get(setting.variable, "").strip()
+        if not text:
+            continue
+        try:
+            values[setting.key] = setting.parse(text)
+        except ValueError as error:
+            shown = "" if setting.secret else f"={_shown(setting, text)}"
+            raise ConfigError(
+                f"{setting.variable}{shown} is not usable ({error}): expected {setting.expects}"
+            ) from None
+    return values
+
+
+def _shown(setting: EnvironmentSetting, text: str) -> str:
+    """The bad value as the error message shows it: short, a URL's password hidden."""
+    if setting.variable == "DATABASE_URL":
+        try:
+            text = make_url(text).render_as_string(hide_password=True)
+        except ArgumentError:
+            text = "<unparseable>"
+    return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
 def instance_path() -> str:
     """The instance folder: `PORTAL_INSTANCE` or `instance/` beside the package."""
-    configured = os.environ.get("PORTAL_INSTANCE")
+    configured = os.environ.get("PORTAL_INSTANCE", "").strip()
     if configured:
         return str(Path(configured).resolve())
     return str(Path(__file__).resolve().parent.parent / "instance")
 
 
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:
-    """Fill app.config: defaults, then instance config.py, then environment, then tests."""
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    """Fill app.config: defaults, then instance config.py, then environment, then tests.
+
+    Nothing here creates a file: a missing instance folder or secret key is left for
+    `flask setup` to make and for portal.instance to refuse, so a mistyped
+    PORTAL_INSTANCE can never start an empty portal with a new key.
+    """
     app.config.from_object(DefaultConfig)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
         app.instance_path, "portal.db"
     )
     app.config.from_pyfile("config.py", silent=True)
-    for variable, key in ENVIRONMENT_KEYS.items():
-        if os.environ.get(variable):
-            app.config[key] = os.environ[variable]
+    app.config.update(from_environment())
     if test_config:
         app.config.update(test_config)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
-    app.config["SECRET_KEY"] = _secret_key_bytes(app.config["SECRET_KEY"])
+    app.config["SECRET_KEY"] = _secret_key(app.config.get("SECRET_KEY"), app.instance_path)
     _normalise_database_url(app)
     _sqlite_engine_options(app)
-    validate(app.config)
+    try:
+        validate(app.config)
+    except ValueError as error:  # any check's refusal is a ConfigError: one line at start
+        raise ConfigError(str(error)) from None
 
 
-def _instance_secret_key(folder: str) -> bytes:
-    """Read the instance's secret key, creating it (mode 0600) on first use."""
-    path = Path(folder) / "secret_key"
-    if not path.exists():
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
-
-
-def _secret_key_bytes(value: str | bytes) -> bytes:
-    """The secret key as bytes: text from the environment is hex (64+ digits) or UTF-8."""
-    if isinstance(value, bytes):
-        return value
-    text = value.strip()
-    if len(text) >= 64 and len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text):
-        return bytes.fromhex(text)
-    return text.encode()
+def _secret_key(configured: Any, folder: str) -> bytes | None:
+    """The configured key as bytes, else the instance file's, else None (not set up)."""
+    if isinstance(configured, str):
+        try:
+            return parse_secret_key(configured)
+        except ValueError as error:
+            raise ConfigError(f"SECRET_KEY is too short ({error})") from None
+    if configured:
+        return bytes(configured)
+    path = Path(folder) / INSTANCE_KEY_FILE
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(f"{path} cannot be read ({error.strerror})") from None
+    if not _HEX.fullmatch(text) or len(text) < 2 * MIN_SECRET_KEY_BYTES or len(text) % 2:
+        raise ConfigError(f"{path} is damaged: expected {2 * MIN_SECRET_KEY_BYTES} hex digits")
+    return bytes.fromhex(text)
 
 
 def _normalise_database_url(app: Flask) -> None:
@@ -268,27 +520,67 @@ def _sqlite_engine_options(app: Flask) -> None:
 
 
 def validate(config: Any) -> None:
-    """Refuse to start on settings that would silently weaken the portal."""
+    """Refuse to start on settings that would silently weaken the portal.
+
+    The environment is already typed by its parsers; this also catches the same
+    mistakes in instance/config.py (HSTS = "False" would otherwise be true).
+    """
     secret = config["SECRET_KEY"]
-    if len(secret) < 32:
-        raise ValueError("SECRET_KEY must be at least 32 bytes long")
+    if secret is not None and len(secret) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes long")
     for name in ("RECEIPT_KDF", "PASSWORD_KDF"):
         costs = config[name]
         if set(costs) != set(KDF_DEFAULTS):
-            raise ValueError(f"{name} needs exactly {sorted(KDF_DEFAULTS)}")
+            raise ConfigError(f"{name} needs exactly {sorted(KDF_DEFAULTS)}")
     slots = config.get("KDF_SLOTS")
     if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
-        raise ValueError("KDF_SLOTS must be a whole number of at least 1")
+        raise ConfigError("KDF_SLOTS must be a whole number of at least 1")
     wait = config.get("KDF_SLOT_WAIT_SECONDS")
     if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= 60:
         # Beyond a minute the server's own timeouts would answer first, without Retry-After.
-        raise ValueError("KDF_SLOT_WAIT_SECONDS must be a number of seconds from 0 to 60")
+        raise ConfigError("KDF_SLOT_WAIT_SECONDS must be a number of seconds from 0 to 60")
     if config["BABEL_DEFAULT_LOCALE"] not in config["LANGUAGES"]:
-        raise ValueError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
+        raise ConfigError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
+    if not isinstance(config.get("CITY_PREFIX"), str) or not _CITY_PREFIX.fullmatch(
+        config["CITY_PREFIX"]
+    ):
+        # Codes are read back in capitals: any other prefix would make every code unfindable.
+        raise ConfigError("CITY_PREFIX must be 2 to 6 capital letters, e.g. SRG")
     if not isinstance(config.get("STATS_MIN_CELL"), int) or config["STATS_MIN_CELL"] < 3:
-        raise ValueError("STATS_MIN_CELL must be a whole number of at least 3")
-    base_url = config.get("PUBLIC_BASE_URL")
-    if base_url is not None and not str(base_url).startswith(("http://", "https://")):
-        raise ValueError("PUBLIC_BASE_URL must start with http:// or https://")
+        raise ConfigError("STATS_MIN_CELL must be a whole number of at least 3")
+    for name in ("SESSION_COOKIE_SECURE", "HSTS", "STATS_REFRESH_IN_REQUESTS"):
+        if not isinstance(config.get(name), bool):
+            raise ConfigError(f"{name} must be True or False")
+    proxies = config.get("PROXY_COUNT")
+    if (
+        isinstance(proxies, bool)
+        or not isinstance(proxies, int)
+        or not 0 <= proxies <= MAX_PROXY_COUNT
+    ):
+        raise ConfigError(f"PROXY_COUNT must be a whole number from 0 to {MAX_PROXY_COUNT}")
+    if config.get("PUBLIC_BASE_URL") is not None:
+        _check(config, "PUBLIC_BASE_URL", parse_base_url)
+    _check(config, "RATELIMIT_STORAGE_URI", parse_storage_uri)
+    _check(config, "LOG_LEVEL", parse_log_level)
+    if config.get("ONION_LOCATION") is not None:
+        _check(config, "ONION_LOCATION", parse_onion_location)
+    if config.get("RATELIMIT_KEY_PREFIX"):
+        _check(config, "RATELIMIT_KEY_PREFIX", parse_key_prefix)
     if config.get("NOTIFY_SMTP_HOST") and not config.get("NOTIFY_TO"):
-        raise ValueError("NOTIFY_SMTP_HOST is set: NOTIFY_TO needs at least one address")
+        raise ConfigError("NOTIFY_SMTP_HOST is set: NOTIFY_TO needs at least one address")
+
+
+def _check(config: Any, name: str, parse: Callable[[str], Any]) -> None:
+    """Run an environment parser over a value from any source, naming the key on failure."""
+    value = config.get(name)
+    try:
+        if not isinstance(value, str):
+            raise ValueError(f"a {type(value).__name__}, not text")
+        parse(value)
+    except ValueError as error:
+        raise ConfigError(f"{name} is not usable ({error})") from None
+
+
+def log_level(config: Any) -> int:
+    """The numeric level of LOG_LEVEL."""
+    return int(logging.getLevelName(str(config["LOG_LEVEL"])))

@@ -62,10 +62,20 @@ def handle_http(error: HTTPException) -> tuple[Response, int]:
 
 
 def handle_unexpected(error: Exception) -> tuple[Response, int]:
-    """Log the failure without request details and show a calm 500."""
+    """Log the failure with its traceback and endpoint, nothing the visitor sent; a calm 500.
+
+    The endpoint and method, not the path: a path holds tracking codes and a query string.
+    portal.logs makes the traceback safe (messages that can carry values are withheld).
+    """
     from flask import current_app
 
-    current_app.logger.error("Unhandled %s at %s", type(error).__name__, request.endpoint)
+    current_app.logger.error(
+        "Unhandled %s at %s [%s]",
+        type(error).__name__,
+        request.endpoint,
+        request.method,
+        exc_info=error,
+    )
     return handle_http(InternalServerError())
 
 
@@ -99,9 +109,12 @@ def handle_database_down(error: Exception) -> tuple[Response, int]:
 
 
 def register(app: Flask) -> None:
-    """Install the handlers."""
+    """Install the handlers, and the scrubbing log they write to."""
     from sqlalchemy.exc import InterfaceError, OperationalError
 
+    from portal import logs
+
+    logs.configure(app)
     app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(InterfaceError, handle_database_down)
     app.register_error_handler(HTTPException, handle_http)

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import create_app, schema
+from portal import create_app, instance, schema
 from portal.services import setup as setup_service
 
 # Cheap Argon2id for tests only; production costs stay in portal/config.py.
@@ -63,7 +63,7 @@ class Instance:
 
 
 def make_app(folder: Path, **overrides: Any) -> Flask:
-    """An initialised app on SQLite in `folder` with cheap KDFs."""
+    """An app on SQLite in `folder` with cheap KDFs; its folder and key made as setup does."""
     config = {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'portal.db'}",
@@ -72,7 +72,9 @@ def make_app(folder: Path, **overrides: Any) -> Flask:
         "RATELIMIT_STORAGE_URI": "memory://",
         **overrides,
     }
-    return create_app(config)
+    application = create_app(config)
+    instance.create(application)
+    return application
 
 
 @pytest.fixture

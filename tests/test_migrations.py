@@ -505,16 +505,14 @@ def _start(server: str, folder: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "flask run"])
-def test_a_server_refuses_a_database_not_at_head(server, tmp_path):
-    folder = tmp_path / "instance"
-    folder.mkdir(mode=0o700)
-    engine = create_engine(f"sqlite:///{folder / 'portal.db'}")
-    try:
-        schema.upgrade(engine)
-        with engine.begin() as connection:
-            connection.execute(text("UPDATE alembic_version SET version_num = '9999_newer'"))
-    finally:
-        engine.dispose()
+def test_a_server_refuses_a_database_not_at_head(server, app):
+    # A set-up instance (folder, key, keys in the database) whose schema a newer release made.
+    folder = app.config["TEST_INSTANCE"].folder
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = '9999_newer'"))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
     finished = _start(server, folder)
     assert finished.returncode == schema.REFUSE_EXIT_CODE, finished.stderr
     refusals = [line for line in finished.stderr.splitlines() if "will not serve" in line]
@@ -528,4 +526,6 @@ def test_gunicorn_refuses_an_instance_never_set_up(tmp_path):
     folder.mkdir(mode=0o700)
     finished = _start("gunicorn", folder)
     assert finished.returncode == schema.REFUSE_EXIT_CODE, finished.stderr
-    assert "no tables yet: run `flask --app wsgi setup`" in finished.stderr
+    # portal.instance refuses first (no key, no database), and creates nothing.
+    assert "not initialised" in finished.stderr and "flask --app wsgi setup`" in finished.stderr
+    assert not (folder / "portal.db").exists()

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from portal import instance
 from portal.services import backup
 
 
@@ -52,6 +53,8 @@ def backup_command(output: Path | None) -> None:
 @with_appcontext
 def restore_command(archive: Path, audit_key_file: TextIO | None) -> None:
     """Restore a backup into this fresh instance; refuses a damaged or mismatched file."""
+    # Like setup, restore may start on a new machine: it makes the instance folder and key.
+    instance.create(current_app._get_current_object())  # type: ignore[attr-defined]
     key_hex = audit_key_file.read().strip() if audit_key_file is not None else None
     try:
         manifest = backup.restore(archive_path=archive, audit_key_hex=key_hex)

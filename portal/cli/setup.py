@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
-from portal import schema
+from portal import instance, schema
 from portal.services import backup
 from portal.services import setup as setup_service
 
@@ -55,6 +56,10 @@ def setup_command(
     input. The TOTP secret and the recovery key are printed once and never stored in
     clear: keep them offline.
     """
+    # The only place that makes the instance folder and its secret key (portal/instance.py),
+    # before the migrations make the SQLite file; with --if-needed on a second server it
+    # makes the folder for the shared database.
+    instance.create(current_app._get_current_object())  # type: ignore[attr-defined]
     if not force:
         _prepare_schema()
     if setup_service.is_initialised() and not force:

@@ -90,7 +90,8 @@ def login(
     """Open a report with its tracking code and receipt.
 
     Wrong receipts count against the tracking code *from this client* (`client` is the
-    address, which only ever reaches keyed hashes under the rotating secret): past the limit the code is locked for that client only
+    address, which only reaches keyed hashes under the rotating secret): past the limit
+    the code is locked for that client only
     (CodeLocked) until the window passes. Someone who knows only the public tracking
     code can therefore never lock its reporter out; what bounds their guessing is the
     per-address limits, this lock and the receipt's key derivation cost, against a

@@ -276,7 +276,8 @@ def authenticate(
 ) -> Unlocked:
     """Check email, password and (once enrolled) TOTP; audit the attempt; commit.
 
-    `client` is the address (only ever hashed, under the rotating secret); `device` the (member id, device id) of
+    `client` is the address (only ever hashed, under the rotating secret); `device` the
+    (member id, device id) of
     a browser that signed in before, from its signed cookie. Failures count three ways
     (docs/threat-model.md, "Guessing"): per account and address, and per account from
     every untrusted device together; from a trusted device of this account, per
