@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from portal.extensions import db
@@ -54,9 +55,12 @@ def post_report(port: int) -> tuple[int, dict[str, Any] | None]:
         return 0, None
 
 
-def test_sigkill_under_load_loses_no_acknowledged_report(tmp_path: Path) -> None:
+def test_sigkill_under_load_loses_no_acknowledged_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "instance"
     folder.mkdir()
+    monkeypatch.setenv("PORTAL_INSTANCE", str(folder))  # the app below makes its key here
     (folder / "config.py").write_text(
         f"RECEIPT_KDF = {TEST_KDF!r}\nPASSWORD_KDF = {TEST_KDF!r}\n"
         'RATELIMIT_REPORT_SUBMIT = "100000 per hour"\nRATELIMIT_DEFAULT = "100000 per minute"\n'

@@ -102,7 +102,7 @@ def parse_period(text: str | None, today: date) -> Period:
     quarters: a month, a rolling window or the current quarter would change while reports
     arrive, and two views taken at two times would tell what arrived in between.
     """
-    text = (text or "").strip()
+    text = (text or "").strip(" ")  # only spaces: a control character is no period
     newest = last_closed_quarter(today)
     if not text or text == LATEST:
         return quarter(newest)
