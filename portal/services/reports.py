@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 from flask import current_app
+from sqlalchemy.orm import joinedload, load_only
 
 from portal import crypto, deadlines, instance_files, kdf
 from portal.evidence import CleanFile
@@ -341,7 +342,22 @@ def open_report(report: Report, data_key: crypto.DataKey) -> OpenedReport:
 
 def public_status(code: TrackingCode) -> PublicStatus | None:
     """Public facts and timeline for a tracking code; None when no such report."""
-    report = find(code)
+    # One query: a status page is what media spikes hit, so the category, service, unit
+    # and timeline come in the same SELECT, and the ciphertexts and keys stay unread.
+    statement = (
+        db.select(Report)
+        .where(Report.tracking_code == code)
+        .options(
+            load_only(Report.tracking_code, Report.status, Report.received_on),
+            joinedload(Report.category),
+            joinedload(Report.service),
+            joinedload(Report.unit),
+            joinedload(Report.history).load_only(
+                StatusChange.status, StatusChange.public_note, StatusChange.created_on
+            ),
+        )
+    )
+    report = db.session.scalars(statement).unique().first()
     if report is None:
         return None
     return PublicStatus(
