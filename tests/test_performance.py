@@ -61,3 +61,31 @@ def test_a_status_page_is_one_query_with_its_whole_timeline(app: Flask, client: 
     assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
     # The ciphertexts and keys are never read to show a status.
     assert not any("content_ct" in s or "key_wrapped" in s for s in seen)
+
+
+def test_an_edit_on_one_server_shows_on_another_at_the_next_request(app: Flask):
+    """The fee page and the catalogue API are cached per server, never past an admin edit."""
+    from portal import create_app
+    from portal.models import Service
+    from portal.services import catalog
+
+    other = create_app(dict(app.config))  # a second app server on the same database
+    here, there = app.test_client(), other.test_client()
+    for client in (here, there):  # both servers have built and cached both answers
+        assert "KTP-el (KTP elektronik)" in client.get("/layanan").get_data(as_text=True)
+        assert client.get("/api/v1/catalog").status_code == 200
+    with other.app_context():
+        service = db.session.get(Service, "ktp_el")
+        assert service is not None
+        catalog.update(service, actor="admin@example.test", values={"name_id": "KTP-el Baru"})
+    for client in (here, there):
+        assert "KTP-el Baru" in client.get("/layanan").get_data(as_text=True)
+        names = {
+            row["code"]: row["name_id"]
+            for row in client.get("/api/v1/catalog").get_json()["services"]
+        }
+        assert names["ktp_el"] == "KTP-el Baru"
+    with app.app_context(), statements(app) as seen:
+        here.get("/api/v1/catalog")
+    # Cached: the version check is the only read.
+    assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
