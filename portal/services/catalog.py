@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -74,6 +75,7 @@ def _new_version() -> None:
 
 def seed_catalog() -> None:
     """Insert the Kota Serang catalogue rows that are missing; never overwrite edits."""
+    # A new version too: servers may have cached the catalogue without the added rows.
     _new_version()
     for position, (code, name_id, name_en) in enumerate(seed.CATEGORIES):
         if db.session.get(Category, code) is None:
@@ -115,8 +117,15 @@ def active(model: type[CatalogRow]) -> list[CatalogRow]:
 
 
 def choices(model: type[CatalogRow]) -> list[SelectChoice]:
-    """Options of active rows, for a select field."""
-    return [SelectChoice(row.code, row.name) for row in active(model)]
+    """Options of active rows, for a select field (built once per catalogue version)."""
+    locale = get_locale()
+    language = locale.language if locale is not None else "-"
+
+    def build() -> list[tuple[str, str]]:
+        return [(row.code, row.name) for row in active(model)]
+
+    pairs = cached(("choices", model.__tablename__, language), build)
+    return [SelectChoice(code, name) for code, name in pairs]
 
 
 def find_active(model: type[CatalogRow], code: str) -> CatalogRow | None:
