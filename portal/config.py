@@ -533,6 +533,9 @@ def _sqlite_engine_options(app: Flask) -> None:
         "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
         **options.get("connect_args", {}),
     }
+    # A file has no server to drop the connection: the pre-ping (a SELECT 1 per request,
+    # half of a status lookup's statements) only guards network databases.
+    options["pool_pre_ping"] = False
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
