@@ -353,7 +353,13 @@ def _public_status_query() -> Select[Report]:
         db.select(Report)
         .where(Report.tracking_code == bindparam("code"))
         .options(
-            load_only(Report.tracking_code, Report.status, Report.received_on),
+            load_only(
+                Report.tracking_code,
+                Report.status,
+                Report.received_on,
+                Report.closed_on,
+                Report.shredded_on,
+            ),
             joinedload(Report.category),
             joinedload(Report.service),
             joinedload(Report.unit),
