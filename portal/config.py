@@ -177,9 +177,6 @@ class DefaultConfig:
     RATELIMIT_ONION_RECEIPT_FAILURES = "20 per hour"
     # Send HSTS only when the portal is served over HTTPS.
     HSTS = False
-    # Browsers may reuse the stylesheets for an hour without asking again (every page
-    # names them): they change only with a release, and their URLs carry no version.
-    SEND_FILE_MAX_AGE_DEFAULT = 3600
     # Number of proxies in front of the app whose X-Forwarded-For may be trusted.
     PROXY_COUNT = 0
     # The portal's own log (errors with their scrubbed traceback; see portal/logs.py).
