@@ -11,7 +11,7 @@ PIP_INSTALL := $(BIN)/python -m pip install --quiet --require-hashes --no-input
 PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
 	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run dev serve test lint format bench translations extract install install-dev lock \
+.PHONY: run dev serve test lint format bench bench-queries translations extract install install-dev lock \
 	lock-upgrade
 
 $(BIN)/python:
@@ -54,9 +54,16 @@ serve: translations
 test: $(DEV_STAMP) translations
 	$(BIN)/python -m pytest
 
-# Time the triage queue on a throw-away SQLite database of a million reports (~2 min).
-# Then the transparency statistics (dashboard, /api/v1/stats) on another (~6 min).
+# Load every public endpoint and its floor with wrk on a throw-away database of a million
+# reports, served by gunicorn as in production; one table, also in bench/results.json
+# (~25 min; REPORTS=200000 for less, DB=postgres for PostgreSQL). docs/performance.md.
+REPORTS ?= 1000000
+DB ?= sqlite
 bench: $(DEV_STAMP) translations
+	$(BIN)/python bench/run.py --reports $(REPORTS) --db $(DB)
+
+# The queue's and the statistics' queries timed and explained, one by one (~8 min).
+bench-queries: $(DEV_STAMP) translations
 	$(BIN)/python bench/bench_queue.py
 	$(BIN)/python bench/bench_stats.py
 

@@ -213,6 +213,9 @@ def populate(app: Flask, count: int) -> tuple[str, float]:
         staff_ids = list(db.session.scalars(handlers))
         newcomer = db.session.scalar(select(Staff.id).where(Staff.email == NEWCOMER))
         sqlite = db.engine.dialect.name == "sqlite"
+        # End the session's read transaction: leaving WAL for the scratch journal mode
+        # needs the only connection to the file.
+        db.session.close()
         insert = insert_statement(Report.__tablename__, COLUMNS, sqlite)
         started = time.perf_counter()
         # Rows are made in a second thread while this one inserts (the drivers release

@@ -15,6 +15,7 @@ Primitives (from `cryptography`, except Argon2id):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -224,7 +225,7 @@ def keyed_hash(key: bytes, purpose: str, value: str) -> str:
     Used where a value must be recognised but never stored, such as a client
     address for rate limiting.
     """
-    subkey = expand_key(key, b"", "keyed-hash/" + purpose)
+    subkey = _keyed_hash_subkey(key, purpose)
     return hmac.new(subkey, value.encode(), hashlib.sha256).hexdigest()
 
 
@@ -242,6 +243,16 @@ def fingerprint(public_key: PublicKey) -> str:
     """A short, readable SHA-256 fingerprint of a public key (groups of 4 hex digits)."""
     digest = hashlib.sha256(b"lapor-pungli/public-key/" + public_key).hexdigest()[:32]
     return " ".join(digest[index : index + 4] for index in range(0, len(digest), 4)).upper()
+
+
+@functools.lru_cache(maxsize=64)
+def _keyed_hash_subkey(key: bytes, purpose: str) -> bytes:
+    """The HKDF subkey of `keyed_hash`, derived once per (key, purpose) in this process.
+
+    Every request hashes its address for the rate limiter: the subkey is the same each
+    time, so HKDF need not run per request. The process holds the secret key anyway.
+    """
+    return expand_key(key, b"", "keyed-hash/" + purpose)
 
 
 def constant_time_equal(left: bytes, right: bytes) -> bool:

@@ -182,3 +182,35 @@ def test_slots_run_the_guard_before_waiting():
     slots = crypto.DerivationSlots(1, 5.0, before=refuse)
     with pytest.raises(RuntimeError, match="refused"):
         crypto.derive_key(b"pw", VECTOR_SALT, crypto.KdfParams(8, 1, 1), slots=slots)
+
+
+def test_receipt_kdf_default_is_chosen_from_the_receipts_entropy():
+    """Guessing one 66-bit receipt offline costs >= 100x a GlobaLeaks receipt (2^53 x 1.6 s).
+
+    Timed here as CPU time of one derivation at the default cost (the best of three, so a
+    busy machine cannot make it look slower than it is); staff passwords stay strong.
+    """
+    import time
+
+    from argon2.low_level import Type, hash_secret_raw
+
+    from portal.config import KDF_DEFAULTS, DefaultConfig
+
+    costs = DefaultConfig.RECEIPT_KDF
+    params = crypto.KdfParams.from_config(costs)
+    assert params.memory_kib >= 16384  # still memory-hard against GPUs
+    assert DefaultConfig.PASSWORD_KDF == KDF_DEFAULTS
+    samples = []
+    for _ in range(3):
+        started = time.process_time()
+        hash_secret_raw(
+            b"12345678901234567890",
+            crypto.random_salt(),
+            time_cost=params.iterations,
+            memory_cost=params.memory_kib,
+            parallelism=params.lanes,
+            hash_len=32,
+            type=Type.ID,
+        )
+        samples.append(time.process_time() - started)
+    assert 2**66 * min(samples) >= 100 * 2**53 * 1.6

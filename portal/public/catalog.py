@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import segno
-from flask import abort, current_app, render_template, url_for
+from flask import abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from portal.i18n import current_locale
 from portal.models import Service, Unit
 from portal.public import bp
 from portal.services import catalog
@@ -65,14 +66,19 @@ def _served_here(unit: Unit) -> list[Service]:
 @bp.get("/layanan")
 def catalog_page() -> ResponseReturnValue:
     """Every service with its official fee ("GRATIS"), legal basis, time, requirements, places."""
-    units = [unit for unit in catalog.active(Unit) if unit.kind != catalog.OTHER_KIND]
-    return render_template(
-        "public/catalog.html",
-        services=catalog.listed_services(),
-        units=units,
-        kind_label=catalog.unit_kind_label,
-        where=lambda service: where_served(service, units),
-    )
+
+    def page() -> str:
+        units = [unit for unit in catalog.active(Unit) if unit.kind != catalog.OTHER_KIND]
+        return render_template(
+            "public/catalog.html",
+            services=catalog.listed_services(),
+            units=units,
+            kind_label=catalog.unit_kind_label,
+            where=lambda service: where_served(service, units),
+        )
+
+    # The same page for everyone in a language: rendered once per catalogue version.
+    return catalog.cached(("catalog_page", request.path, current_locale()), page)
 
 
 @bp.get("/layanan/<service_code>")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -15,15 +19,64 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import seed
 from portal.extensions import db
-from portal.models import Category, Service, Unit
+from portal.models import Category, Service, Setting, Unit
 from portal.services import audit
 from portal.services.errors import DomainError
 
 CatalogRow = TypeVar("CatalogRow", Category, Service, Unit)
+Built = TypeVar("Built")
+
+
+# --- Cached reads --------------------------------------------------------------------------
+
+# The catalogue changes a few times a year and is read on every fee page, form and API call.
+# Each app server keeps what it built from it (rendered pages, JSON) under the catalogue's
+# version, a random token that every edit replaces in its own transaction; every read checks
+# the token in the database (one primary-key read), so an edit made on any server shows on
+# all of them at the next request. Content cached under a token is never older than the
+# edit that wrote the token, since the token is read before the rows.
+VERSION_KEY = "catalog_version"
+_CACHE = "portal.catalog_cache"
+_CACHE_LOCK = threading.Lock()
+_MISSING = object()
+
+
+def version() -> str:
+    """The catalogue's current version token (one primary-key read)."""
+    row = db.session.get(Setting, VERSION_KEY)
+    return row.value if row is not None else "-"
+
+
+def cached(key: tuple[str, ...], build: Callable[[], Built]) -> Built:
+    """`build()` once per catalogue version on this app server; `key` names what it builds."""
+    full = (version(), *key)
+    store: dict[tuple[str, ...], Any] = current_app.extensions.setdefault(_CACHE, {})
+    with _CACHE_LOCK:
+        found = store.get(full, _MISSING)
+    if found is not _MISSING:
+        return found
+    value = build()
+    with _CACHE_LOCK:
+        for stale in [entry for entry in store if entry[0] != full[0]]:
+            del store[stale]
+        store[full] = value
+    return value
+
+
+def _new_version() -> None:
+    """Replace the version token, in the transaction of the edit it stands for."""
+    token = json.dumps(secrets.token_hex(8))
+    row = db.session.get(Setting, VERSION_KEY)
+    if row is None:
+        db.session.add(Setting(key=VERSION_KEY, value=token))
+    else:
+        row.value = token
 
 
 def seed_catalog() -> None:
     """Insert the Kota Serang catalogue rows that are missing; never overwrite edits."""
+    # A new version too: servers may have cached the catalogue without the added rows.
+    _new_version()
     for position, (code, name_id, name_en) in enumerate(seed.CATEGORIES):
         if db.session.get(Category, code) is None:
             db.session.add(Category(code=code, name_id=name_id, name_en=name_en, position=position))
@@ -64,8 +117,15 @@ def active(model: type[CatalogRow]) -> list[CatalogRow]:
 
 
 def choices(model: type[CatalogRow]) -> list[SelectChoice]:
-    """Options of active rows, for a select field."""
-    return [SelectChoice(row.code, row.name) for row in active(model)]
+    """Options of active rows, for a select field (built once per catalogue version)."""
+    locale = get_locale()
+    language = locale.language if locale is not None else "-"
+
+    def build() -> list[tuple[str, str]]:
+        return [(row.code, row.name) for row in active(model)]
+
+    pairs = cached(("choices", model.__tablename__, language), build)
+    return [SelectChoice(code, name) for code, name in pairs]
 
 
 def find_active(model: type[CatalogRow], code: str) -> CatalogRow | None:
@@ -306,7 +366,8 @@ def _units(codes: Iterable[str]) -> list[Unit]:
 def _record(
     model: type[Any], *, actor: str, event: str, code: str, changes: Mapping[str, Any]
 ) -> None:
-    """Audit a change with each changed field's old and new value."""
+    """Audit a change with each changed field's old and new value; a new catalogue version."""
+    _new_version()
     audit.record(
         actor=actor,
         action=f"catalog.{TABLE_NAMES[model]}_{event}",

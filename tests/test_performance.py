@@ -1,0 +1,91 @@
+"""What keeps the hot public endpoints fast: work a user notices as speed, checked as counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from portal.extensions import db
+from portal.models import Report, StatusChange
+from tests.conftest import submit_report
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app runs inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _with_history(app: Flask, code: str) -> None:
+    """Give the report a longer public timeline, as a handled report has."""
+    with app.app_context():
+        report = db.session.scalars(db.select(Report).where(Report.tracking_code == code)).one()
+        for status in ("verified", "in_progress"):
+            db.session.add(StatusChange(report_id=report.id, status=status, public_note="Catatan"))
+        db.session.commit()
+
+
+def test_a_status_page_is_one_query_with_its_whole_timeline(app: Flask, client: FlaskClient):
+    """Category, service, unit and every step come in the same SELECT as the report."""
+    code, _receipt = submit_report(client)
+    _with_history(app, code)
+    browser = app.test_client()  # a visitor without the reporter's cookies
+    with statements(app) as seen:
+        page = browser.get(f"/status/{code}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Catatan" in text and "KTP" in text
+    assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
+    with statements(app) as seen:
+        answer = browser.get(f"/api/v1/reports/{code}")
+    assert [step["status"] for step in answer.get_json()["timeline"]] == [
+        "received",
+        "verified",
+        "in_progress",
+    ]
+    assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
+    # The ciphertexts and keys are never read to show a status.
+    assert not any("content_ct" in s or "key_wrapped" in s for s in seen)
+
+
+def test_an_edit_on_one_server_shows_on_another_at_the_next_request(app: Flask):
+    """The fee page and the catalogue API are cached per server, never past an admin edit."""
+    from portal import create_app
+    from portal.models import Service
+    from portal.services import catalog
+
+    other = create_app(dict(app.config))  # a second app server on the same database
+    here, there = app.test_client(), other.test_client()
+    for client in (here, there):  # both servers have built and cached both answers
+        assert "KTP-el (KTP elektronik)" in client.get("/layanan").get_data(as_text=True)
+        assert client.get("/api/v1/catalog").status_code == 200
+    with other.app_context():
+        service = db.session.get(Service, "ktp_el")
+        assert service is not None
+        catalog.update(service, actor="admin@example.test", values={"name_id": "KTP-el Baru"})
+    for client in (here, there):
+        assert "KTP-el Baru" in client.get("/layanan").get_data(as_text=True)
+        names = {
+            row["code"]: row["name_id"]
+            for row in client.get("/api/v1/catalog").get_json()["services"]
+        }
+        assert names["ktp_el"] == "KTP-el Baru"
+    with app.app_context(), statements(app) as seen:
+        here.get("/api/v1/catalog")
+    # Cached: the version check is the only read.
+    assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
