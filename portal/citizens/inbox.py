@@ -157,14 +157,17 @@ def inbox_login() -> ResponseReturnValue:
     except inbox.LoginFailed:
         form.receipt.errors = [_("The tracking code or the receipt is wrong.")]
         return render_template("citizens/inbox_login.html", form=form), 401
-    sessions.end(request.cookies.get(INBOX_COOKIE))  # never reuse a token across sign-ins
-    token = sessions.start(kind=SessionKind.REPORTER, key=data_key, report_id=report.id)
+    token = sessions.replace(
+        request.cookies.get(INBOX_COOKIE),
+        kind=SessionKind.REPORTER,
+        key=data_key,
+        report_id=report.id,
+    )
     if report.receipt_seen_by_staff:
         # The staff member who filed it has seen this receipt: the first sign-in swaps it
         # for one only the reporter sees. If someone else signed in first, the reporter's
         # receipt no longer works, which they notice (the receipt page tells them so).
         return _new_receipt_page(report, data_key, token, first=True)
-    db.session.commit()
     response = redirect(url_for("citizens.inbox_page"), 303)
     _set_cookie(response, token)
     return response
@@ -174,10 +177,7 @@ def _new_receipt_page(
     report: Report, data_key: crypto.DataKey, token: str, *, first: bool
 ) -> ResponseReturnValue:
     """Replace the receipt, end every other inbox session of the report, show it once."""
-    db.session.commit()  # the new session first: the derivation holds no connection
-    receipt = reports.replace_receipt(report, data_key)
-    sessions.end_others_for_report(report.id, token)
-    db.session.commit()
+    receipt = inbox.renew_receipt(report, data_key, token)
     response = Response(
         render_template("citizens/new_receipt.html", report=report, receipt=receipt, first=first)
     )

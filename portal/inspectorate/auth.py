@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from portal import crypto
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from portal.inspectorate import bp, devices
 from portal.inspectorate.access import (
     STAFF_COOKIE,
@@ -22,7 +22,7 @@ from portal.inspectorate.access import (
 from portal.inspectorate.forms import EnrolForm, LoginForm, PasswordForm
 from portal.models import SessionKind
 from portal.security import client_address
-from portal.services import audit, sessions, staff
+from portal.services import sessions, staff
 
 ISSUER = "Lapor Pungli"
 
@@ -69,11 +69,12 @@ def login() -> ResponseReturnValue:
         form.code.errors = [_("Email, password or code is wrong.")]
         return render_template("inspectorate/login.html", form=form), 401
     # A new token at every sign-in: a token planted before login is worth nothing.
-    sessions.end(request.cookies.get(STAFF_COOKIE))
-    token = sessions.start(
-        kind=SessionKind.STAFF, key=unlocked.private_key, staff_id=unlocked.member.id
+    token = sessions.replace(
+        request.cookies.get(STAFF_COOKIE),
+        kind=SessionKind.STAFF,
+        key=unlocked.private_key,
+        staff_id=unlocked.member.id,
     )
-    db.session.commit()
     response = redirect(url_for("inspectorate.home"), 303)
     set_staff_cookie(response, token)
     devices.remember(response, unlocked.member.id, device)
@@ -82,12 +83,7 @@ def login() -> ResponseReturnValue:
 
 def _signed_out(everywhere: bool) -> ResponseReturnValue:
     current = signed_in_staff()
-    if everywhere:
-        sessions.end_all_for_staff(current.member.id)
-    else:
-        db.session.delete(current.session)
-    audit.record(actor=current.member.email, action="logout.everywhere" if everywhere else "logout")
-    db.session.commit()
+    staff.sign_out(current.member, current.session, everywhere=everywhere)
     response = redirect(url_for("inspectorate.login_form"), 303)
     response.delete_cookie(STAFF_COOKIE, path=STAFF_PATH)
     # Not "cookies": that would also forget this browser as a trusted device (devices.py),

@@ -12,9 +12,9 @@ from flask_babel import gettext
 
 from portal import crypto, evidence
 from portal.extensions import db
-from portal.identifiers import InvalidIdentifier, parse_receipt, parse_tracking_code
+from portal.identifiers import InvalidIdentifier, Receipt, parse_receipt, parse_tracking_code
 from portal.models import Attachment, Message, Report, Side
-from portal.services import reports, throttle
+from portal.services import reports, sessions, throttle
 from portal.services.errors import DomainError
 
 RECEIPT_SCOPE = "receipt-failures"
@@ -119,6 +119,18 @@ def login(
         raise LoginFailed() from error
     throttle.clear(RECEIPT_SCOPE, subject, limit)
     return report, data_key
+
+
+def renew_receipt(report: Report, data_key: crypto.DataKey, token: str) -> Receipt:
+    """A new receipt for the report; every inbox session but `token`'s ends; committed.
+
+    Only the new receipt opens the report afterwards (reports.replace_receipt).
+    """
+    db.session.commit()  # nothing pending: the derivation below must hold no connection
+    receipt = reports.replace_receipt(report, data_key)
+    sessions.end_others_for_report(report.id, token)
+    db.session.commit()
+    return receipt
 
 
 def post_message(

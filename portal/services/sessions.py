@@ -73,6 +73,21 @@ def start(
     return token
 
 
+def replace(
+    old_token: str | None,
+    *,
+    kind: SessionKind,
+    key: bytes,
+    report_id: int | None = None,
+    staff_id: int | None = None,
+) -> str:
+    """Sign-in: end the browser's old session (never reuse a token), start one, commit."""
+    end(old_token)
+    token = start(kind=kind, key=key, report_id=report_id, staff_id=staff_id)
+    db.session.commit()
+    return token
+
+
 def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
     """The live session for a cookie token, refreshed; None if absent, expired or revoked."""
     if not token or len(token) > 128:

@@ -606,6 +606,16 @@ def reset_password(member: Staff, *, actor: Staff, private_key: crypto.PrivateKe
     return one_time_password
 
 
+def sign_out(member: Staff, session: PortalSession, *, everywhere: bool) -> None:
+    """End this session (or every session of the member), audited; committed."""
+    if everywhere:
+        sessions.end_all_for_staff(member.id)
+    else:
+        db.session.delete(session)
+    audit.record(actor=member.email, action="logout.everywhere" if everywhere else "logout")
+    db.session.commit()
+
+
 def revoke_session(session_id: int, *, actor: Staff) -> Staff:
     """End one staff session (audited); returns whose it was."""
     row = db.session.get(PortalSession, session_id)
