@@ -1,0 +1,45 @@
+"""One transaction owner: what an `atomic()` block wrote lands together or not at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.extensions import db
+from portal.models import AuditEntry
+from portal.services import audit
+from portal.transaction import atomic, in_atomic
+
+
+def count_entries(app) -> int:
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.count(AuditEntry.id))) or 0
+
+
+def test_a_block_commits_what_it_flushed(app):
+    before = count_entries(app)
+    with app.app_context(), atomic():
+        audit.record(actor="a@example.test", action="report.viewed", target="SRG-X", detail="")
+    assert count_entries(app) == before + 1
+
+
+def test_a_failure_inside_nested_blocks_leaves_nothing(app):
+    before = count_entries(app)
+    with app.app_context(), pytest.raises(RuntimeError), atomic():
+        audit.record(actor="a@example.test", action="report.viewed", target="SRG-X", detail="")
+        with atomic():
+            assert in_atomic()
+            audit.record(actor="a@example.test", action="report.viewed", target="SRG-Y", detail="")
+        raise RuntimeError("after the inner block")
+    assert count_entries(app) == before
+
+
+def test_an_inner_block_does_not_commit_on_its_own(app):
+    before = count_entries(app)
+    with app.app_context(), pytest.raises(RuntimeError), atomic():
+        with atomic():
+            audit.record(actor="a@example.test", action="report.viewed", target="SRG-Z", detail="")
+        # The inner block ended, yet nothing is durable until the outer one commits.
+        raise RuntimeError("outer block fails")
+    assert count_entries(app) == before
+    with app.app_context():
+        assert not in_atomic()
