@@ -18,6 +18,7 @@ from portal.services import reports as reports_service
 from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
+from portal.transaction import atomic
 from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, staff_login, submit_report
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -78,7 +79,7 @@ def publish_case(app: Flask, *, title: str = TITLE) -> str:
     code, _ = submit_report(app.test_client())
     resolve(app, code)
     author, approver = make_staff(app), make_staff(app)
-    with app.app_context():
+    with app.app_context(), atomic():
         report = reports_service.find(code)
         case = publication.save_summary(
             report=report,

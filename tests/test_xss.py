@@ -26,6 +26,7 @@ from portal.services import reports as reports_service
 from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
+from portal.transaction import atomic
 from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, submit_report
 
 MARK = "XSSMARK"
@@ -144,7 +145,7 @@ def _publish(app: Flask, code: str) -> str:
             public_note=PAYLOADS[3],
         )
     author, approver = make_staff(app), make_staff(app)
-    with app.app_context():
+    with app.app_context(), atomic():
         report = reports_service.find(code)
         case = publication.save_summary(
             report=report,

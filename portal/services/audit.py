@@ -33,6 +33,7 @@ from portal import crypto, instance_files
 from portal.extensions import db
 from portal.models import AuditAnchor, AuditEntry, AuditHead
 from portal.models.base import LOCAL_TIMEZONE, utcnow
+from portal.transaction import in_atomic
 
 GENESIS_HASH = "0" * 64
 # Any constant will do; it only has to be the same for every app server.
@@ -152,12 +153,16 @@ def _anchor_if_day_ended(last: AuditEntry | None, key: bytes, now: datetime) -> 
 def record(
     *, actor: str, action: str, target: str = "", detail: str = "", at: datetime | None = None
 ) -> AuditEntry:
-    """Append a keyed entry to the chain in the current transaction (the caller commits).
+    """Append a keyed entry to the chain in the open `atomic()` block (which commits it).
 
-    Never put report content, receipts or client addresses in `detail`. Call it late
-    in the transaction: from here to the commit, other appenders wait (see _lock_chain).
-    `at` is for imports and tests; entries are otherwise stamped now.
+    Only inside a block: an entry lands in the same transaction as the change it records,
+    or not at all; outside one it would ride on whichever commit came next (RuntimeError,
+    a programming error). Never put report content, receipts or client addresses in
+    `detail`. Call it late in the block: from here to the commit, other appenders wait
+    (see _lock_chain). `at` is for imports and tests; entries are otherwise stamped now.
     """
+    if not in_atomic():
+        raise RuntimeError("audit.record outside an atomic() block: open one in the caller")
     _lock_chain()
     key = instance_files.require_audit_key()
     moment = at or utcnow()
@@ -207,7 +212,7 @@ def _advance_head(key: bytes, last: AuditEntry | None, entry: AuditEntry) -> Non
 
 
 def anchor_completed_days() -> int:
-    """Anchor the last finished day if its head is not anchored yet (run it daily); commits.
+    """Anchor the last finished day if its head is not anchored yet (run it daily); flushes.
 
     Appending anchors the previous day by itself; this covers a quiet day after which
     nothing was appended. Returns how many anchors were added (0 or 1).
@@ -219,7 +224,6 @@ def anchor_completed_days() -> int:
     _anchor_if_day_ended(last, key, utcnow())
     db.session.flush()
     after = db.session.scalar(db.select(func.count()).select_from(AuditAnchor)) or 0
-    db.session.commit()
     return int(after - before)
 
 
@@ -661,14 +665,13 @@ def page(
 
 
 def start_export(*, actor: str, filters: AuditFilter) -> int:
-    """Audit an export of the log and commit; returns the last id the export may include.
+    """Audit an export of the log; returns the last id the export may include.
 
     The export stops at the head as it was before this entry, so it shows exactly
     what the log held when it was asked for.
     """
     current = head()
     record(actor=actor, action="audit.exported", detail=filters.describe())
-    db.session.commit()
     return current.id if current is not None else 0
 
 
