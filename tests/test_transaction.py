@@ -7,7 +7,7 @@ import pytest
 from portal.extensions import db
 from portal.models import AuditEntry
 from portal.services import audit
-from portal.transaction import atomic, in_atomic
+from portal.transaction import RecordedRefusal, atomic, in_atomic
 
 
 def count_entries(app) -> int:
@@ -43,3 +43,22 @@ def test_an_inner_block_does_not_commit_on_its_own(app):
     assert count_entries(app) == before
     with app.app_context():
         assert not in_atomic()
+
+
+def test_an_audit_entry_outside_a_block_is_refused(app):
+    # An entry recorded outside a block would ride on whatever commit came next, or on
+    # none: "audited in the same transaction" is enforced by the one helper.
+    before = count_entries(app)
+    with app.app_context(), pytest.raises(RuntimeError, match="atomic"):
+        audit.record(actor="a@example.test", action="report.viewed", target="SRG-W", detail="")
+    assert count_entries(app) == before
+
+
+def test_a_recorded_refusal_keeps_its_trace(app):
+    # A refusal such as a failed sign-in is raised after its audit entry: the block keeps
+    # the entry, and the refusal still reaches the caller.
+    before = count_entries(app)
+    with app.app_context(), pytest.raises(RecordedRefusal), atomic():
+        audit.record(actor="a@example.test", action="login.failed")
+        raise RecordedRefusal()
+    assert count_entries(app) == before + 1

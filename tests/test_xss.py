@@ -126,7 +126,7 @@ def _poison_catalogue(app: Flask) -> None:
 
 def _publish(app: Flask, code: str) -> str:
     """Resolve with hostile notes and publish a hostile summary (four eyes)."""
-    with app.app_context():
+    with app.app_context(), atomic():
         actor = staff_service.find_by_email(ADMIN_EMAIL)
         key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
         report = reports_service.find(code)
