@@ -1,4 +1,8 @@
-"""The catalogue of categories, services and units: seeding, lookups and audited edits."""
+"""The catalogue of categories, services and units: seeding, lookups and audited edits.
+
+One module on purpose: every edit replaces the version token that the cached lookups are
+keyed on, so the two halves are read (and changed) together.
+"""
 
 from __future__ import annotations
 

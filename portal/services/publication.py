@@ -8,6 +8,9 @@ block; a refused action raises, and the block rolls everything back.
 
 Nothing here decrypts: a summary is written from the case page (whose views are
 audited there) and holds only what its author chose to make public.
+
+One module on purpose: what the public sees (the register, the feed) is decided by the
+same states and the same "facts still match" check that the four-eyes steps enforce.
 """
 
 from __future__ import annotations
