@@ -7,7 +7,7 @@ commands and jobs open the block; services called inside it join it. So "audited
 transaction" holds by construction: the audit entry and the change it records are in one block.
 
     with atomic():
-        cases.move(report, to=Status.VERIFIED, actor=member)   # flushes, audits, no commit
+        cases.assign(report=report, actor=member, assignee_id=None)  # flushes, audits
 
 Blocks nest: an inner `atomic()` (a service calling another service that opens one) joins
 the outer block and commits nothing itself; a failure anywhere rolls back the whole outer block.
@@ -59,7 +59,11 @@ def atomic() -> Iterator[None]:
             db.session.commit()
     except RecordedRefusal:
         if depth == 0:
-            db.session.commit()
+            try:
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()  # the trace could not be kept: nothing is
+                raise
         raise
     except BaseException:
         if depth == 0:

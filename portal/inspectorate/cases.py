@@ -1,8 +1,8 @@
 """The case view: one report decrypted for staff, its evidence, conversation and actions.
 
 Every action is its own small POST form (CSRF), handled by one function of
-services/cases.py, and answered with 303 back to the case; a refusal re-renders the
-case with the reason and changes nothing.
+services/cases/ in one `atomic()` block, and answered with 303 back to the case; a
+refusal rolls the block back and re-renders the case with the reason.
 """
 
 from __future__ import annotations

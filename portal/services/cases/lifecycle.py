@@ -154,7 +154,7 @@ def allowed_next(status: str) -> list[Status]:
     return [candidate for candidate in STATUS_ORDER if candidate in allowed]
 
 
-def _move(
+def _transition(
     report: Report,
     *,
     target: Status,
@@ -162,8 +162,18 @@ def _move(
     private_key: crypto.PrivateKey,
     public_note: str,
     internal_note: str,
+    seen_status: str | None,
+    action: str,
+    detail: str = "",
 ) -> StatusChange:
-    """Append one status change (flushed); IllegalTransition if the lifecycle forbids it."""
+    """The one path of every status change: check, append the step, update dates, audit.
+
+    StaleCase if the page the member acted on showed another status; IllegalTransition
+    if the lifecycle forbids the move. The audit detail names both statuses and whether
+    an internal note was added (never the notes themselves), then `detail`.
+    """
+    if seen_status and seen_status != report.status:
+        raise StaleCase()
     current = Status(report.status)
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(current, target)
@@ -190,44 +200,14 @@ def _move(
         if current is Status.REJECTED:
             # A reopened report is handled on its own again, not as someone's duplicate.
             report.duplicate_of_id = None
-    return change
-
-
-def _transition(
-    report: Report,
-    *,
-    target: Status,
-    actor: Staff,
-    private_key: crypto.PrivateKey,
-    public_note: str,
-    internal_note: str,
-    seen_status: str | None,
-    action: str,
-    detail: str = "",
-) -> None:
-    """Check the member saw the current status, move the report to `target`, audit `action`.
-
-    The audit detail names both statuses and whether an internal note was added (never
-    the notes themselves), then `detail`.
-    """
-    if seen_status and seen_status != report.status:
-        raise StaleCase()
-    old = report.status
-    _move(
-        report,
-        target=target,
-        actor=actor,
-        private_key=private_key,
-        public_note=public_note,
-        internal_note=internal_note,
-    )
-    moved = f"from={old} to={target}" + (" internal_note=yes" if internal_note else "")
+    moved = f"from={current} to={target}" + (" internal_note=yes" if internal_note else "")
     audit.record(
         actor=actor.email,
         action=action,
         target=report.tracking_code,
         detail=f"{moved} {detail}" if detail else moved,
     )
+    return change
 
 
 def change_status(
