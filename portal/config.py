@@ -2,6 +2,8 @@
 
 Every cost and limit lives here so tests can lower it through config instead of
 patching code. Production values are the defaults; nothing here is weakened for tests.
+One module on purpose: every setting, how the environment overrides it and how it is
+checked stand in one visible place (STYLE.md, 7), however long that place is.
 """
 
 from __future__ import annotations

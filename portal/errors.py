@@ -99,6 +99,8 @@ def handle_database_down(error: Exception) -> tuple[Response, int]:
     from portal.extensions import db
 
     try:
+        # The failed request's transaction: its atomic() block already rolled back, but a
+        # failure outside any block (a read) leaves the session to be reset here.
         db.session.rollback()
     except Exception:  # the connection may be gone; the answer matters more
         current_app.logger.warning("Rollback failed after a database error")

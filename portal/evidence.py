@@ -16,6 +16,8 @@ name or the browser's word), then:
 Anything else is refused with an `EvidenceRejected` carrying a machine code and a
 translated message that says what to send instead. This module is pure: no database,
 no storage, no logging (neither file content nor file names are ever written anywhere).
+One module on purpose: it is one cohesive thing, the scrubber, whose every part (type
+detection, the three cleaners, the refusals) is read and reviewed together.
 """
 
 from __future__ import annotations

@@ -56,6 +56,9 @@ def release_connection() -> None:
     session = db.session()
     if session.new or session.dirty or session.deleted or session.info.get(_WROTE):
         raise RuntimeError("a key derivation would discard unsaved changes")
+    # Not a transaction owner's rollback: nothing was written (checked above), so this only
+    # hands the connection back. Inside an atomic() block the block goes on in a new
+    # transaction, which is why derivations come before a block's first write.
     session.rollback()
 
 

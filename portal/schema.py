@@ -208,6 +208,8 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:
                     raise SchemaError(f"the migration broke {len(broken)} foreign key(s)")
+            # A migration's own connection (DDL, the advisory lock), never the session's:
+            # atomic() owns the session's transactions, not this one.
             connection.commit()
         except BaseException:
             connection.rollback()

@@ -7,10 +7,14 @@ commands and jobs open the block; services called inside it join it. So "audited
 transaction" holds by construction: the audit entry and the change it records are in one block.
 
     with atomic():
-        cases.move(report, to=Status.VERIFIED, actor=member)   # flushes, audits, no commit
+        cases.assign(report=report, actor=member, assignee_id=None)  # flushes, audits
 
 Blocks nest: an inner `atomic()` (a service calling another service that opens one) joins
 the outer block and commits nothing itself; a failure anywhere rolls back the whole outer block.
+
+One kind of failure is kept: a `RecordedRefusal` (a failed sign-in counted and audited, an
+admin reset that waits for a second admin) is raised after its trace was flushed, and the
+outermost block commits that trace before letting the refusal through.
 """
 
 from __future__ import annotations
@@ -24,6 +28,15 @@ from portal.extensions import db
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class RecordedRefusal(Exception):
+    """A refused action whose trace (audit entry, counter) must outlast the refusal.
+
+    The outermost `atomic()` block commits what was flushed, then re-raises. Raise it only
+    when everything flushed in the block is meant to stay.
+    """
+
 
 # Kept on the session (one per thread/request), so nesting is counted per unit of work.
 _DEPTH = "portal.atomic_depth"
@@ -44,6 +57,14 @@ def atomic() -> Iterator[None]:
         yield
         if depth == 0:
             db.session.commit()
+    except RecordedRefusal:
+        if depth == 0:
+            try:
+                db.session.commit()
+            except BaseException:
+                db.session.rollback()  # the trace could not be kept: nothing is
+                raise
+        raise
     except BaseException:
         if depth == 0:
             db.session.rollback()

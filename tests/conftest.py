@@ -299,8 +299,9 @@ def gateway_key(app: Flask, channel: str = "api", reports_per_hour: int = 1000) 
     from portal.extensions import db
     from portal.models import Channel, Staff
     from portal.services import api_keys
+    from portal.transaction import atomic
 
-    with app.app_context():
+    with app.app_context(), atomic():
         admin = db.session.scalars(db.select(Staff).where(Staff.email == ADMIN_EMAIL)).one()
         made = api_keys.create(
             actor=admin,

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from portal.extensions import db
 from portal.models import ApiKey, Attachment, PortalSession, Staff
 from portal.services import staff as staff_service
+from portal.transaction import atomic
 from tests.conftest import (
     admin_account,
     csrf_token,
@@ -155,9 +156,10 @@ def _fresh_clients(app: Flask, report: tuple[str, str]) -> dict[str, FlaskClient
     disabled_account = make_staff(app, "investigator")
     disabled = app.test_client()
     assert staff_login(app, disabled, disabled_account).status_code == 303
-    with app.app_context():
+    with app.app_context(), atomic():
         member = staff_service.find_by_email(disabled_account.email)
-        staff_service.disable(member, actor=staff_service.find_by_email(admin_account(app).email))
+        admin_member = staff_service.find_by_email(admin_account(app).email)
+        staff_service.disable_member(member, actor=admin_member)
     clients["disabled"] = disabled
     return clients
 

@@ -14,6 +14,7 @@ from portal import crypto, deadlines
 from portal.extensions import db
 from portal.models import AuditEntry, PortalSession, Role, Setting, Staff
 from portal.services import reports, settings, staff
+from portal.transaction import atomic
 from tests.conftest import (
     ADMIN_EMAIL,
     StaffAccount,
@@ -371,16 +372,17 @@ def test_changed_deadlines_apply_to_reports_filed_afterwards(app, admin, client)
 
 @pytest.mark.parametrize("app_config", [{"DEADLINE_WORKING_DAYS": {"received": 2, "verified": 5}}])
 def test_deadlines_fall_back_to_config(app):
-    with app.app_context():
+    with app.app_context(), atomic():
         assert deadlines.due_date("received", date(2026, 10, 2)) == date(2026, 10, 6)
         assert deadlines.due_date("in_progress", date(2026, 10, 2)) is None
         assert deadlines.due_date("resolved", date(2026, 10, 2)) is None
-        settings.set_deadlines(
-            {"received": 1, "needs_info": 2, "verified": 3, "in_progress": 4}, actor="test"
+        settings.update(
+            deadlines={"received": 1, "needs_info": 2, "verified": 3, "in_progress": 4},
+            actor="test",
         )
         assert deadlines.due_date("received", date(2026, 10, 2)) == date(2026, 10, 5)
         assert deadlines.due_date("in_progress", date(2026, 10, 2)) == date(2026, 10, 8)
         with pytest.raises(settings.InvalidSetting):
-            settings.set_deadlines({"received": 1}, actor="test")
+            settings.update(deadlines={"received": 1}, actor="test")
         with pytest.raises(settings.InvalidSetting):
-            settings.set_retention_months(True, actor="test")
+            settings.update(retention_months=True, actor="test")

@@ -16,6 +16,7 @@ from portal.extensions import db
 from portal.models import AuditEntry
 from portal.services import audit
 from portal.services import setup as setup_service
+from portal.transaction import atomic
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -49,8 +50,8 @@ def append(app, count: int, *, at: datetime | None = None, **fields: str) -> lis
                 "detail": f"step {number}",
                 **fields,
             }
-            entry = audit.record(**values, at=at)
-            db.session.commit()
+            with atomic():
+                entry = audit.record(**values, at=at)
             ids.append(entry.id)
     return ids
 
@@ -218,20 +219,18 @@ def _two_writers(app) -> None:
 
     def second_writer() -> None:
         try:
-            with app.app_context():
+            with app.app_context(), atomic():
                 audit.record(actor="b@inspektorat.example", action="test.second")
-                db.session.commit()
         except BaseException as error:
             errors.append(error)
 
-    with app.app_context():
+    with app.app_context(), atomic():
         audit.record(actor="a@inspektorat.example", action="test.first")
         db.session.flush()
         other = threading.Thread(target=second_writer)
         other.start()
         time.sleep(0.3)
         assert other.is_alive(), "the second writer did not wait for the first"
-        db.session.commit()
     other.join(timeout=10)
     assert not errors, errors
     actions = [e.action for e in entries(app)]
@@ -345,9 +344,8 @@ def test_csv_export_is_audited_and_matches_the_page(app, client, staff_client):
             "csrf_token": csrf_token(client, "/inspectorate/login"),
         },
     )
-    with app.app_context():
+    with app.app_context(), atomic():
         audit.record(actor="=HYPERLINK(1)", action="catalog.changed")
-        db.session.commit()
     account = make_staff(app, "auditor")
     auditor = staff_client(account=account)
     append(app, 4, action="report.viewed")

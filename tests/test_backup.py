@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.models import AuditEntry, PortalSession, Report
 from portal.services import audit, reports, staff
 from portal.services import setup as setup_service
+from portal.transaction import atomic
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -109,8 +110,8 @@ def test_a_backup_taken_while_serving_restores_and_opens_every_report(app, filed
     def keep_serving() -> None:  # another app server appending while the backup runs
         with app.app_context():
             while not stop.is_set() and len(written) < 2000:
-                written.append(audit.record(actor="load", action="report.viewed").id)
-                db.session.commit()
+                with atomic():
+                    written.append(audit.record(actor="load", action="report.viewed").id)
 
     worker = threading.Thread(target=keep_serving)
     worker.start()

@@ -12,6 +12,7 @@ import pytest
 from portal.extensions import db
 from portal.models import AuditEntry, Category, Service, Unit
 from portal.services import catalog
+from portal.transaction import atomic
 from tests.conftest import csrf_token
 
 CATALOGUE = "/layanan"
@@ -431,7 +432,7 @@ def test_service_refuses_bad_values_without_writing(app):
 
 
 def test_seed_never_overwrites_an_admin_edit(app):
-    with app.app_context():
+    with app.app_context(), atomic():
         row = db.session.get(Service, "ktp_el")
         catalog.update(row, actor="admin@x", values={"standard_time_id": "50 menit"})
         catalog.seed_catalog()

@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from portal.extensions import db
 from portal.models import Report, StatusChange
+from portal.transaction import atomic
 from tests.conftest import submit_report
 
 
@@ -74,7 +75,7 @@ def test_an_edit_on_one_server_shows_on_another_at_the_next_request(app: Flask):
     for client in (here, there):  # both servers have built and cached both answers
         assert "KTP-el (KTP elektronik)" in client.get("/layanan").get_data(as_text=True)
         assert client.get("/api/v1/catalog").status_code == 200
-    with other.app_context():
+    with other.app_context(), atomic():
         service = db.session.get(Service, "ktp_el")
         assert service is not None
         catalog.update(service, actor="admin@example.test", values={"name_id": "KTP-el Baru"})

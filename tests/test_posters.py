@@ -12,6 +12,7 @@ import segno
 from portal.extensions import db
 from portal.models import Unit
 from portal.services import catalog
+from portal.transaction import atomic
 from tests.conftest import make_app
 
 POSTERS = "/layanan/poster"
@@ -117,7 +118,7 @@ def test_poster_index_lists_each_service_point(app, client):
 
 
 def test_poster_follows_the_catalogue_at_once(app, client):
-    with app.app_context():
+    with app.app_context(), atomic():
         unit = db.session.get(Unit, "kel_curug")
         catalog.update(unit, actor="admin@example.test", values={"name_en": "Curug kelurahan"})
         office = db.session.get(Unit, "kec_curug")

@@ -18,6 +18,7 @@ from portal.services import reports as reports_service
 from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
+from portal.transaction import atomic
 from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, staff_login, submit_report
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -40,7 +41,7 @@ def resolve(
     refund: int | None = 155_555,
 ) -> None:
     """Take a filed report through the lifecycle to resolved, as the admin."""
-    with app.app_context():
+    with app.app_context(), atomic():
         actor = staff_service.find_by_email(ADMIN_EMAIL)
         key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
         report = reports_service.find(code)
@@ -61,7 +62,7 @@ def resolve(
 
 def reopen(app: Flask, code: str) -> None:
     """Move a resolved report back to in_progress."""
-    with app.app_context():
+    with app.app_context(), atomic():
         actor = staff_service.find_by_email(ADMIN_EMAIL)
         key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
         cases_service.change_status(
@@ -78,7 +79,7 @@ def publish_case(app: Flask, *, title: str = TITLE) -> str:
     code, _ = submit_report(app.test_client())
     resolve(app, code)
     author, approver = make_staff(app), make_staff(app)
-    with app.app_context():
+    with app.app_context(), atomic():
         report = reports_service.find(code)
         case = publication.save_summary(
             report=report,
@@ -405,7 +406,7 @@ def test_reopening_or_a_new_outcome_hides_the_case_until_reapproved(app, client,
     reopen(app, resolved)
     assert not public_everywhere(client, public_id)
     # Resolved again with another outcome: the approved text no longer matches the facts.
-    with app.app_context():
+    with app.app_context(), atomic():
         actor = staff_service.find_by_email(ADMIN_EMAIL)
         key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
         cases_service.record_outcome(
@@ -435,7 +436,7 @@ def test_approval_is_refused_when_the_facts_changed_since_the_text(app, client, 
     reopen(app, resolved)
     assert approve(approver, resolved).status_code == 409
     resolve_again = {"outcome": Outcome.PROVEN, "sanction": Sanction.DISMISSAL, "refund": None}
-    with app.app_context():
+    with app.app_context(), atomic():
         actor = staff_service.find_by_email(ADMIN_EMAIL)
         key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
         cases_service.record_outcome(

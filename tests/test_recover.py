@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.models import AuditEntry, PortalSession
 from portal.services import staff
 from portal.services.setup import private_key_from_recovery
+from portal.transaction import atomic
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, StaffAccount, admin_account, make_staff
 
 NEW_PASSWORD = "a fresh and long admin password"
@@ -67,7 +68,7 @@ def test_recover_sets_a_new_password_and_authenticator(app, staff_client):
 
 def test_a_disabled_admin_is_enabled_again(app):
     second = make_staff(app, "admin")
-    with app.app_context():
+    with app.app_context(), atomic():
         staff.disable_member(
             staff.find_by_email(second.email), actor=staff.find_by_email(ADMIN_EMAIL)
         )

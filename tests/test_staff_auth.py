@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.models import AuditEntry, PortalSession, Role, Staff
 from portal.models.base import utcnow
 from portal.services import reports, staff
+from portal.transaction import atomic
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -137,10 +138,10 @@ def test_logout_and_logout_everywhere(app, staff_client):
 def test_revoked_session_and_disabled_member_lose_access(app, staff_client):
     account = make_staff(app)
     browser = staff_client(account=account)
-    with app.app_context():
+    with app.app_context(), atomic():
         member = staff.find_by_email(account.email)
         admin = staff.find_by_email(admin_account(app).email)
-        staff.disable(member, actor=admin)
+        staff.disable_member(member, actor=admin)
         assert member.wrapped_private_key is None
     assert browser.get("/inspectorate/").status_code == 303
     assert (
@@ -176,7 +177,7 @@ def test_the_database_alone_cannot_open_a_report(app, staff_client, client):
 
 
 def test_first_login_forces_password_change_and_totp_enrolment(app):
-    with app.app_context():
+    with app.app_context(), atomic():
         admin = staff.find_by_email(admin_account(app).email)
         from portal.services.setup import private_key_from_recovery
 
@@ -316,7 +317,7 @@ def test_first_admin_signs_in_with_the_printed_code_and_only_replaces_the_passwo
 
 
 def test_enrolment_offers_the_same_secret_on_every_reload_of_a_session(app):
-    with app.app_context():
+    with app.app_context(), atomic():
         admin = staff.find_by_email(admin_account(app).email)
         from portal.services.setup import private_key_from_recovery
 
@@ -342,7 +343,7 @@ def test_enrolment_offers_the_same_secret_on_every_reload_of_a_session(app):
 def test_enrolment_accepts_a_code_of_the_window_the_member_signed_in_in(app):
     import time
 
-    with app.app_context():
+    with app.app_context(), atomic():
         member = staff.find_by_email(ADMIN_EMAIL)
         private_key, _ = staff.unlock(member, ADMIN_PASSWORD)
         now_step = int(time.time()) // crypto.TOTP_STEP_SECONDS

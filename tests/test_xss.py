@@ -26,6 +26,7 @@ from portal.services import reports as reports_service
 from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
+from portal.transaction import atomic
 from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, submit_report
 
 MARK = "XSSMARK"
@@ -125,7 +126,7 @@ def _poison_catalogue(app: Flask) -> None:
 
 def _publish(app: Flask, code: str) -> str:
     """Resolve with hostile notes and publish a hostile summary (four eyes)."""
-    with app.app_context():
+    with app.app_context(), atomic():
         actor = staff_service.find_by_email(ADMIN_EMAIL)
         key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
         report = reports_service.find(code)
@@ -144,7 +145,7 @@ def _publish(app: Flask, code: str) -> str:
             public_note=PAYLOADS[3],
         )
     author, approver = make_staff(app), make_staff(app)
-    with app.app_context():
+    with app.app_context(), atomic():
         report = reports_service.find(code)
         case = publication.save_summary(
             report=report,

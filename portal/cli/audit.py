@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from portal.services import audit
+from portal.transaction import atomic
 
 
 @click.group("audit")
@@ -91,5 +92,6 @@ def head_command() -> None:
 @with_appcontext
 def anchor_command() -> None:
     """Anchor the last finished day's head if nothing did yet (the daily timer runs it)."""
-    added = audit.anchor_completed_days()
+    with atomic():
+        added = audit.anchor_completed_days()
     click.echo(f"{added} day anchored" if added else "nothing to anchor")

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from portal.services import notify
+from portal.transaction import atomic
 
 
 @click.group("notify")
@@ -26,7 +27,8 @@ def new_command() -> None:
     if not notify.enabled():
         click.echo("notifications are off (NOTIFY_SMTP_HOST is not set); nothing sent")
         return
-    fresh, sent = notify.new_reports_notice()
+    with atomic():
+        fresh, sent = notify.new_reports_notice()
     if fresh == 0:
         click.echo("no new reports; nothing sent")
         return

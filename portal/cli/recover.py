@@ -12,6 +12,7 @@ from sqlalchemy.exc import NoResultFound
 from portal import crypto
 from portal.services import setup as setup_service
 from portal.services import staff
+from portal.transaction import atomic
 
 
 @click.command("recover")
@@ -45,7 +46,10 @@ def recover_command(email: str, as_json: bool) -> None:
         raise click.ClickException("This instance is not initialised; run setup first.") from None
     except crypto.DecryptionError:
         raise click.ClickException("The recovery key is wrong. Nothing was changed.") from None
-    totp_secret = staff.recover_admin(member, private_key=private_key, new_password=new_password)
+    with atomic():
+        totp_secret = staff.recover_admin(
+            member, private_key=private_key, new_password=new_password
+        )
     if as_json:
         click.echo(json.dumps({"admin_email": member.email, "totp_secret": totp_secret}))
         return

@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from portal.services import sessions
+from portal.transaction import atomic
 
 
 @click.group("sessions")
@@ -21,5 +22,6 @@ def sweep_command() -> None:
     Sign-ins sweep too, but a quiet portal might see none for days; run this every few
     minutes (README: a systemd timer) so no expired row says who had what open when.
     """
-    removed = sessions.sweep()
+    with atomic():
+        removed = sessions.sweep()
     click.echo(f"Sessions swept: {removed} expired session(s) deleted")

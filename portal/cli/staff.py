@@ -11,10 +11,10 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import NoResultFound
 
 from portal import crypto
-from portal.extensions import db
 from portal.models import Role
 from portal.services import audit, staff
 from portal.services import setup as setup_service
+from portal.transaction import atomic
 
 
 @click.group("staff")
@@ -44,12 +44,12 @@ def add_command(email: str, role: str, as_json: bool) -> None:
     except crypto.DecryptionError:
         raise click.ClickException("The recovery key is wrong. Nothing was changed.") from None
     one_time_password = secrets.token_urlsafe(12)
-    staff.create_staff(
-        email=email, role=Role(role), password=one_time_password, private_key=private_key
-    )
     address = email.strip().lower()
-    audit.record(actor="shell", action="staff.created", target=address, detail=role)
-    db.session.commit()
+    with atomic():
+        staff.create_staff(
+            email=email, role=Role(role), password=one_time_password, private_key=private_key
+        )
+        audit.record(actor="shell", action="staff.created", target=address, detail=role)
     if as_json:
         click.echo(json.dumps({"email": address, "one_time_password": one_time_password}))
         return

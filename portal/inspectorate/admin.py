@@ -23,6 +23,7 @@ from portal.inspectorate.forms import (
 )
 from portal.models import Role, Staff
 from portal.services import four_eyes, keys, retention, settings, staff
+from portal.transaction import atomic
 
 # Outcomes named in the redirect after a change (POST, then GET: a reload sends nothing).
 DONE_MESSAGES = {
@@ -92,12 +93,13 @@ def admin_staff_new() -> ResponseReturnValue:
         return _staff_page(new_form=form, status=400)
     email = (form.email.data or "").strip().lower()
     try:
-        one_time_password = staff.create_member(
-            actor=current.member,
-            email=email,
-            role=Role(form.role.data),
-            private_key=current.private_key,
-        )
+        with atomic():
+            one_time_password = staff.add_member(
+                actor=current.member,
+                email=email,
+                role=Role(form.role.data),
+                private_key=current.private_key,
+            )
     except staff.DuplicateEmail:
         form.email.errors = [_("A staff member with this email already exists.")]
         return _staff_page(new_form=form, status=400)
@@ -119,7 +121,8 @@ def admin_staff_disable(staff_id: int) -> ResponseReturnValue:
     member = _member_or_404(staff_id)
     current = signed_in_staff()
     try:
-        changed = staff.disable_member(member, actor=current.member)
+        with atomic():
+            changed = staff.disable_member(member, actor=current.member)
     except staff.OwnAccount:
         return _staff_page(error=_("You cannot disable your own account."), status=400)
     except staff.LastAdmin:
@@ -137,7 +140,8 @@ def admin_staff_role(staff_id: int) -> ResponseReturnValue:
     if not form.validate():
         return _staff_page(error=_("Choose one of the roles."), status=400)
     try:
-        changed = staff.change_role(member, actor=current.member, role=Role(form.role.data))
+        with atomic():
+            changed = staff.change_role(member, actor=current.member, role=Role(form.role.data))
     except staff.OwnAccount:
         return _staff_page(
             error=_("You cannot change your own role. Ask another admin."), status=400
@@ -157,9 +161,10 @@ def admin_staff_reset(staff_id: int) -> ResponseReturnValue:
     member = _member_or_404(staff_id)
     current = signed_in_staff()
     try:
-        one_time_password = staff.reset_password(
-            member, actor=current.member, private_key=current.private_key
-        )
+        with atomic():
+            one_time_password = staff.reset_password(
+                member, actor=current.member, private_key=current.private_key
+            )
     except staff.OwnAccount:
         return _staff_page(
             error=_("To change your own password, use the Password page."), status=400
@@ -180,7 +185,8 @@ def admin_session_revoke(session_id: int) -> ResponseReturnValue:
     """End one staff session, on whichever device it is."""
     current = signed_in_staff()
     try:
-        staff.revoke_session(session_id, actor=current.member)
+        with atomic():
+            staff.revoke_session(session_id, actor=current.member)
     except staff.SessionNotFound:
         raise NotFound() from None
     return _done("revoked")
@@ -228,13 +234,14 @@ def admin_settings() -> ResponseReturnValue:
     if not form.validate():
         return _settings_page(form), 400
     try:
-        settings.update(
-            actor=current.member.email,
-            deadlines={
-                status: int(getattr(form, status).data) for status in settings.DEADLINE_STATUSES
-            },
-            retention_months=int(form.retention_months.data or 0),
-        )
+        with atomic():
+            settings.update(
+                actor=current.member.email,
+                deadlines={
+                    status: int(getattr(form, status).data) for status in settings.DEADLINE_STATUSES
+                },
+                retention_months=int(form.retention_months.data or 0),
+            )
     except settings.InvalidSetting:
         return _settings_page(form), 400
     return redirect(url_for("inspectorate.admin_settings", saved="1"), 303)

@@ -17,6 +17,7 @@ from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.inspectorate.forms import ConfirmForm
 from portal.models import Channel, Role
 from portal.services import api_keys
+from portal.transaction import atomic
 
 
 class NewApiKeyForm(PortalForm):
@@ -79,12 +80,13 @@ def admin_api_key_new() -> ResponseReturnValue:
     form = NewApiKeyForm()
     if not form.validate():
         return _page(form, status=400)
-    made = api_keys.create(
-        actor=signed_in_staff().member,
-        name=form.name.data or "",
-        channel=Channel(form.channel.data),
-        reports_per_hour=int(form.reports_per_hour.data or 1),
-    )
+    with atomic():
+        made = api_keys.create(
+            actor=signed_in_staff().member,
+            name=form.name.data or "",
+            channel=Channel(form.channel.data),
+            reports_per_hour=int(form.reports_per_hour.data or 1),
+        )
     return _page(NewApiKeyForm(formdata=None), made=made, status=201)
 
 
@@ -95,7 +97,8 @@ def admin_api_key_revoke(key_id: int) -> ResponseReturnValue:
     if not ConfirmForm().validate():
         return _page(NewApiKeyForm(formdata=None), status=400)
     try:
-        api_keys.revoke(key_id, actor=signed_in_staff().member)
+        with atomic():
+            api_keys.revoke(key_id, actor=signed_in_staff().member)
     except api_keys.ApiKeyNotFound as error:
         raise NotFound() from error
     return redirect(url_for("inspectorate.admin_api_keys", done="revoked"), 303)

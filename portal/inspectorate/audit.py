@@ -27,6 +27,7 @@ from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.models import AuditEntry, Role
 from portal.security import MAX_ROW_ID
 from portal.services import audit
+from portal.transaction import atomic
 
 # Dates outside these years are typos or probes: they name no entry, and the day after
 # 9999-12-31 or the UTC start of 0001-01-01 in WIB does not exist.
@@ -195,7 +196,8 @@ def audit_export() -> ResponseReturnValue:
             "inspectorate/audit.html", form=form, page=None, chain=None, wib=wib
         ), 400
     filters = form.filters()
-    upto = audit.start_export(actor=signed_in_staff().member.email, filters=filters)
+    with atomic():
+        upto = audit.start_export(actor=signed_in_staff().member.email, filters=filters)
     lines = stream_with_context(_csv_lines(audit.export_entries(filters, upto=upto)))
     response = Response(lines, mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="audit-log.csv"'

@@ -23,6 +23,7 @@ from portal.inspectorate.forms import EnrolForm, LoginForm, PasswordForm
 from portal.models import SessionKind
 from portal.security import client_address
 from portal.services import sessions, staff
+from portal.transaction import atomic
 
 ISSUER = "Lapor Pungli"
 
@@ -55,26 +56,29 @@ def login() -> ResponseReturnValue:
         return render_template("inspectorate/login.html", form=form), 400
     device = devices.current_device()
     try:
-        unlocked = staff.authenticate(
-            form.email.data or "",
-            form.password.data or "",
-            form.code.data or "",
-            client=client_address(),
-            device=(device.member_id, device.device_id) if device else None,
-        )
+        # One block: the attempt's audit entry and the new session land together. A refused
+        # attempt is a RecordedRefusal, so its count and audit entry are kept.
+        with atomic():
+            unlocked = staff.authenticate(
+                form.email.data or "",
+                form.password.data or "",
+                form.code.data or "",
+                client=client_address(),
+                device=(device.member_id, device.device_id) if device else None,
+            )
+            # A new token at every sign-in: a token planted before login is worth nothing.
+            token = sessions.replace(
+                request.cookies.get(STAFF_COOKIE),
+                kind=SessionKind.STAFF,
+                key=unlocked.private_key,
+                staff_id=unlocked.member.id,
+            )
     except staff.AccountLocked:
         form.code.errors = [_("Too many failed attempts for this account. Try again later.")]
         return render_template("inspectorate/login.html", form=form), 429
     except staff.LoginFailed:
         form.code.errors = [_("Email, password or code is wrong.")]
         return render_template("inspectorate/login.html", form=form), 401
-    # A new token at every sign-in: a token planted before login is worth nothing.
-    token = sessions.replace(
-        request.cookies.get(STAFF_COOKIE),
-        kind=SessionKind.STAFF,
-        key=unlocked.private_key,
-        staff_id=unlocked.member.id,
-    )
     response = redirect(url_for("inspectorate.home"), 303)
     set_staff_cookie(response, token)
     devices.remember(response, unlocked.member.id, device)
@@ -83,7 +87,8 @@ def login() -> ResponseReturnValue:
 
 def _signed_out(everywhere: bool) -> ResponseReturnValue:
     current = signed_in_staff()
-    staff.sign_out(current.member, current.session, everywhere=everywhere)
+    with atomic():
+        staff.sign_out(current.member, current.session, everywhere=everywhere)
     response = redirect(url_for("inspectorate.login_form"), 303)
     response.delete_cookie(STAFF_COOKIE, path=STAFF_PATH)
     # Not "cookies": that would also forget this browser as a trusted device (devices.py),
@@ -133,13 +138,15 @@ def enrol() -> ResponseReturnValue:
         status = 400
         if form.validate():
             try:
-                if staff.enrol(
-                    current.member,
-                    private_key=current.private_key,
-                    new_password=form.new_password.data or "",
-                    totp_secret=secret,
-                    code=form.code.data or "",
-                ):
+                with atomic():
+                    enrolled = staff.enrol(
+                        current.member,
+                        private_key=current.private_key,
+                        new_password=form.new_password.data or "",
+                        totp_secret=secret,
+                        code=form.code.data or "",
+                    )
+                if enrolled:
                     return redirect(url_for("inspectorate.home"), 303)
                 form.code.errors = [_("That code is not right. Check the time on your phone.")]
             except staff.WeakPassword:
@@ -163,23 +170,33 @@ def _first_password(current: StaffContext) -> ResponseReturnValue:
     """
     form = PasswordForm()
     if request.method == "POST":
-        if form.validate():
-            try:
-                staff.change_password(
-                    current.member,
-                    private_key=current.private_key,
-                    current=form.current.data or "",
-                    new=form.new_password.data or "",
-                    keep_session_id=current.session.id,
-                )
-            except staff.WrongPassword:
-                form.current.errors = [_("The current password is wrong.")]
-            except staff.WeakPassword:
-                form.new_password.errors = [_("Choose a new password of 12 characters or more.")]
-            else:
-                return redirect(url_for("inspectorate.home"), 303)
+        if form.validate() and _changed_password(current, form):
+            return redirect(url_for("inspectorate.home"), 303)
         return render_template("inspectorate/enrol.html", form=form, qr=None), 400
     return render_template("inspectorate/enrol.html", form=form, qr=None)
+
+
+def _changed_password(current: StaffContext, form: PasswordForm) -> bool:
+    """Change the member's password as the validated form asks; False with the form's errors.
+
+    Enrolment of an already connected authenticator and the Password page both end here.
+    """
+    try:
+        with atomic():
+            staff.change_password(
+                current.member,
+                private_key=current.private_key,
+                current=form.current.data or "",
+                new=form.new_password.data or "",
+                keep_session_id=current.session.id,
+            )
+    except staff.WrongPassword:
+        form.current.errors = [_("The current password is wrong.")]
+        return False
+    except staff.WeakPassword:
+        form.new_password.errors = [_("Choose a new password of 12 characters or more.")]
+        return False
+    return True
 
 
 def grouped(secret: str) -> str:
@@ -194,20 +211,7 @@ def password() -> ResponseReturnValue:
     current = signed_in_staff()
     form = PasswordForm()
     if request.method == "POST":
-        if form.validate():
-            try:
-                staff.change_password(
-                    current.member,
-                    private_key=current.private_key,
-                    current=form.current.data or "",
-                    new=form.new_password.data or "",
-                    keep_session_id=current.session.id,
-                )
-            except staff.WrongPassword:
-                form.current.errors = [_("The current password is wrong.")]
-            except staff.WeakPassword:
-                form.new_password.errors = [_("Choose a new password of 12 characters or more.")]
-            else:
-                return render_template("inspectorate/password.html", form=None, done=True)
+        if form.validate() and _changed_password(current, form):
+            return render_template("inspectorate/password.html", form=None, done=True)
         return render_template("inspectorate/password.html", form=form, done=False), 400
     return render_template("inspectorate/password.html", form=form, done=False)

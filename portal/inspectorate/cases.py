@@ -1,8 +1,8 @@
 """The case view: one report decrypted for staff, its evidence, conversation and actions.
 
 Every action is its own small POST form (CSRF), handled by one function of
-services/cases.py, and answered with 303 back to the case; a refusal re-renders the
-case with the reason and changes nothing.
+services/cases/ in one `atomic()` block, and answered with 303 back to the case; a
+refusal rolls the block back and re-renders the case with the reason.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from portal.inspectorate.forms import (
 )
 from portal.models import Outcome, Priority, Report, Role, Status
 from portal.services import cases, reports
+from portal.transaction import atomic
 
 HANDLERS = (Role.ADMIN, Role.INVESTIGATOR)
 # A lifecycle conflict (the report is not in a state that allows the action) is a 409;
@@ -106,9 +107,13 @@ def _case_page(
 ) -> ResponseReturnValue:
     """Render the case; decrypting it is audited by the service."""
     staff = signed_in_staff()
-    case = cases.open_case(
-        report=report, actor=staff.member, private_key=staff.private_key, show_contact=show_contact
-    )
+    with atomic():
+        case = cases.open_case(
+            report=report,
+            actor=staff.member,
+            private_key=staff.private_key,
+            show_contact=show_contact,
+        )
     allowed = set(cases.allowed_next(report.status))
     return (
         render_template(
@@ -138,11 +143,12 @@ def _act(
     action: Callable[[StaffContext], None],
     anchor: str,
 ) -> ResponseReturnValue:
-    """Validate `form`, run `action` as the signed-in member, 303 to `anchor`; else say why."""
+    """Validate `form`, run `action` as the signed-in member in one block, 303; else say why."""
     if not form.validate():
         return _case_page(report, posted=form, status=400)
     try:
-        action(signed_in_staff())
+        with atomic():
+            action(signed_in_staff())
     except cases.CaseError as error:
         return _refused(report, form, error)
     return _back(report, anchor)
@@ -176,12 +182,13 @@ def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
     report = _report_or_404(code)
     staff = signed_in_staff()
     try:
-        found = cases.download_evidence(
-            report=report,
-            actor=staff.member,
-            private_key=staff.private_key,
-            attachment_id=attachment_id,
-        )
+        with atomic():
+            found = cases.download_evidence(
+                report=report,
+                actor=staff.member,
+                private_key=staff.private_key,
+                attachment_id=attachment_id,
+            )
     except cases.ContentDeleted:
         abort(404)
     if found is None:

@@ -36,6 +36,7 @@ from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.models import Category, Role, Service, Unit
 from portal.services import catalog
+from portal.transaction import atomic
 
 # --- Forms ---------------------------------------------------------------------------------
 
@@ -259,20 +260,19 @@ def _submit(model: type[Any], row: Any | None) -> ResponseReturnValue:
         for name, rule in catalog.EDITABLE[model].items()
     }
     unit_codes = list(form["units"].data or []) if model is Service else None
+    code = str(form["code"].data or "") if row is None else row.code
     try:
-        if row is None:
-            code = str(form["code"].data or "")
-            catalog.create(model, actor=actor, code=code, values=values, unit_codes=unit_codes)
-            outcome = "added"
-        else:
-            code = row.code
-            changed = catalog.update(row, actor=actor, values=values, unit_codes=unit_codes)
-            outcome = "saved" if changed else "unchanged"
+        with atomic():
+            if row is None:
+                catalog.create(model, actor=actor, code=code, values=values, unit_codes=unit_codes)
+                outcome = "added"
+            else:
+                changed = catalog.update(row, actor=actor, values=values, unit_codes=unit_codes)
+                outcome = "saved" if changed else "unchanged"
     except catalog.DuplicateCode as error:
         form["code"].errors = [error.message]
         return _form_page(model, form, row, status=400)
     except catalog.InvalidEntry as error:
-        db.session.rollback()
         for name, message in error.errors.items():
             if name in form:
                 form[name].errors = [*form[name].errors, str(message)]

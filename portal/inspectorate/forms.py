@@ -43,8 +43,6 @@ from portal.services.settings import (
     MIN_RETENTION_MONTHS,
 )
 
-PASSWORD_HINT = _l("At least 12 characters. A few unrelated words are easy to remember.")
-
 
 class LoginForm(PortalForm):
     """Email, password and authenticator code."""

@@ -31,6 +31,7 @@ from portal.models.publication import SUMMARY_MAX, TITLE_MAX, WITHDRAWAL_NOTE_MA
 from portal.public.cases import outcome_label, sanction_label
 from portal.services import four_eyes, publication, reports
 from portal.services.reports import round_amount
+from portal.transaction import atomic
 
 HANDLERS = (Role.ADMIN, Role.INVESTIGATOR)
 
@@ -272,12 +273,13 @@ def publication_save(code: str) -> ResponseReturnValue:
     revision = before.revision if before else 0
     state = before.state if before else None
     try:
-        saved = publication.save_summary(
-            report=report,
-            actor=signed_in_staff().member,
-            title=form.title.data or "",
-            summary=form.summary.data or "",
-        )
+        with atomic():
+            saved = publication.save_summary(
+                report=report,
+                actor=signed_in_staff().member,
+                title=form.title.data or "",
+                summary=form.summary.data or "",
+            )
     except publication.PublicationError as refusal:
         return _refused(report, refusal)
     changed = saved.revision != revision or saved.state != state
@@ -294,7 +296,10 @@ def publication_approve(code: str) -> ResponseReturnValue:
     if not form.validate() or not revision.isdigit():
         return _case_page(report, error=_("Open the page again and retry."), status=400)
     try:
-        publication.approve(report=report, actor=signed_in_staff().member, revision=int(revision))
+        with atomic():
+            publication.approve(
+                report=report, actor=signed_in_staff().member, revision=int(revision)
+            )
     except publication.PublicationError as refusal:
         return _refused(report, refusal)
     return _done(report, "approved")
@@ -309,12 +314,13 @@ def publication_withdraw(code: str) -> ResponseReturnValue:
     if not form.validate():
         return _case_page(report, withdraw_form=form, status=400)
     try:
-        publication.withdraw(
-            report=report,
-            actor=signed_in_staff().member,
-            reason=WithdrawalReason(form.reason.data),
-            note=form.note.data or "",
-        )
+        with atomic():
+            publication.withdraw(
+                report=report,
+                actor=signed_in_staff().member,
+                reason=WithdrawalReason(form.reason.data),
+                note=form.note.data or "",
+            )
     except publication.PublicationError as refusal:
         return _refused(report, refusal)
     return _done(report, "withdrawn")

@@ -35,7 +35,7 @@ def digest(secret: str) -> str:
 
 
 def create(*, actor: Staff, name: str, channel: Channel, reports_per_hour: int) -> NewKey:
-    """Make a key for a gateway; audited; committed."""
+    """Make a key for a gateway; audited (the caller's `atomic()` block commits)."""
     if channel not in GATEWAY_CHANNELS:
         raise ValueError(channel)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -55,12 +55,11 @@ def create(*, actor: Staff, name: str, channel: Channel, reports_per_hour: int) 
         target=name,
         detail=f"{row.prefix} {channel} {reports_per_hour}/h",
     )
-    db.session.commit()
     return NewKey(row, secret)
 
 
 def revoke(key_id: int, *, actor: Staff) -> ApiKey:
-    """Stop a key from filing reports, at once; audited; committed."""
+    """Stop a key from filing reports, at once (when the block commits); audited."""
     row = db.session.get(ApiKey, key_id)
     if row is None:
         raise ApiKeyNotFound()
@@ -69,7 +68,6 @@ def revoke(key_id: int, *, actor: Staff) -> ApiKey:
         audit.record(
             actor=actor.email, action="api_key.revoked", target=row.name, detail=row.prefix
         )
-        db.session.commit()
     return row
 
 

@@ -38,6 +38,7 @@ from portal import crypto, instance_files
 from portal.extensions import db
 from portal.models import AuditEntry, InspectorateKey, Report
 from portal.services import audit
+from portal.transaction import atomic, in_atomic
 
 FORMAT = "lapor-pungli-backup/1"
 MANIFEST = "manifest.json"
@@ -99,7 +100,7 @@ def _dump_sqlite(target: Path) -> None:
         source.backup(copy)
         for table in EXCLUDED_TABLES:
             copy.execute(f'DELETE FROM "{table}"')  # noqa: S608 - constant table names
-        copy.commit()
+        copy.commit()  # the copy's own sqlite3 connection, not the portal's session
         # VACUUM rewrites the file, so deleted rows leave no bytes in free pages.
         copy.execute("VACUUM")
     finally:
@@ -150,6 +151,7 @@ def create(*, output: Path) -> BackupResult:
         # The facts are read before the copy: entries appended meanwhile are in the copy
         # but after this head, which restore accepts (the head must be in the chain).
         facts = _facts()
+        # Ends the read-only transaction of the facts: the dump must not wait on it.
         db.session.rollback()
         if dialect == "sqlite":
             _dump_sqlite(database)
@@ -236,8 +238,11 @@ def restore(*, archive_path: Path, audit_key_hex: str | None = None) -> dict[str
     Refuses (RestoreRefused, nothing changed) a damaged or foreign file, a backup of the
     other database kind, an instance that already has data, a database whose key or
     audit log is not the one the manifest names, and an audit key that does not verify
-    the restored chain.
+    the restored chain. A job that owns its transactions, like setup.initialise: it swaps
+    the database under the session, so no caller's block can span it (RuntimeError).
     """
+    if in_atomic():
+        raise RuntimeError("backup.restore replaces the database: call it outside atomic()")
     if not _target_is_fresh():
         raise RestoreRefused("this instance already holds data; restore into a fresh one")
     with tempfile.TemporaryDirectory() as scratch_name:
@@ -272,12 +277,12 @@ def restore(*, archive_path: Path, audit_key_hex: str | None = None) -> dict[str
         raise
     public_key = bytes.fromhex(manifest["public_key"])
     instance_files.pin_public_key(public_key)
-    audit.record(
-        actor="restore",
-        action="instance.restored",
-        detail=f"backup_created_at={manifest['created_at']} reports={manifest['reports']}",
-    )
-    db.session.commit()
+    with atomic():
+        audit.record(
+            actor="restore",
+            action="instance.restored",
+            detail=f"backup_created_at={manifest['created_at']} reports={manifest['reports']}",
+        )
     return manifest
 
 
@@ -311,7 +316,7 @@ def _install_sqlite(database: Path) -> None:
 def _install_postgres(database: Path) -> None:
     # A fresh instance may hold empty tables (an app started once): start from none.
     db.drop_all()
-    db.session.commit()
+    db.session.commit()  # DDL outside any block: ends what drop_all began before pg_restore
     db.engine.dispose()
     arguments = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error"]
     arguments += ["--single-transaction", "--dbname", _libpq_url(), str(database)]
@@ -348,4 +353,4 @@ def _wipe() -> None:
     """Undo a refused restore: the instance is fresh again."""
     db.session.remove()
     db.drop_all()
-    db.session.commit()
+    db.session.commit()  # DDL outside any block (restore refuses to run inside one)

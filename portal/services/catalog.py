@@ -1,4 +1,8 @@
-"""The catalogue of categories, services and units: seeding, lookups and audited edits."""
+"""The catalogue of categories, services and units: seeding, lookups and audited edits.
+
+One module on purpose: every edit replaces the version token that the cached lookups are
+keyed on, so the two halves are read (and changed) together.
+"""
 
 from __future__ import annotations
 
@@ -384,9 +388,10 @@ def create(
     values: Mapping[str, Any],
     unit_codes: Iterable[str] | None = None,
 ) -> CatalogRow:
-    """Add a category, service or unit in one audited transaction; it is live at once.
+    """Add a category, service or unit, audited; it is live once the caller's block commits.
 
-    `unit_codes` (services only) are the units that serve it.
+    `unit_codes` (services only) are the units that serve it. DuplicateCode if the code
+    exists, also when another admin added it a moment ago (the block then rolls back).
     """
     code = _check_code(model, code)
     cleaned = _clean(model, values, complete=True)
@@ -396,14 +401,13 @@ def create(
     if isinstance(row, Service):
         row.units = units
         changes["units"] = {"old": None, "new": [unit.code for unit in units]}
+    db.session.add(row)
     try:
-        db.session.add(row)
-        _record(model, actor=actor, event="created", code=code, changes=changes)
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
-        # Another admin added the same code a moment ago: nothing of this one is kept.
-        db.session.rollback()
+        # Another admin added the same code a moment ago: the caller's block rolls back.
         raise DuplicateCode(code) from None
+    _record(model, actor=actor, event="created", code=code, changes=changes)
     return row
 
 
@@ -414,9 +418,9 @@ def update(
     values: Mapping[str, Any],
     unit_codes: Iterable[str] | None = None,
 ) -> list[str]:
-    """Change a row in one audited transaction; returns the changed fields (none: no entry).
+    """Change a row, audited; returns the changed fields (none: no entry).
 
-    Nothing is written if any value is refused. The code never changes: reports refer to it.
+    Nothing is changed if any value is refused. The code never changes: reports refer to it.
     """
     model = type(row)
     cleaned = _clean(model, values, complete=False)
@@ -439,5 +443,4 @@ def update(
         else:
             setattr(row, name, cleaned[name])
     _record(model, actor=actor, event="updated", code=row.code, changes=changes)
-    db.session.commit()
     return sorted(changes)

@@ -18,6 +18,7 @@ from portal.models import InspectorateKey, PortalSession, Report, SessionKind, S
 from portal.models.base import utcnow
 from portal.services import audit, setup, staff
 from portal.services.reports import key_aad
+from portal.transaction import atomic, in_atomic
 
 # Reports re-sealed per query: bounded memory at any size.
 BATCH_SIZE = 500
@@ -46,7 +47,27 @@ class RotationResult:
 def rotate(
     *, private_key: crypto.PrivateKey, actor: str, recovery_key: str | None = None
 ) -> RotationResult:
-    """Rotate the inspectorate key pair in one transaction (see the module docstring)."""
+    """Rotate the inspectorate key pair in one transaction (see the module docstring).
+
+    The one service that owns its block: the new public key is pinned in a file after the
+    commit, so the commit cannot be left to a caller's block (RuntimeError inside one).
+    """
+    if in_atomic():
+        raise RuntimeError("keys.rotate commits before pinning: call it outside atomic()")
+    with atomic():
+        result, new_public = _rotate(
+            private_key=private_key, actor=actor, recovery_key=recovery_key
+        )
+    # After the commit: a crash in between leaves a mismatch that refuses reports
+    # loudly (and is fixed by pinning again), never reports sealed to an unpinned key.
+    instance_files.pin_public_key(new_public)
+    return result
+
+
+def _rotate(
+    *, private_key: crypto.PrivateKey, actor: str, recovery_key: str | None
+) -> tuple[RotationResult, bytes]:
+    """The rotation's writes, flushed in the open block; the result and the new public key."""
     row = db.session.scalars(db.select(InspectorateKey).limit(1).with_for_update()).one()
     if not crypto.constant_time_equal(crypto.public_key_of(private_key), row.public_key):
         raise WrongPrivateKey()
@@ -104,11 +125,7 @@ def rotate(
             f" sessions_ended={sessions_ended}"
         ),
     )
-    generation = row.generation
-    db.session.commit()
-    # After the commit: a crash in between leaves a mismatch that refuses reports
-    # loudly (and is fixed by pinning again), never reports sealed to an unpinned key.
-    instance_files.pin_public_key(new_public)
-    return RotationResult(
-        generation, fingerprint, resealed, sealed_members, without_pair, sessions_ended
+    result = RotationResult(
+        row.generation, fingerprint, resealed, sealed_members, without_pair, sessions_ended
     )
+    return result, new_public

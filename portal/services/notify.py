@@ -95,7 +95,8 @@ def new_reports_notice() -> tuple[int, bool]:
 
     Run from a timer (`flask notify new`, e.g. hourly), never at filing: a mail sent the
     second a report is filed, with its tracking code, would date the reporter's visit for
-    anyone who sees the mail's headers. The notice holds counts only.
+    anyone who sees the mail's headers. The notice holds counts only. The mark moves in
+    the caller's block, after the mail went out.
     """
     row = db.session.get(Setting, NOTICE_MARK)
     through = int(json.loads(row.value)) if row is not None else 0
@@ -122,7 +123,6 @@ def new_reports_notice() -> tuple[int, bool]:
             db.session.add(Setting(key=NOTICE_MARK, value=json.dumps(newest)))
         else:
             row.value = json.dumps(newest)
-        db.session.commit()
     return fresh, sent
 
 

@@ -3,19 +3,20 @@
 Four eyes: the member who saved the current text may not approve it, so nothing reaches
 the public that only one person has read. Editing an approved summary sends it back for
 approval (it leaves the public register at once); withdrawing takes it down with a
-reason. Every change checks first, then writes, audits in the same transaction and
-commits once; a refused action leaves nothing changed.
+reason. Every change checks first, then writes and audits in the caller's `atomic()`
+block; a refused action raises, and the block rolls everything back.
 
 Nothing here decrypts: a summary is written from the case page (whose views are
 audited there) and holds only what its author chose to make public.
+
+One module on purpose: what the public sees (the register, the feed) is decided by the
+same states and the same "facts still match" check that the four-eyes steps enforce.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, func
@@ -35,8 +36,6 @@ from portal.models.base import utcnow
 from portal.services import audit, four_eyes
 from portal.services.errors import DomainError
 from portal.services.reports import round_amount
-
-T = TypeVar("T")
 
 
 class PublicationError(DomainError):
@@ -133,17 +132,6 @@ class CasePage:
     cases: list[PublicCase]
     page: int
     has_next: bool
-
-
-def _atomic(action: Callable[[], T]) -> T:
-    """Run `action`, then commit; roll everything back if anything fails."""
-    try:
-        result = action()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return result
 
 
 def month_of(moment: date | datetime) -> date:
@@ -344,92 +332,86 @@ def save_summary(*, report: Report, actor: Staff, title: str, summary: str) -> P
     changes nothing; saving a withdrawn one puts it back for approval.
     """
 
-    def act() -> PublishedCase:
-        case = _lock(report)
-        if report.status != Status.RESOLVED:
-            raise NotResolved()
-        if case is None:
-            case = PublishedCase(
-                report_id=report.id,
-                title=title,
-                summary=summary,
-                created_by_id=actor.id,
-                author_id=actor.id,
-                outcome=report.outcome,
-                sanction=report.sanction,
-                refund_rupiah=report.refund_rupiah,
-            )
-            db.session.add(case)
-            db.session.flush()
-            audit.record(
-                actor=actor.email,
-                action="publication.drafted",
-                target=report.tracking_code,
-                detail=f"publication={case.public_id} revision=1",
-            )
-            return case
-        unchanged = case.title == title and case.summary == summary and facts_match(case, report)
-        if unchanged and case.state != PublicationState.WITHDRAWN:
-            return case
-        previous = case.state
-        case.title = title
-        case.summary = summary
-        case.outcome = report.outcome
-        case.sanction = report.sanction
-        case.refund_rupiah = report.refund_rupiah
-        case.revision += 1
-        case.author_id = actor.id
-        case.written_at = utcnow()
-        case.state = PublicationState.AWAITING_APPROVAL
-        case.approver_id = None
-        case.approved_at = None
+    case = _lock(report)
+    if report.status != Status.RESOLVED:
+        raise NotResolved()
+    if case is None:
+        case = PublishedCase(
+            report_id=report.id,
+            title=title,
+            summary=summary,
+            created_by_id=actor.id,
+            author_id=actor.id,
+            outcome=report.outcome,
+            sanction=report.sanction,
+            refund_rupiah=report.refund_rupiah,
+        )
+        db.session.add(case)
+        db.session.flush()
         audit.record(
             actor=actor.email,
-            action="publication.edited",
+            action="publication.drafted",
             target=report.tracking_code,
-            detail=f"publication={case.public_id} revision={case.revision} from={previous}",
+            detail=f"publication={case.public_id} revision=1",
         )
         return case
-
-    return _atomic(act)
+    unchanged = case.title == title and case.summary == summary and facts_match(case, report)
+    if unchanged and case.state != PublicationState.WITHDRAWN:
+        return case
+    previous = case.state
+    case.title = title
+    case.summary = summary
+    case.outcome = report.outcome
+    case.sanction = report.sanction
+    case.refund_rupiah = report.refund_rupiah
+    case.revision += 1
+    case.author_id = actor.id
+    case.written_at = utcnow()
+    case.state = PublicationState.AWAITING_APPROVAL
+    case.approver_id = None
+    case.approved_at = None
+    audit.record(
+        actor=actor.email,
+        action="publication.edited",
+        target=report.tracking_code,
+        detail=f"publication={case.public_id} revision={case.revision} from={previous}",
+    )
+    return case
 
 
 def approve(*, report: Report, actor: Staff, revision: int) -> PublishedCase:
     """Publish the summary: only a member other than its author, only the text they read."""
 
-    def act() -> PublishedCase:
-        case = _lock(report)
-        if case is None:
-            raise NoSummary()
-        if case.state != PublicationState.AWAITING_APPROVAL:
-            raise NotAwaitingApproval()
-        if case.author_id == actor.id:
-            raise OwnSummary()
-        author = db.session.get(Staff, case.author_id)
-        if author is None or not four_eyes.can_approve(author=author, approver=actor):
-            raise NotIndependent()
-        if case.revision != revision:
-            raise StaleSummary()
-        if report.status != Status.RESOLVED:
-            raise NotResolved()
-        if not facts_match(case, report):
-            raise FactsChanged()
-        case.state = PublicationState.PUBLISHED
-        case.approver_id = actor.id
-        case.approved_at = utcnow()
-        case.withdrawn_by_id = None
-        case.withdrawn_at = None
-        case.withdrawal_reason = None
-        case.withdrawal_note = None
-        audit.record(
-            actor=actor.email,
-            action="publication.approved",
-            target=report.tracking_code,
-            detail=f"publication={case.public_id} revision={case.revision}",
-        )
-        return case
-
-    return _atomic(act)
+    case = _lock(report)
+    if case is None:
+        raise NoSummary()
+    if case.state != PublicationState.AWAITING_APPROVAL:
+        raise NotAwaitingApproval()
+    if case.author_id == actor.id:
+        raise OwnSummary()
+    author = db.session.get(Staff, case.author_id)
+    if author is None or not four_eyes.can_approve(author=author, approver=actor):
+        raise NotIndependent()
+    if case.revision != revision:
+        raise StaleSummary()
+    if report.status != Status.RESOLVED:
+        raise NotResolved()
+    if not facts_match(case, report):
+        raise FactsChanged()
+    case.state = PublicationState.PUBLISHED
+    case.approver_id = actor.id
+    case.approved_at = utcnow()
+    case.withdrawn_by_id = None
+    case.withdrawn_at = None
+    case.withdrawal_reason = None
+    case.withdrawal_note = None
+    audit.record(
+        actor=actor.email,
+        action="publication.approved",
+        target=report.tracking_code,
+        detail=f"publication={case.public_id} revision={case.revision}",
+    )
+    return case
 
 
 def withdraw(
@@ -440,23 +422,20 @@ def withdraw(
     The reason category is audited; the free-text note stays on the row only.
     """
 
-    def act() -> PublishedCase:
-        case = _lock(report)
-        if case is None:
-            raise NoSummary()
-        if case.state != PublicationState.PUBLISHED:
-            raise NotPublished()
-        case.state = PublicationState.WITHDRAWN
-        case.withdrawn_by_id = actor.id
-        case.withdrawn_at = utcnow()
-        case.withdrawal_reason = reason
-        case.withdrawal_note = note or None
-        audit.record(
-            actor=actor.email,
-            action="publication.unpublished",
-            target=report.tracking_code,
-            detail=f"publication={case.public_id} reason={reason}",
-        )
-        return case
-
-    return _atomic(act)
+    case = _lock(report)
+    if case is None:
+        raise NoSummary()
+    if case.state != PublicationState.PUBLISHED:
+        raise NotPublished()
+    case.state = PublicationState.WITHDRAWN
+    case.withdrawn_by_id = actor.id
+    case.withdrawn_at = utcnow()
+    case.withdrawal_reason = reason
+    case.withdrawal_note = note or None
+    audit.record(
+        actor=actor.email,
+        action="publication.unpublished",
+        target=report.tracking_code,
+        detail=f"publication={case.public_id} reason={reason}",
+    )
+    return case

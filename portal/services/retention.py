@@ -36,6 +36,7 @@ from portal.models import (
 )
 from portal.models.base import today, utcnow
 from portal.services import audit, settings
+from portal.transaction import atomic
 
 # Reports shredded per transaction: a long backlog (the first run on an old instance)
 # commits in slices, each audited, so no transaction holds the database for long.
@@ -177,41 +178,43 @@ def purge(
     """Shred every report past retention, in audited batches; returns the totals.
 
     A dry run counts what would go, audits that it looked, and changes nothing else.
+    The job opens a block per batch (joining the caller's, if one is open): a crash keeps
+    the batches already done, and no transaction grows with the backlog.
     """
     day = on or today()
     before = cutoff(day)
     months = settings.get_retention_months()
     total = PurgeCounts()
     if dry_run:
-        total = _measure(due_ids(before))
-        audit.record(
-            actor=actor,
-            action="retention.dry_run",
-            detail=f"months={months} cutoff={before.isoformat()} would={total.describe()}",
-        )
-        db.session.commit()
+        with atomic():
+            total = _measure(due_ids(before))
+            audit.record(
+                actor=actor,
+                action="retention.dry_run",
+                detail=f"months={months} cutoff={before.isoformat()} would={total.describe()}",
+            )
         return total
     while True:
-        ids = due_ids(before, limit=BATCH_SIZE)
-        if not ids:
-            break
-        counts = _measure(ids)
-        _shred(ids, day)
-        audit.record(
-            actor=actor,
-            action="retention.purged",
-            detail=f"months={months} cutoff={before.isoformat()} {counts.describe()}",
-        )
-        db.session.commit()
+        with atomic():
+            ids = due_ids(before, limit=BATCH_SIZE)
+            if not ids:
+                break
+            counts = _measure(ids)
+            _shred(ids, day)
+            audit.record(
+                actor=actor,
+                action="retention.purged",
+                detail=f"months={months} cutoff={before.isoformat()} {counts.describe()}",
+            )
         db.session.expire_all()
         total = total + counts
-    _store_last_run(total)
-    audit.record(
-        actor=actor,
-        action="retention.run",
-        detail=f"months={months} cutoff={before.isoformat()} total={total.describe()}",
-    )
-    db.session.commit()
+    with atomic():
+        _store_last_run(total)
+        audit.record(
+            actor=actor,
+            action="retention.run",
+            detail=f"months={months} cutoff={before.isoformat()} total={total.describe()}",
+        )
     return total
 
 

@@ -19,6 +19,7 @@ from portal import crypto
 from portal.extensions import db
 from portal.models import PortalSession, SessionKind, UsedSubmission
 from portal.models.base import today, utcnow
+from portal.transaction import atomically
 
 TOKEN_BYTES = 32
 
@@ -73,6 +74,9 @@ def start(
     return token
 
 
+# replace, resume and end join the caller's block; they are decorated so that the callers
+# in portal/citizens/ that open none yet still commit (drop the decorators once they do).
+@atomically
 def replace(
     old_token: str | None,
     *,
@@ -81,13 +85,12 @@ def replace(
     report_id: int | None = None,
     staff_id: int | None = None,
 ) -> str:
-    """Sign-in: end the browser's old session (never reuse a token), start one, commit."""
+    """Sign-in: end the browser's old session (never reuse a token), start one."""
     end(old_token)
-    token = start(kind=kind, key=key, report_id=report_id, staff_id=staff_id)
-    db.session.commit()
-    return token
+    return start(kind=kind, key=key, report_id=report_id, staff_id=staff_id)
 
 
+@atomically
 def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
     """The live session for a cookie token, refreshed; None if absent, expired or revoked."""
     if not token or len(token) > 128:
@@ -104,7 +107,6 @@ def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
     now = utcnow()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
         db.session.delete(row)
-        db.session.commit()
         return None
     try:
         key = crypto.decrypt(
@@ -113,15 +115,14 @@ def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
     except crypto.DecryptionError:
         return None
     row.last_seen_at = now
-    db.session.commit()
     return OpenSession(row, key)
 
 
+@atomically
 def end(token: str | None) -> None:
     """Delete the session of this token, if any (logout)."""
     if token:
         db.session.execute(db.delete(PortalSession).where(PortalSession.token_hash == _hash(token)))
-        db.session.commit()
 
 
 def end_others_for_report(report_id: int, token: str) -> int:
@@ -170,7 +171,6 @@ def sweep() -> int:
     """
     removed = _delete_expired()
     db.session.execute(db.delete(UsedSubmission).where(UsedSubmission.expires_on < today()))
-    db.session.commit()
     return removed
 
 

@@ -98,7 +98,7 @@ def update(
     deadlines: Mapping[str, int] | None = None,
     retention_months: int | None = None,
 ) -> list[str]:
-    """Validate and save the given settings in one transaction; returns what changed.
+    """Validate and save the given settings in the open block; returns what changed.
 
     Each changed setting gets an audit entry with its old and new value; nothing is
     written (and nothing audited) if any value is invalid or nothing changed.
@@ -120,16 +120,4 @@ def update(
             target=key,
             detail=json.dumps({"old": old, "new": new}, sort_keys=True),
         )
-    if changes:
-        db.session.commit()
     return [key for key, _, _ in changes]
-
-
-def set_deadlines(deadlines: Mapping[str, int], *, actor: str) -> bool:
-    """Save the working days per status (all four, 1..60); True if anything changed."""
-    return bool(update(actor=actor, deadlines=deadlines))
-
-
-def set_retention_months(months: int, *, actor: str) -> bool:
-    """Save the retention period (1..120 months); True if it changed."""
-    return bool(update(actor=actor, retention_months=months))

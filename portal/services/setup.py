@@ -10,9 +10,10 @@ from sqlalchemy import MetaData, inspect
 from portal import crypto, instance_files, schema
 from portal.extensions import db
 from portal.identifiers import CROCKFORD
-from portal.models import InspectorateKey, Report, Role
+from portal.models import InspectorateKey, Report, Role, Staff
 from portal.services import audit, staff
 from portal.services.catalog import seed_catalog
+from portal.transaction import atomic, in_atomic
 
 # 32 Crockford symbols = 160 bits: high entropy, so HKDF (not a slow KDF) suffices.
 RECOVERY_SYMBOLS = 32
@@ -82,8 +83,12 @@ def initialise(
     """Migrate to head, seed the catalogue, make the key pair and the first admin.
 
     With `force`, the database is wiped first: its reports could not be opened with
-    the new keys anyway.
+    the new keys anyway. A job that owns its transaction, like keys.rotate: the schema
+    step runs DDL on connections of its own and closes the session, so no caller's block
+    can span it (RuntimeError inside one); the rows are written in one block after it.
     """
+    if in_atomic():
+        raise RuntimeError("setup.initialise migrates first: call it outside atomic()")
     private_key, public_key = crypto.generate_keypair()
     # The TOTP secret is printed now, so the first admin counts as enrolled. The admin's
     # key derivation runs before any table is touched (see portal/kdf.py).
@@ -100,6 +105,15 @@ def initialise(
     prepare_schema()
     if is_initialised():
         raise AlreadyInitialised()
+    with atomic():
+        recovery_key = _store_first_rows(admin, private_key, public_key)
+    return SetupResult(admin.email, totp_secret, recovery_key, crypto.fingerprint(public_key))
+
+
+def _store_first_rows(
+    admin: Staff, private_key: crypto.PrivateKey, public_key: crypto.PublicKey
+) -> str:
+    """Catalogue, key pair, first admin and the first audit entry; returns the recovery key."""
     seed_catalog()
     # A new instance gets a new audit key: the old one belongs to the wiped chain.
     instance_files.new_audit_key()
@@ -119,11 +133,8 @@ def initialise(
         )
     )
     db.session.add(admin)
-    audit.record(actor="setup", action="instance.setup", target=admin_email.strip().lower())
-    db.session.commit()
-    return SetupResult(
-        admin_email.strip().lower(), totp_secret, recovery_key, crypto.fingerprint(public_key)
-    )
+    audit.record(actor="setup", action="instance.setup", target=admin.email)
+    return recovery_key
 
 
 def recovery_wrapping_key(recovery_key: str, salt: bytes) -> bytes:
