@@ -7,7 +7,7 @@ refused action leaves nothing half-written. Reads of decrypted content are audit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -17,12 +17,10 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from portal import crypto, deadlines
-from portal.evidence import CleanFile
 from portal.extensions import db
 from portal.i18n import status_label
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.models import (
-    Channel,
     Outcome,
     Priority,
     Report,
@@ -33,9 +31,11 @@ from portal.models import (
     StatusChange,
 )
 from portal.models.base import today
-from portal.services import audit, inbox, reports, sessions
+from portal.services import audit, evidence_store, inbox, reports
 from portal.services.errors import DomainError
-from portal.services.inbox import EvidenceFile, EvidenceInfo, OpenedMessage
+from portal.services.evidence_store import EvidenceFile, EvidenceInfo
+from portal.services.inbox import OpenedMessage
+from portal.transaction import atomic
 
 # The lifecycle (DESIGN.md, "Report lifecycle"): where a report may go from each status.
 # Closed reports reopen one step back: resolved -> in_progress, rejected -> verified.
@@ -322,7 +322,7 @@ def open_case(
         opened=opened,
         timeline=timeline(report, key),
         messages=inbox.conversation(report, key) if key is not None else [],
-        evidence=inbox.evidence_list(report, key) if key is not None else [],
+        evidence=evidence_store.evidence_list(report, key) if key is not None else [],
         duplicate_of=duplicate_of,
         duplicates=duplicates,
         overdue=is_overdue(report),
@@ -343,7 +343,7 @@ def download_evidence(
 ) -> EvidenceFile | None:
     """One decrypted evidence file of this report (None if not one of its files); audited."""
     key = data_key(report, private_key)
-    found = inbox.open_evidence(report, key, attachment_id)
+    found = evidence_store.open_evidence(report, key, attachment_id)
     if found is None:
         return None
     audit.record(
@@ -622,54 +622,9 @@ def _names_code(text: str, code: TrackingCode) -> bool:
 
 def reply(*, report: Report, actor: Staff, private_key: crypto.PrivateKey, body: str) -> None:
     """Send a message to the reporter's inbox, encrypted with the report's data key."""
-    try:
+    with atomic():  # joins the caller's block; the message and its audit entry, or neither
         key = data_key(report, private_key)
         audit.record(actor=actor.email, action="message.sent", target=report.tracking_code)
-        # post_message commits, taking the audit entry with it in one transaction.
         inbox.post_message(
             report=report, data_key=key, author=Side.INSPECTORATE, body=body, staff_id=actor.id
         )
-    except Exception:
-        db.session.rollback()
-        raise
-
-
-def file_for_reporter(
-    *,
-    actor: Staff,
-    channel: Channel,
-    category: str,
-    service: str,
-    unit: str,
-    content: reports.ReportContent,
-    contact: str,
-    files: Sequence[CleanFile],
-    submission: str = "",
-) -> reports.FiledReport:
-    """File a report on behalf of a walk-in, phone, SMS or WhatsApp reporter; audited.
-
-    The audit entry says who filed one and by which channel, never which report: the
-    tracking code beside the time of a visit would name the visitor to anyone with the
-    office's CCTV or visitor book. `submission` is the form's one-time mark (double submit).
-    """
-
-    def audited(report: Report) -> None:
-        if submission:
-            sessions.use_submission(submission)
-        audit.record(
-            actor=actor.email,
-            action="report.filed_by_operator",
-            target="",
-            detail=f"channel={channel}",
-        )
-
-    return reports.file_report(
-        category=category,
-        service=service,
-        unit=unit,
-        content=content,
-        contact=contact,
-        channel=channel,
-        files=files,
-        on_filed=audited,
-    )
