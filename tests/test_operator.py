@@ -321,6 +321,7 @@ def test_operator_mode_is_for_handlers(app, staff_client, role):
 
 
 def test_a_retired_catalogue_code_is_the_same_clear_400_on_every_channel(app, client, operator):
+    client.get("/bahasa/en?next=/")
     citizen_form = csrf_token(client)  # pages loaded while "kia" was still offered
     operator_form = form_data(operator, service="kia")
     with app.app_context():
