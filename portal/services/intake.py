@@ -367,7 +367,8 @@ def refusal(error: Exception) -> Refusal:
         return Refusal(400, "invalid_evidence", error.message, {EVIDENCE: [error.message]})
     if isinstance(error, DerivationBusy):
         message = gettext(
-            "The portal is busy and your report was not sent yet. Send it again in a moment."
+            "The portal is busy and your report was not sent yet: nothing was saved."
+            " Send it again in a moment."
         )
         return Refusal(503, "busy", message, retry_after=error.retry_after)
     if isinstance(error, PublicKeyMismatch):
