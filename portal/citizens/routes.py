@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
@@ -74,9 +74,8 @@ def _refused(form: ReportForm, refused: intake.Refusal) -> ResponseReturnValue:
     if refused.code == "invalid_report":
         form.show(refused.fields)
         return render_template("citizens/report_form.html", form=form), refused.status
-    if refused.status == 503 and refused.code != "busy":
-        page = render_template("errors/error.html", status=503, message=refused.message)
-        return page, 503
+    if refused.status == 503 and refused.code != "busy":  # not set up, or the key not pinned
+        abort(503)  # the plain "not available" page: the details are for the log and the API
     # Files refused or the portal busy: the review page again, with everything typed kept.
     page, status = _review_page(form, upload_error=refused.message, status=refused.status)
     if refused.retry_after is not None:

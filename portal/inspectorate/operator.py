@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
@@ -39,9 +39,8 @@ def _refused(form: OperatorReportForm, refused: intake.Refusal) -> ResponseRetur
     if refused.code == "invalid_report":
         form.show(refused.fields)
         return _form_page(form, status=refused.status)
-    if refused.status == 503 and refused.code != "busy":
-        page = render_template("errors/error.html", status=503, message=refused.message)
-        return page, 503
+    if refused.status == 503 and refused.code != "busy":  # not set up, or the key not pinned
+        abort(503)  # the plain "not available" page: the details are for the log and the API
     page, status = _form_page(form, upload_error=refused.message, status=refused.status)
     if refused.retry_after is not None:
         return page, status, {"Retry-After": str(refused.retry_after)}
