@@ -664,6 +664,27 @@ def test_error_codes_and_fields_do_not_depend_on_language(app, client):
     assert report_count(app) == 0
 
 
+def test_the_form_and_the_api_file_the_same_report(app, client):
+    """One intake: the same answers through the HTML form and the JSON API are one report."""
+    by_form = submit_report(client)
+    by_api = file_via_api(client)
+    with app.app_context():
+        opened = []
+        for code, receipt in (by_form, (by_api["tracking_code"], by_api["receipt"])):
+            report = reports_service.find(TrackingCode(code))
+            key = reports_service.key_from_receipt(report, Receipt(receipt))
+            facts = (
+                report.category_code,
+                report.service_code,
+                report.unit_code,
+                report.incident_month,
+                report.amount_demanded_rounded,
+            )
+            opened.append((facts, reports_service.open_report(report, key).content))
+    assert opened[0] == opened[1]
+    assert opened[0][1].amount_demanded == 150000 and opened[0][1].paid is True
+
+
 def test_inactive_catalogue_entry_is_refused_and_unlisted(app, client):
     with app.app_context():
         service = db.session.get(Service, "kia")

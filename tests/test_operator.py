@@ -95,6 +95,12 @@ def sweep_tomorrow(app) -> str:
 
 
 @pytest.fixture
+def app_config(request: pytest.FixtureRequest) -> dict:
+    """Config overrides for the app fixture, given by indirect parametrisation."""
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.fixture
 def operator(staff_client):
     browser = staff_client("investigator")
     browser.get("/bahasa/en?next=/")
@@ -357,3 +363,26 @@ def test_a_retired_catalogue_code_is_the_same_clear_400_on_every_channel(app, cl
     assert review_report(client, category="carrier_pigeon").status_code == 400
     assert count_reports(app) == 0
     assert tallies(app) == []
+
+
+@pytest.mark.parametrize("app_config", [{"KDF_SLOT_WAIT_SECONDS": 0.05}], indirect=True)
+def test_a_busy_portal_keeps_the_operators_form_and_counts_nothing(app, operator):
+    from contextlib import ExitStack
+
+    from portal import kdf
+
+    data = form_data(operator, channel="walk_in")
+    with app.app_context():
+        slots = kdf.slots()
+    with ExitStack() as held:
+        for _ in range(slots.count):
+            held.enter_context(slots.hold())
+        busy = operator.post(URL, data=data)
+    assert busy.status_code == 503
+    assert int(busy.headers["Retry-After"]) > 0
+    page = busy.get_data(as_text=True)
+    assert "nothing was saved" in page
+    assert CHRONOLOGY in page  # the form, filled, to send again
+    assert count_reports(app) == 0 and tallies(app) == []
+    assert operator.post(URL, data=data).status_code == 201
+    assert [count for _email, _channel, count in tallies(app)] == [1]
