@@ -350,11 +350,6 @@ class Refusal:
     fields: dict[str, list[str]] = field(default_factory=dict)
     retry_after: int | None = None
 
-    @property
-    def about_evidence(self) -> bool:
-        """Whether the files were refused (the answers were fine)."""
-        return EVIDENCE in self.fields
-
 
 def refusal(error: Exception) -> Refusal:
     """The one mapping from a refused filing to status, code and translated message."""
