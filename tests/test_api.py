@@ -26,7 +26,7 @@ from portal.extensions import db
 from portal.identifiers import Receipt, TrackingCode
 from portal.models import Attachment, InspectorateKey, Report, Service
 from portal.models.base import today as local_today
-from portal.services import inbox
+from portal.services import evidence_store
 from portal.services import reports as reports_service
 from tests.conftest import VALID_FORM, VALID_JSON, gateway_key, submit_report
 from tests.test_evidence import (
@@ -664,6 +664,27 @@ def test_error_codes_and_fields_do_not_depend_on_language(app, client):
     assert report_count(app) == 0
 
 
+def test_the_form_and_the_api_file_the_same_report(app, client):
+    """One intake: the same answers through the HTML form and the JSON API are one report."""
+    by_form = submit_report(client)
+    by_api = file_via_api(client)
+    with app.app_context():
+        opened = []
+        for code, receipt in (by_form, (by_api["tracking_code"], by_api["receipt"])):
+            report = reports_service.find(TrackingCode(code))
+            key = reports_service.key_from_receipt(report, Receipt(receipt))
+            facts = (
+                report.category_code,
+                report.service_code,
+                report.unit_code,
+                report.incident_month,
+                report.amount_demanded_rounded,
+            )
+            opened.append((facts, reports_service.open_report(report, key).content))
+    assert opened[0] == opened[1]
+    assert opened[0][1].amount_demanded == 150000 and opened[0][1].paid is True
+
+
 def test_inactive_catalogue_entry_is_refused_and_unlisted(app, client):
     with app.app_context():
         service = db.session.get(Service, "kia")
@@ -798,7 +819,7 @@ def stored(app: Flask) -> tuple[int, int]:
         )
 
 
-def opened_evidence(app: Flask, code: str, receipt: str) -> list[inbox.EvidenceFile]:
+def opened_evidence(app: Flask, code: str, receipt: str) -> list[evidence_store.EvidenceFile]:
     """Every evidence file of a report, decrypted with its receipt as the reporter would."""
     with app.app_context():
         report = reports_service.find(TrackingCode(code))
@@ -806,7 +827,8 @@ def opened_evidence(app: Flask, code: str, receipt: str) -> list[inbox.EvidenceF
         assert report.channel == "api"
         key = reports_service.key_from_receipt(report, Receipt(receipt))
         opened = [
-            inbox.open_evidence(report, key, info.id) for info in inbox.evidence_list(report, key)
+            evidence_store.open_evidence(report, key, info.id)
+            for info in evidence_store.evidence_list(report, key)
         ]
     assert all(found is not None for found in opened)
     return [found for found in opened if found is not None]
@@ -1455,15 +1477,16 @@ def test_status_enum_is_the_lifecycle():
 
 def test_request_schema_limits_match_the_form():
     from portal.citizens import forms
+    from portal.services import intake
 
     properties = resolve("#/components/schemas/NewReport")["properties"]
-    assert properties["promised"]["maxLength"] == forms.MAX_PROMISED == 500
-    assert properties["person_description"]["maxLength"] == forms.MAX_PERSON == 2000
-    assert properties["chronology"]["minLength"] == forms.MIN_CHRONOLOGY == 20
-    assert properties["chronology"]["maxLength"] == forms.MAX_CHRONOLOGY == 10000
-    assert properties["contact"]["maxLength"] == forms.MAX_CONTACT == 500
+    assert properties["promised"]["maxLength"] == intake.MAX_PROMISED == 500
+    assert properties["person_description"]["maxLength"] == intake.MAX_PERSON == 2000
+    assert properties["chronology"]["minLength"] == intake.MIN_CHRONOLOGY == 20
+    assert properties["chronology"]["maxLength"] == intake.MAX_CHRONOLOGY == 10000
+    assert properties["contact"]["maxLength"] == intake.MAX_CONTACT == 500
     assert properties["amount_demanded"]["minimum"] == 0
-    assert properties["amount_demanded"]["maximum"] == forms.MAX_AMOUNT == 10_000_000_000
+    assert properties["amount_demanded"]["maximum"] == intake.MAX_AMOUNT == 10_000_000_000
     assert properties["who_asked"]["enum"] == [choice.value for choice in forms.WHO_ASKED]
     assert set(properties) == {
         "category",

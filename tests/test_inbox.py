@@ -13,7 +13,8 @@ from PIL import Image
 from portal.extensions import db
 from portal.models import Attachment, Message, PortalSession, Side
 from portal.models.base import utcnow
-from portal.services import inbox, reports
+from portal.services import evidence_store, inbox, reports
+from portal.transaction import atomic
 from tests.conftest import VALID_FORM, csrf_token, submit_report
 from tests.test_evidence import MARKER, halved, huge_png, leaky_pdf, phone_jpeg
 
@@ -45,13 +46,14 @@ def attachments(app) -> list[Attachment]:
         return list(db.session.scalars(db.select(Attachment)))
 
 
-def opened_files(app, code: str, receipt: str) -> list[inbox.EvidenceFile]:
+def opened_files(app, code: str, receipt: str) -> list[evidence_store.EvidenceFile]:
     """Decrypt every file of a report with its receipt, as the reporter would."""
     with app.app_context():
         report = reports.find(code)
         key = reports.key_from_receipt(report, receipt)
         return [
-            inbox.open_evidence(report, key, info.id) for info in inbox.evidence_list(report, key)
+            evidence_store.open_evidence(report, key, info.id)
+            for info in evidence_store.evidence_list(report, key)
         ]
 
 
@@ -239,9 +241,10 @@ def test_reply_is_shown_and_stored_encrypted(app, signed_in, report_a):
     with app.app_context():
         report = reports.find(report_a[0])
         key = reports.key_from_receipt(report, report_a[1])
-        inbox.post_message(
-            report=report, data_key=key, author=Side.INSPECTORATE, body="Di loket berapa?"
-        )
+        with atomic():
+            inbox.post_message(
+                report=report, data_key=key, author=Side.INSPECTORATE, body="Di loket berapa?"
+            )
     page = signed_in.get("/inbox").get_data(as_text=True)
     assert page.index(REPLY_MARKER) < page.index("Di loket berapa?")  # newest last
     assert "Inspektorat" in page
@@ -392,7 +395,7 @@ def test_reporter_a_cannot_touch_report_b(app, client, signed_in, report_a):
         report_b = reports.find(code_b)
         key_b = reports.key_from_receipt(report_b, receipt_b)
         assert inbox.conversation(report_b, key_b) == []
-        assert len(inbox.evidence_list(report_b, key_b)) == 1
+        assert len(evidence_store.evidence_list(report_b, key_b)) == 1
 
 
 def test_inbox_page_in_english(signed_in):

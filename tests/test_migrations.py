@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from portal import schema
 from portal.extensions import db
 from portal.models import Attachment, Message, PortalSession, Report, StatusChange
-from portal.services import inbox, reports, staff
+from portal.services import evidence_store, inbox, reports, staff
 from portal.services import setup as setup_service
 from tests.conftest import TEST_KDF, make_app, submit_report
 
@@ -163,8 +163,8 @@ def assert_instance_opens(app: Any, document: dict[str, Any]) -> None:
             assert report is not None, filed["tracking_code"]
             key = reports.key_from_receipt(report, filed["receipt"])
             assert reports.open_report(report, key).content.chronology
-            for info in inbox.evidence_list(report, key):
-                opened = inbox.open_evidence(report, key, info.id)
+            for info in evidence_store.evidence_list(report, key):
+                opened = evidence_store.open_evidence(report, key, info.id)
                 assert opened is not None
                 assert opened.data.startswith(b"\xff\xd8")  # still the re-encoded JPEG
             bodies += [message.body for message in inbox.conversation(report, key)]

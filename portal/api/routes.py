@@ -3,91 +3,32 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.api import bp
-from portal.citizens.forms import ReportForm
 from portal.errors import api_error
-from portal.evidence import CleanFile, EvidenceRejected
+from portal.evidence import CleanFile
 from portal.extensions import limiter
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.models import ApiKey, Category, Channel, Service, Unit
 from portal.security import lookup_limit, submit_limit
-from portal.services import api_keys, catalog, inbox
-from portal.services.reports import (
-    NotInitialised,
-    PublicKeyMismatch,
-    PublicStatus,
-    file_report,
-    public_status,
-)
+from portal.services import api_keys, catalog, evidence_store, intake, reports
+from portal.services.reports import PublicStatus, public_status
+from portal.transaction import atomic
 
-OPENAPI_FILE = Path(__file__).with_name("openapi.json")
-
-TEXT_FIELDS = (
-    "category",
-    "service",
-    "unit",
-    "incident_date",
-    "who_asked",
-    "promised",
-    "person_description",
-    "chronology",
-    "contact",
-)
-REPORT_FIELDS = frozenset(TEXT_FIELDS) | {"amount_demanded", "paid"}
+OPENAPI_FILE = intake.OPENAPI_FILE
 
 # multipart/form-data: the report as JSON in one part, evidence files in the other.
 MULTIPART = "multipart/form-data"
 REPORT_PART = "report"
 FILES_PART = "files"
-
-
-def _as_form_data(payload: dict[str, Any]) -> tuple[MultiDict[str, str], dict[str, list[str]]]:
-    """Check JSON types and turn the payload into form data for ReportForm."""
-    errors: dict[str, list[str]] = {}
-    data: MultiDict[str, str] = MultiDict()
-    for name in sorted(set(payload) - REPORT_FIELDS):
-        errors[name] = [_("Unknown field.")]
-    for name in TEXT_FIELDS:
-        value = payload.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            errors[name] = [_("Must be a string.")]
-        elif not _encodable(value):
-            errors[name] = [_("Contains characters that are not valid text.")]
-        else:
-            data[name] = value
-    amount = payload.get("amount_demanded")
-    if amount is not None:
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            errors["amount_demanded"] = [_("Must be a whole number of Rupiah.")]
-        else:
-            data["amount_demanded"] = str(amount)
-    paid = payload.get("paid")
-    if paid is not None and not isinstance(paid, bool):
-        errors["paid"] = [_("Must be true, false or null.")]
-    else:
-        data["paid"] = {True: "yes", False: "no", None: "unknown"}[paid]
-    return data, errors
-
-
-def _encodable(value: str) -> bool:
-    """JSON may carry lone surrogates (\\ud800) that no UTF-8 text can hold."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Refusal(Exception):
@@ -174,13 +115,19 @@ def _json_object(text: str | None) -> Any:
 
 def _clean_evidence(uploads: list[FileStorage]) -> list[CleanFile]:
     """Cleaned copies of the uploads; too many files are refused before any is read."""
-    inbox.check_file_count(None, sum(1 for upload in uploads if upload.filename))
-    return inbox.read_uploads(uploads)
+    evidence_store.check_file_count(None, sum(1 for upload in uploads if upload.filename))
+    return evidence_store.read_uploads(uploads)
 
 
-def _evidence_refused(message: str) -> tuple[Response, int]:
-    """An evidence file or the number of files was refused: nothing was stored."""
-    return api_error(400, "invalid_evidence", message, {FILES_PART: [message]})
+def _refused(refused: intake.Refusal) -> ResponseReturnValue:
+    """A refused filing in the API's error shape; evidence refusals name the part `files`."""
+    fields = dict(refused.fields)
+    if intake.EVIDENCE in fields:
+        fields[FILES_PART] = fields.pop(intake.EVIDENCE)
+    response, status = api_error(refused.status, refused.code, refused.message, fields)
+    if refused.retry_after is not None:
+        response.headers["Retry-After"] = str(refused.retry_after)
+    return response, status
 
 
 def _origin_of(url: str) -> str:
@@ -285,34 +232,16 @@ def create_report() -> ResponseReturnValue:
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="lapor-pungli"'
         return response, status
-    data, errors = _as_form_data(payload)
-    form = ReportForm(formdata=data, meta={"csrf": False})
-    if not form.validate() or errors:
-        for name, messages in form.errors.items():
-            errors.setdefault(str(name), [str(message) for message in messages])
-        return api_error(400, "invalid_report", _("Some fields are missing or invalid."), errors)
     try:
-        files = _clean_evidence(uploads)
-        filed = file_report(
-            category=form.category.data or "",
-            service=form.service.data or "",
-            unit=form.unit.data or "",
-            content=form.content(),
-            contact=(form.contact.data or "").strip(),
-            channel=Channel(key.channel) if key else Channel.API,
-            files=files,
-            on_filed=(lambda _report: api_keys.mark_used(key)) if key else None,
-        )
-    except EvidenceRejected as error:
-        return _evidence_refused(str(error.message))
-    except inbox.TooManyFiles as error:
-        return _evidence_refused(error.message)
-    except PublicKeyMismatch:
-        return api_error(
-            503, "unavailable", _("The portal cannot accept reports right now. Try again later.")
-        )
-    except NotInitialised:
-        return api_error(503, "not_initialised", _("The portal is not set up yet."))
+        report = intake.from_json(payload, channel=Channel(key.channel) if key else Channel.API)
+        report = intake.with_evidence(report, _clean_evidence(uploads))
+        receipt = reports.new_receipt_key()  # slow: before the write transaction opens
+        with atomic():
+            filed = reports.file_report(report, receipt)
+            if key is not None:
+                api_keys.mark_used(key)
+    except intake.REFUSED as error:
+        return _refused(intake.refusal(error))
     body = {"tracking_code": filed.tracking_code, "receipt": filed.receipt, "status": "received"}
     return jsonify(body), 201
 

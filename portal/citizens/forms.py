@@ -1,14 +1,12 @@
-"""The report form, shared by the HTML form and the JSON API so both validate alike."""
+"""The citizen's forms: the report (its answers checked by services/intake.py), the inbox's."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
-    DateField,
     Field,
     HiddenField,
     MultipleFileField,
@@ -19,27 +17,17 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, ValidationError
 
 from portal.forms import PortalForm, max_length, strip_whitespace
 from portal.models import Category, Service, Unit
-from portal.models.base import today
-from portal.services import catalog
-from portal.services.reports import ReportContent
+from portal.services import catalog, intake
+from portal.services.intake import MAX_AMOUNT, parse_rupiah
+from portal.services.reports import ReportInput
 
-# Limits on every free-text field: long enough for a full account, short enough
-# that one report cannot fill the database.
-MAX_PROMISED = 500
-MAX_PERSON = 2000
-MAX_CHRONOLOGY = 10000
-MIN_CHRONOLOGY = 20
 # An account shorter than this gets the "tell it in order" hint: two plain sentences
 # (who, where, what was asked) already run longer.
 CHRONOLOGY_HINT_BELOW = 100
-MAX_CONTACT = 500
-MAX_AMOUNT = 10_000_000_000  # Rp10 miliar: anything above is a typo
-MAX_AMOUNT_CHARS = 30  # digits and separators of an amount; "10.000.000.000" is 14
-OLDEST_INCIDENT_YEARS = 10
 
 WHO_ASKED = [
     SelectChoice("officer", _l("An officer or staff member")),
@@ -52,34 +40,6 @@ PAID = [
     SelectChoice("unknown", _l("I prefer not to say")),
 ]
 
-# The message of every required choice.
-CHOOSE_ONE = _l("Choose one.")
-
-_MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
-_AMOUNT = re.compile(r"^(?:rp\.?)?\s*([\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?$")
-
-
-def parse_rupiah(text: str) -> int | None:
-    """Read amounts as people write them: "Rp 150.000", "150rb", "1,5 juta", "200000"."""
-    cleaned = text.strip().lower()
-    if not cleaned:
-        return None
-    match = _AMOUNT.match(cleaned)
-    if not match:
-        raise ValueError(text)
-    number, unit = match.group(1).replace(" ", ""), match.group(2)
-    if len(number) > MAX_AMOUNT_CHARS:
-        # Far beyond MAX_AMOUNT whatever the unit; float() would overflow on 306+ digits.
-        return MAX_AMOUNT + 1
-    if unit:
-        # With a unit, "1,5" and "1.5" are decimals; without one, separators group thousands.
-        value = float(number.replace(",", "."))
-        return round(value * _MULTIPLIERS[unit])
-    digits = number.replace(".", "").replace(",", "")
-    if not digits.isdigit():
-        raise ValueError(text)
-    return int(digits)
-
 
 class RupiahField(StringField):
     """A text box for an amount in Rupiah, forgiving of how it is written."""
@@ -91,20 +51,10 @@ class RupiahField(StringField):
         try:
             self.amount = parse_rupiah(str(self.data or ""))
         except ValueError:
-            self.process_errors.append(
-                _l("Write the amount in Rupiah using digits, for example 150000 or 150rb.")
-            )
+            self.process_errors.append(intake.AMOUNT_FORMAT)
             return
         if self.amount is not None and not 0 <= self.amount <= MAX_AMOUNT:
-            self.process_errors.append(_l("That amount is not plausible."))
-
-
-def _not_in_future(form: PortalForm, field: Field) -> None:
-    """Refuse an incident date in the future or too long ago to handle."""
-    if field.data and field.data > today():
-        raise ValidationError(_l("The date cannot be in the future."))
-    if field.data and field.data < today() - timedelta(days=365 * OLDEST_INCIDENT_YEARS):
-        raise ValidationError(_l("Reports about events older than ten years cannot be handled."))
+            self.process_errors.append(intake.AMOUNT_IMPLAUSIBLE)
 
 
 # The mark the review step hands out: secrets.token_urlsafe(16), 22 characters.
@@ -127,54 +77,30 @@ def _honeypot_empty(form: PortalForm, field: Field) -> None:
 
 
 class ReportForm(PortalForm):
-    """Structured 5W+1H questions about one incident; never about the reporter."""
+    """Structured 5W+1H questions about one incident; never about the reporter.
 
-    category = SelectField(
-        _l("What kind of problem was it?"), validators=[DataRequired(CHOOSE_ONE)]
-    )
-    service = SelectField(
-        _l("Which service were you using?"), validators=[DataRequired(CHOOSE_ONE)]
-    )
-    unit = SelectField(_l("Where?"), validators=[DataRequired(CHOOSE_ONE)])
-    incident_date = DateField(
-        _l("When did it happen?"),
-        format=["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"],
-        validators=[DataRequired(_l("Enter the date as dd/mm/yyyy.")), _not_in_future],
-    )
-    who_asked = RadioField(
-        _l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired(CHOOSE_ONE)]
-    )
-    amount_demanded = RupiahField(_l("How much was asked (Rupiah)?"), validators=[max_length(40)])
-    paid = RadioField(_l("Was it paid?"), choices=PAID, default="unknown", validators=[Optional()])
-    promised = StringField(
-        _l("What was promised in return?"),
-        filters=[strip_whitespace],
-        validators=[max_length(MAX_PROMISED)],
-    )
-    person_description = TextAreaField(
-        _l("Describe the person who asked (not yourself)"),
-        filters=[strip_whitespace],
-        validators=[max_length(MAX_PERSON)],
-    )
-    chronology = TextAreaField(
-        _l("What happened, in order?"),
-        filters=[strip_whitespace],
-        validators=[
-            DataRequired(_l("Tell us what happened.")),
-            Length(
-                min=MIN_CHRONOLOGY,
-                max=MAX_CHRONOLOGY,
-                message=_l("Write between %(min)d and %(max)d characters."),
-            ),
-        ],
-    )
-    contact = TextAreaField(
-        _l("Contact details"), filters=[strip_whitespace], validators=[max_length(MAX_CONTACT)]
-    )
+    The fields only carry the answers as typed (and CSRF, the honeypot, the review
+    mark); `validate()` hands them to `intake.report_input`, the rules every channel
+    shares, and puts its messages on the fields. `report` is the checked result.
+    """
+
+    category = SelectField(_l("What kind of problem was it?"), validate_choice=False)
+    service = SelectField(_l("Which service were you using?"), validate_choice=False)
+    unit = SelectField(_l("Where?"), validate_choice=False)
+    incident_date = StringField(_l("When did it happen?"))
+    who_asked = RadioField(_l("Who asked?"), choices=WHO_ASKED, validate_choice=False)
+    amount_demanded = StringField(_l("How much was asked (Rupiah)?"))
+    paid = RadioField(_l("Was it paid?"), choices=PAID, default="unknown", validate_choice=False)
+    promised = StringField(_l("What was promised in return?"))
+    person_description = TextAreaField(_l("Describe the person who asked (not yourself)"))
+    chronology = TextAreaField(_l("What happened, in order?"))
+    contact = TextAreaField(_l("Contact details"))
     # Honeypot: hidden from people by CSS; bots fill it.
     website = StringField(_l("Leave this field empty"), validators=[_honeypot_empty])
     # Marks one review so a reloaded "send" does not file the report twice.
     submission = HiddenField(filters=[bounded_submission])
+
+    report: ReportInput | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Offer the current catalogue's categories, services and units."""
@@ -184,34 +110,51 @@ class ReportForm(PortalForm):
         self.service.choices = [blank, *catalog.choices(Service)]
         self.unit.choices = [blank, *catalog.choices(Unit)]
 
-    def content(self) -> ReportContent:
-        """The encrypted part of the report, from validated data."""
-        paid = {"yes": True, "no": False}.get(self.paid.data or "")
-        return ReportContent(
-            incident_date=self.incident_date.data,
-            who_asked=self.who_asked.data,
-            amount_demanded=self.amount_demanded.amount,
-            paid=paid,
-            promised=(self.promised.data or "").strip(),
-            person_description=(self.person_description.data or "").strip(),
-            chronology=(self.chronology.data or "").strip(),
-        )
+    def answers(self) -> dict[str, str | None]:
+        """The answers as typed, by the names intake knows."""
+        return {name: self[name].data for name in intake.FIELDS}
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The form's own checks (CSRF, honeypot), then the rules of every channel."""
+        valid = super().validate(extra_validators)
+        self.report = None
+        try:
+            report = intake.report_input(self.answers())
+        except intake.InvalidReport as invalid:
+            self.show(invalid.fields)
+            return False
+        if valid:
+            self.report = report
+        return valid
+
+    def show(self, fields: dict[str, list[str]]) -> None:
+        """Put intake's messages on the fields they name."""
+        for name, messages in fields.items():
+            if name in self:
+                self[name].errors = [*self[name].errors, *messages]
+
+    def checked(self) -> ReportInput:
+        """The report of a form that validated."""
+        if self.report is None:
+            raise RuntimeError("the report form was not validated")
+        return self.report
 
     def hints(self) -> list[str]:
         """Non-blocking prompts for 5W+1H facts that are missing or thin."""
+        content = self.checked().content
         hints = []
-        if self.amount_demanded.amount is None:
+        if content.amount_demanded is None:
             hints.append(_l("How much was asked? Even an estimate helps the inspectorate."))
         # "I prefer not to say" is an answer: asking again would press the reporter.
         if self.paid.data in (None, ""):
             hints.append(_l("Say whether money was paid, if you can."))
-        if not (self.promised.data or "").strip():
+        if not content.promised:
             hints.append(_l("What was promised in return, for example a faster KTP-el?"))
-        if not (self.person_description.data or "").strip():
+        if not content.person_description:
             hints.append(
                 _l("Describe who asked: role, uniform, counter number. Never describe yourself.")
             )
-        if len((self.chronology.data or "").strip()) < CHRONOLOGY_HINT_BELOW:
+        if len(content.chronology) < CHRONOLOGY_HINT_BELOW:
             hints.append(
                 _l("Tell what happened in order: when, where, who said what, what was handed over.")
             )

@@ -33,7 +33,8 @@ from portal.evidence import EvidenceRejected
 from portal.extensions import db, limiter
 from portal.models import Report, SessionKind, Side
 from portal.security import client_address, limit
-from portal.services import inbox, reports, sessions
+from portal.services import evidence_store, inbox, intake, reports, sessions
+from portal.transaction import atomic
 from portal.uploads import evidence_uploads
 
 INBOX_COOKIE = "lp_inbox"
@@ -55,7 +56,8 @@ def _login_limit() -> str:
 def current_reporter() -> Reporter | None:
     """The reporter of this request's inbox cookie, if the session is live."""
     if "reporter" not in g:
-        live = sessions.resume(request.cookies.get(INBOX_COOKIE), SessionKind.REPORTER)
+        with atomic():  # a live session's last-seen time moves; an expired one goes
+            live = sessions.resume(request.cookies.get(INBOX_COOKIE), SessionKind.REPORTER)
         report = db.session.get(Report, live.row.report_id) if live else None
         g.reporter = Reporter(report, crypto.DataKey(live.key)) if live and report else None
     reporter: Reporter | None = g.reporter
@@ -112,7 +114,7 @@ def _inbox_page(
             report=report,
             due=deadlines.due_date(report.status, last_change),
             messages=inbox.conversation(report, reporter.data_key),
-            files=inbox.evidence_list(report, reporter.data_key),
+            files=evidence_store.evidence_list(report, reporter.data_key),
             reply=reply or ReplyForm(formdata=None),
             upload=upload or EvidenceForm(formdata=None),
             new_receipt=NewReceiptForm(formdata=None),
@@ -157,12 +159,13 @@ def inbox_login() -> ResponseReturnValue:
     except inbox.LoginFailed:
         form.receipt.errors = [_("The tracking code or the receipt is wrong.")]
         return render_template("citizens/inbox_login.html", form=form), 401
-    token = sessions.replace(
-        request.cookies.get(INBOX_COOKIE),
-        kind=SessionKind.REPORTER,
-        key=data_key,
-        report_id=report.id,
-    )
+    with atomic():
+        token = sessions.replace(
+            request.cookies.get(INBOX_COOKIE),
+            kind=SessionKind.REPORTER,
+            key=data_key,
+            report_id=report.id,
+        )
     if report.receipt_seen_by_staff:
         # The staff member who filed it has seen this receipt: the first sign-in swaps it
         # for one only the reporter sees. If someone else signed in first, the reporter's
@@ -177,7 +180,9 @@ def _new_receipt_page(
     report: Report, data_key: crypto.DataKey, token: str, *, first: bool
 ) -> ResponseReturnValue:
     """Replace the receipt, end every other inbox session of the report, show it once."""
-    receipt = inbox.renew_receipt(report, data_key, token)
+    derived = reports.new_receipt_key()  # slow: before the write transaction opens
+    with atomic():
+        receipt = inbox.renew_receipt(report, data_key, token, derived)
     response = Response(
         render_template("citizens/new_receipt.html", report=report, receipt=receipt, first=first)
     )
@@ -200,7 +205,8 @@ def inbox_new_receipt() -> ResponseReturnValue:
 @bp.post("/inbox/keluar")
 def inbox_logout() -> ResponseReturnValue:
     """End the session on the server and ask the browser to forget this site."""
-    sessions.end(request.cookies.get(INBOX_COOKIE))
+    with atomic():
+        sessions.end(request.cookies.get(INBOX_COOKIE))
     response = Response(render_template("citizens/inbox_logged_out.html"))
     response.delete_cookie(INBOX_COOKIE, path=INBOX_PATH)
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
@@ -215,12 +221,13 @@ def inbox_reply() -> ResponseReturnValue:
     form = ReplyForm()
     if not form.validate():
         return _inbox_page(reporter, reply=form, status=400)
-    inbox.post_message(
-        report=reporter.report,
-        data_key=reporter.data_key,
-        author=Side.REPORTER,
-        body=(form.body.data or "").strip(),
-    )
+    with atomic():
+        inbox.post_message(
+            report=reporter.report,
+            data_key=reporter.data_key,
+            author=Side.REPORTER,
+            body=(form.body.data or "").strip(),
+        )
     return redirect(url_for("citizens.inbox_page") + "#messages", 303)
 
 
@@ -233,16 +240,19 @@ def inbox_add_evidence() -> ResponseReturnValue:
     if not form.validate():
         return _inbox_page(reporter, upload=form, status=400)
     try:
-        files = inbox.read_uploads(evidence_uploads())
+        files = evidence_store.read_uploads(evidence_uploads())
         if not files:
             return _inbox_page(reporter, upload_error=_("Choose at least one file."), status=400)
-        inbox.add_evidence(
-            report=reporter.report, data_key=reporter.data_key, files=files, author=Side.REPORTER
-        )
-    except EvidenceRejected as error:
-        return _inbox_page(reporter, upload_error=str(error.message), status=400)
-    except inbox.TooManyFiles as error:
-        return _inbox_page(reporter, upload_error=error.message, status=400)
+        with atomic():
+            evidence_store.add_evidence(
+                report=reporter.report,
+                data_key=reporter.data_key,
+                files=files,
+                author=Side.REPORTER,
+            )
+    except (EvidenceRejected, evidence_store.TooManyFiles) as error:
+        refused = intake.refusal(error)
+        return _inbox_page(reporter, upload_error=refused.message, status=refused.status)
     return redirect(url_for("citizens.inbox_page") + "#evidence", 303)
 
 
@@ -251,7 +261,7 @@ def inbox_add_evidence() -> ResponseReturnValue:
 def inbox_download(attachment_id: int) -> ResponseReturnValue:
     """Download one file of the signed-in report, always as an attachment."""
     reporter = signed_in_reporter()
-    found = inbox.open_evidence(reporter.report, reporter.data_key, attachment_id)
+    found = evidence_store.open_evidence(reporter.report, reporter.data_key, attachment_id)
     if found is None:
         abort(404)
     return attachment_response(found.name, found.content_type, found.data)

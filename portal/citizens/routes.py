@@ -6,29 +6,27 @@ import secrets
 
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from portal.citizens import bp
 from portal.citizens.forms import ReportForm
-from portal.crypto import DerivationBusy
-from portal.evidence import EvidenceRejected
 from portal.extensions import limiter
 from portal.models import Category, Service, Unit
 from portal.security import submit_limit
-from portal.services import catalog, inbox, sessions
-from portal.services.reports import NotInitialised, file_report, round_amount
+from portal.services import catalog, evidence_store, intake, reports, sessions
+from portal.transaction import atomic
 from portal.uploads import evidence_uploads
 
 
 def _public_facts(form: ReportForm) -> dict[str, object]:
     """The facts that become public statistics, as the reporter will see them."""
+    report = form.checked()
     return {
-        "category": catalog.find_active(Category, form.category.data or ""),
-        "service": catalog.find_active(Service, form.service.data or ""),
-        "unit": catalog.find_active(Unit, form.unit.data or ""),
-        "incident_month": form.incident_date.data,
-        "amount": round_amount(form.amount_demanded.amount),
+        "category": catalog.find_active(Category, report.category),
+        "service": catalog.find_active(Service, report.service),
+        "unit": catalog.find_active(Unit, report.unit),
+        "incident_month": report.content.incident_date,
+        "amount": reports.round_amount(report.content.amount_demanded),
     }
 
 
@@ -48,7 +46,6 @@ def review() -> ResponseReturnValue:
     """Validate and show the review step, or return to the form (to fix or to edit)."""
     form = ReportForm()
     if request.form.get("action") == "edit":
-        form.validate()  # fills parsed values; errors are not shown when editing
         for field in form:
             field.errors = []
         return render_template("citizens/report_form.html", form=form)
@@ -58,7 +55,9 @@ def review() -> ResponseReturnValue:
     return _review_page(form)
 
 
-def _review_page(form: ReportForm, upload_error: str | None = None) -> tuple[str, int]:
+def _review_page(
+    form: ReportForm, upload_error: str | None = None, status: int = 200
+) -> tuple[str, int]:
     """The review step; with an upload error when the chosen files were refused."""
     page = render_template(
         "citizens/review.html",
@@ -67,7 +66,21 @@ def _review_page(form: ReportForm, upload_error: str | None = None) -> tuple[str
         hints=form.hints(),
         upload_error=upload_error,
     )
-    return page, 400 if upload_error else 200
+    return page, status
+
+
+def _refused(form: ReportForm, refused: intake.Refusal) -> ResponseReturnValue:
+    """The page for a refused filing: the form with its messages, or the review step again."""
+    if refused.code == "invalid_report":
+        form.show(refused.fields)
+        return render_template("citizens/report_form.html", form=form), refused.status
+    if refused.status == 503 and refused.code != "busy":  # not set up, or the key not pinned
+        abort(503)  # the plain "not available" page: the details are for the log and the API
+    # Files refused or the portal busy: the review page again, with everything typed kept.
+    page, status = _review_page(form, upload_error=refused.message, status=refused.status)
+    if refused.retry_after is not None:
+        return page, status, {"Retry-After": str(refused.retry_after)}
+    return page, status
 
 
 @bp.post("/lapor/kirim")
@@ -83,29 +96,15 @@ def send() -> ResponseReturnValue:
     if submission and sessions.submission_used(submission):
         return render_template("citizens/already_sent.html"), 409
     try:
-        files = inbox.read_uploads(evidence_uploads())
-        filed = file_report(
-            category=form.category.data or "",
-            service=form.service.data or "",
-            unit=form.unit.data or "",
-            content=form.content(),
-            contact=(form.contact.data or "").strip(),
-            files=files,
-            on_filed=(lambda _report: sessions.use_submission(submission)) if submission else None,
-        )
+        files = evidence_store.read_uploads(evidence_uploads())
+        report = intake.with_evidence(form.checked(), files)
+        receipt = reports.new_receipt_key()  # slow: before the write transaction opens
+        with atomic():
+            filed = reports.file_report(report, receipt)
+            if submission:
+                sessions.use_submission(submission)
     except IntegrityError:  # the same review step sent twice at once: the other one won
         return render_template("citizens/already_sent.html"), 409
-    except EvidenceRejected as error:
-        return _review_page(form, upload_error=str(error.message))
-    except inbox.TooManyFiles as error:
-        return _review_page(form, upload_error=error.message)
-    except DerivationBusy as busy:
-        # The review page again, with everything typed kept, rather than a bare error page.
-        message = _(
-            "The portal is busy and your report was not sent yet. Send it again in a moment."
-        )
-        page = _review_page(form, upload_error=message)[0]
-        return page, 503, {"Retry-After": str(busy.retry_after)}
-    except NotInitialised:
-        abort(503)
+    except intake.REFUSED as error:
+        return _refused(form, intake.refusal(error))
     return render_template("citizens/receipt.html", filed=filed), 201

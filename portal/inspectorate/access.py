@@ -19,6 +19,7 @@ from portal import crypto
 from portal.extensions import db
 from portal.models import PortalSession, Role, SessionKind, Staff
 from portal.services import sessions
+from portal.transaction import atomic
 
 STAFF_COOKIE = "lp_staff"
 STAFF_PATH = "/inspectorate"
@@ -45,7 +46,8 @@ class StaffContext:
 def current_staff() -> StaffContext | None:
     """The live staff session of this request, if any (cached per request)."""
     if "staff" not in g:
-        live = sessions.resume(request.cookies.get(STAFF_COOKIE), SessionKind.STAFF)
+        with atomic():  # a live session's last-seen time moves; an expired one goes
+            live = sessions.resume(request.cookies.get(STAFF_COOKIE), SessionKind.STAFF)
         member = db.session.get(Staff, live.row.staff_id) if live and live.row.staff_id else None
         if live and member is not None and member.active:
             g.staff = StaffContext(member, crypto.PrivateKey(live.key), live.row)

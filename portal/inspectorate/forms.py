@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -31,11 +32,12 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.citizens.forms import CHOOSE_ONE, ReportForm, RupiahField, message_body
+from portal.citizens.forms import ReportForm, RupiahField, message_body
 from portal.forms import IntegerField, PortalForm, max_length, strip_whitespace
 from portal.i18n import status_label
 from portal.models import Channel, Outcome, Priority, Staff, Status
 from portal.services.cases import DETAILED_STATUSES, OutsideBody, Sanction, allowed_next
+from portal.services.intake import CHOOSE_ONE
 from portal.services.settings import (
     MAX_DEADLINE_DAYS,
     MAX_RETENTION_MONTHS,
@@ -369,3 +371,10 @@ class OperatorReportForm(ReportForm):
         validators=[InputRequired(CHOOSE_ONE)],
     )
     evidence = MultipleFileField(_l("Evidence files"))
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The report form's checks; the checked report then carries the chosen channel."""
+        if not super().validate(extra_validators):
+            return False
+        self.report = replace(self.checked(), channel=Channel(self.channel.data))
+        return True

@@ -1,7 +1,8 @@
 """Operator mode: staff file a report for a walk-in, phone, SMS or WhatsApp reporter.
 
 The receipt is shown on the response to the filing POST only (pages are no-store),
-for the member to hand over; it is never stored, logged or audited.
+for the member to hand over; it is never stored, logged or audited. The audit log learns
+only how many reports each member filed per day and channel (services/operator_filings.py).
 """
 
 from __future__ import annotations
@@ -12,19 +13,18 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
-from portal.evidence import EvidenceRejected
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.inspectorate.forms import CHANNEL_LABELS, OperatorReportForm
-from portal.models import Channel, Role
-from portal.services import cases, inbox, sessions
-from portal.services.reports import NotInitialised, UnknownCatalogCode
+from portal.models import Role
+from portal.services import evidence_store, intake, operator_filings, reports, sessions
+from portal.transaction import atomic
 from portal.uploads import evidence_uploads
 
 
 def _form_page(
     form: OperatorReportForm, upload_error: str | None = None, status: int = 200
-) -> ResponseReturnValue:
+) -> tuple[str, int]:
     """The operator form, with a fresh submission mark when none is carried."""
     if not form.submission.data:
         form.submission.data = secrets.token_urlsafe(16)
@@ -32,6 +32,19 @@ def _form_page(
         render_template("inspectorate/operator.html", form=form, upload_error=upload_error),
         status,
     )
+
+
+def _refused(form: OperatorReportForm, refused: intake.Refusal) -> ResponseReturnValue:
+    """The form again with the refusal's messages (answers, or the evidence files)."""
+    if refused.code == "invalid_report":
+        form.show(refused.fields)
+        return _form_page(form, status=refused.status)
+    if refused.status == 503 and refused.code != "busy":  # not set up, or the key not pinned
+        abort(503)  # the plain "not available" page: the details are for the log and the API
+    page, status = _form_page(form, upload_error=refused.message, status=refused.status)
+    if refused.retry_after is not None:
+        return page, status, {"Retry-After": str(refused.retry_after)}
+    return page, status
 
 
 @bp.route("/operator", methods=["GET", "POST"])
@@ -47,35 +60,27 @@ def operator_form() -> ResponseReturnValue:
     # Server-side guard: the operator's cookie does not change with a filing either.
     if submission and sessions.submission_used(submission):
         return render_template("inspectorate/operator_sent.html"), 409
+    member = signed_in_staff().member
     try:
-        files = inbox.read_uploads(evidence_uploads(form.evidence.name))
-        filed = cases.file_for_reporter(
-            actor=signed_in_staff().member,
-            channel=Channel(form.channel.data),
-            category=form.category.data or "",
-            service=form.service.data or "",
-            unit=form.unit.data or "",
-            content=form.content(),
-            contact=(form.contact.data or "").strip(),
-            files=files,
-            submission=submission,
-        )
+        files = evidence_store.read_uploads(evidence_uploads(form.evidence.name))
+        report = intake.with_evidence(form.checked(), files)
+        receipt = reports.new_receipt_key()  # slow: before the write transaction opens
+        with atomic():
+            filed = reports.file_report(report, receipt)
+            if submission:
+                sessions.use_submission(submission)
+            # Counted, not audited one by one: see services/operator_filings.py.
+            operator_filings.count_filing(actor=member, channel=report.channel)
     except IntegrityError:  # the same form sent twice at once: the other one won
         return render_template("inspectorate/operator_sent.html"), 409
-    except EvidenceRejected as error:
-        return _form_page(form, upload_error=str(error.message), status=400)
-    except inbox.TooManyFiles as error:
-        return _form_page(form, upload_error=error.message, status=400)
-    except UnknownCatalogCode:  # a choice deactivated between page and POST
-        return _form_page(form, status=400)
-    except NotInitialised:
-        abort(503)
+    except intake.REFUSED as error:
+        return _refused(form, intake.refusal(error))
     return (
         render_template(
             "inspectorate/operator_receipt.html",
             filed=filed,
-            channel=form.channel.data,
-            channel_label=CHANNEL_LABELS[Channel(form.channel.data)],
+            channel=report.channel,
+            channel_label=CHANNEL_LABELS[report.channel],
         ),
         201,
     )

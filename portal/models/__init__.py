@@ -5,6 +5,7 @@ from portal.models.audit import AuditAnchor, AuditEntry, AuditHead
 from portal.models.catalog import Category, Service, Unit
 from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
+from portal.models.operator_filings import OperatorFiling
 from portal.models.publication import PublicationState, PublishedCase, WithdrawalReason
 from portal.models.reports import Channel, Outcome, Priority, Report, Status, StatusChange
 from portal.models.sessions import PortalSession, SessionKind, UsedSubmission
@@ -22,6 +23,7 @@ __all__ = [
     "Channel",
     "InspectorateKey",
     "Message",
+    "OperatorFiling",
     "Outcome",
     "PortalSession",
     "Priority",

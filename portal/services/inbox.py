@@ -1,21 +1,20 @@
-"""The reporter's inbox: login with tracking code + receipt, messages, evidence files."""
+"""The reporter's inbox: sign-in with tracking code + receipt, receipt renewal, messages.
+
+Evidence files are kept by services/evidence_store.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import IO, Protocol
 
 from flask import current_app
-from flask_babel import gettext
 
-from portal import crypto, evidence
+from portal import crypto
 from portal.extensions import db
 from portal.identifiers import InvalidIdentifier, Receipt, parse_receipt, parse_tracking_code
-from portal.models import Attachment, Message, Report, Side
+from portal.models import Message, Report, Side
 from portal.services import reports, sessions, throttle
-from portal.services.errors import DomainError
 
 RECEIPT_SCOPE = "receipt-failures"
 
@@ -28,27 +27,6 @@ class CodeLocked(Exception):
     """Too many wrong receipts for this tracking code; it unlocks by itself later."""
 
 
-class TooManyFiles(DomainError):
-    """The report would hold more evidence files than allowed."""
-
-    def __init__(self, allowed: int) -> None:
-        """Keep the limit for the message."""
-        super().__init__(allowed)
-        self.allowed = allowed
-
-    @property
-    def message(self) -> str:
-        """The translated refusal, in the current language."""
-        return gettext("A report can hold at most %(count)d files.", count=self.allowed)
-
-
-class Upload(Protocol):
-    """What a file upload offers (werkzeug's FileStorage fits)."""
-
-    filename: str | None
-    stream: IO[bytes]
-
-
 @dataclass(frozen=True)
 class OpenedMessage:
     """A decrypted message."""
@@ -57,27 +35,6 @@ class OpenedMessage:
     author: str
     body: str
     created_on: date
-
-
-@dataclass(frozen=True)
-class EvidenceInfo:
-    """What a list of evidence shows: never the content."""
-
-    id: int
-    author: str
-    name: str
-    content_type: str
-    size: int
-    created_on: date
-
-
-@dataclass(frozen=True)
-class EvidenceFile:
-    """A decrypted evidence file, ready to download."""
-
-    name: str
-    content_type: str
-    data: bytes
 
 
 def _aad(report: Report, kind: str, record_id: int) -> bytes:
@@ -121,16 +78,17 @@ def login(
     return report, data_key
 
 
-def renew_receipt(report: Report, data_key: crypto.DataKey, token: str) -> Receipt:
-    """A new receipt for the report; every inbox session but `token`'s ends; committed.
+def renew_receipt(
+    report: Report, data_key: crypto.DataKey, token: str, receipt: reports.NewReceipt
+) -> Receipt:
+    """The report's receipt replaced by `receipt`; every inbox session but `token`'s ends.
 
-    Only the new receipt opens the report afterwards (reports.replace_receipt).
+    `receipt` comes from `reports.new_receipt_key()`, derived before the caller opened
+    its `atomic()` block. Only the new receipt opens the report afterwards.
     """
-    db.session.commit()  # nothing pending: the derivation below must hold no connection
-    receipt = reports.replace_receipt(report, data_key)
+    replaced = reports.replace_receipt(report, data_key, receipt)
     sessions.end_others_for_report(report.id, token)
-    db.session.commit()
-    return receipt
+    return replaced
 
 
 def post_message(
@@ -141,14 +99,14 @@ def post_message(
     body: str,
     staff_id: int | None = None,
 ) -> Message:
-    """Encrypt and store a message on the report's conversation."""
+    """Encrypt and add a message to the report's conversation (flushed; the caller commits)."""
     message = Message(report_id=report.id, author=author, staff_id=staff_id, body_ct=b"")
     db.session.add(message)
     db.session.flush()  # the id is bound into the ciphertext
     message.body_ct = crypto.encrypt(
         data_key, crypto.pad(body.encode()), _aad(report, "message", message.id)
     )
-    db.session.commit()
+    db.session.flush()
     return message
 
 
@@ -168,109 +126,3 @@ def conversation(report: Report, data_key: crypto.DataKey) -> list[OpenedMessage
         )
         for row in rows
     ]
-
-
-def read_uploads(uploads: Iterable[Upload]) -> list[evidence.CleanFile]:
-    """Read and clean each uploaded file; EvidenceRejected names the first bad one.
-
-    Each file is read only up to one byte past the limit, so an oversized file is
-    refused without holding it whole. Empty file inputs (nothing chosen) are skipped.
-    """
-    config = current_app.config
-    cleaned = []
-    for upload in uploads:
-        if not upload.filename:
-            continue
-        data = upload.stream.read(config["EVIDENCE_MAX_BYTES"] + 1)
-        cleaned.append(
-            evidence.clean(
-                data,
-                filename=upload.filename,
-                max_bytes=config["EVIDENCE_MAX_BYTES"],
-                max_pixels=config["EVIDENCE_MAX_PIXELS"],
-            )
-        )
-    return cleaned
-
-
-def check_file_count(report: Report | None, adding: int) -> None:
-    """Raise TooManyFiles if the report would exceed the allowed number of files."""
-    allowed = current_app.config["EVIDENCE_MAX_FILES"]
-    existing = 0
-    if report is not None and report.id is not None:
-        existing = (
-            db.session.scalar(
-                db.select(db.func.count(Attachment.id)).where(Attachment.report_id == report.id)
-            )
-            or 0
-        )
-    if existing + adding > allowed:
-        raise TooManyFiles(allowed)
-
-
-def store_evidence(
-    *, report: Report, data_key: crypto.DataKey, files: Sequence[evidence.CleanFile], author: Side
-) -> None:
-    """Encrypt and add files in the current transaction; the caller commits."""
-    for clean in files:
-        row = Attachment(
-            report_id=report.id,
-            author=author,
-            content_type=clean.content_type,
-            size=len(clean.data),
-            data_ct=b"",
-        )
-        db.session.add(row)
-        db.session.flush()
-        row.data_ct = crypto.encrypt(data_key, clean.data, _aad(report, "file", row.id))
-
-
-def add_evidence(
-    *, report: Report, data_key: crypto.DataKey, files: Sequence[evidence.CleanFile], author: Side
-) -> None:
-    """Add cleaned files to a report, all or none."""
-    check_file_count(report, len(files))
-    try:
-        store_evidence(report=report, data_key=data_key, files=files, author=author)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-
-
-def file_name(row: Attachment) -> str:
-    """A neutral name such as bukti-12.jpg: the uploaded name (a camera timestamp, a
-    person's name) could identify the reporter, so it is never kept."""
-    return f"{evidence.FALLBACK_NAME}-{row.id}{evidence.EXTENSIONS.get(row.content_type, '')}"
-
-
-def evidence_list(report: Report, data_key: crypto.DataKey) -> list[EvidenceInfo]:
-    """Decrypted names and sizes of the report's files, oldest first."""
-    rows = db.session.scalars(
-        db.select(Attachment).where(Attachment.report_id == report.id).order_by(Attachment.id)
-    )
-    return [
-        EvidenceInfo(
-            row.id,
-            row.author,
-            file_name(row),
-            row.content_type,
-            row.size,
-            row.created_on,
-        )
-        for row in rows
-    ]
-
-
-def open_evidence(
-    report: Report, data_key: crypto.DataKey, attachment_id: int
-) -> EvidenceFile | None:
-    """One decrypted file of this report, or None if the id is not one of its files."""
-    row = db.session.get(Attachment, attachment_id)
-    if row is None or row.report_id != report.id:
-        return None
-    return EvidenceFile(
-        file_name(row),
-        row.content_type,
-        crypto.decrypt(data_key, row.data_ct, _aad(report, "file", row.id)),
-    )

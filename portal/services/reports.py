@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
@@ -27,7 +26,7 @@ from portal.models import (
     StatusChange,
     Unit,
 )
-from portal.services import catalog
+from portal.services import evidence_store
 
 
 class NotInitialised(Exception):
@@ -36,14 +35,6 @@ class NotInitialised(Exception):
 
 class PublicKeyMismatch(NotInitialised):
     """The database's inspectorate public key is not the pinned one: seal nothing to it."""
-
-
-class UnknownCatalogCode(ValueError):
-    """A category, service or unit code that the catalogue does not offer."""
-
-    def __init__(self, field: str) -> None:
-        super().__init__(field)
-        self.field = field
 
 
 class WrongReceipt(Exception):
@@ -74,6 +65,39 @@ class ReportContent:
         data = json.loads(raw)
         data["incident_date"] = date.fromisoformat(data["incident_date"])
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """A new report as every channel hands it over: built and checked by services/intake.py.
+
+    The web form, the operator's walk-in/phone form and the API each parse their own
+    request into this, through `intake`, which applies the rules (lengths, dates, amount,
+    active catalogue codes, number of files) once. `file_report` stores it as given.
+    """
+
+    category: str
+    service: str
+    unit: str
+    content: ReportContent
+    contact: str = ""
+    channel: Channel = Channel.WEB
+    files: tuple[CleanFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewReceipt:
+    """A fresh receipt and its wrapping key, derived before the write transaction opens.
+
+    The derivation is slow on purpose, so it runs with no database connection held
+    (portal/kdf.py); the write that uses it (`file_report`, `replace_receipt`) follows in
+    the caller's `atomic()` block. Never stored: only what it wraps is.
+    """
+
+    receipt: Receipt
+    salt: bytes
+    params: str
+    key: bytes
 
 
 @dataclass(frozen=True)
@@ -188,82 +212,69 @@ def inspectorate_public_key() -> crypto.PublicKey:
     return public_key
 
 
-def file_report(
-    *,
-    category: str,
-    service: str,
-    unit: str,
-    content: ReportContent,
-    contact: str = "",
-    channel: Channel = Channel.WEB,
-    files: Sequence[CleanFile] = (),
-    on_filed: Callable[[Report], None] | None = None,
-) -> FiledReport:
-    """Encrypt and store a new report with its evidence; returns tracking code and receipt.
+def new_receipt_key() -> NewReceipt:
+    """A new receipt with its key derived now; call it before opening `atomic()`.
 
-    Raises UnknownCatalogCode for codes the form does not offer, NotInitialised
-    before setup, TooManyFiles, DerivationBusy when no key-derivation slot frees up.
-    Nothing is written unless everything succeeds. `on_filed` runs in the same
-    transaction before the commit (e.g. an audit entry). The receipt's key is derived
-    between the checks and the writes, with no database connection held.
+    Ends the current read-only transaction first (kdf.release_connection), so refuses
+    to run with unsaved changes. DerivationBusy when no key-derivation slot frees up.
     """
-    from portal.services import inbox  # inbox builds on this module
-
-    inbox.check_file_count(None, len(files))
-    for field, model, code in (
-        ("category", Category, category),
-        ("service", Service, service),
-        ("unit", Unit, unit),
-    ):
-        if catalog.find_active(model, code) is None:  # type: ignore[type-var]
-            raise UnknownCatalogCode(field)
-    public_key = inspectorate_public_key()
     receipt = new_receipt()
-    data_key = crypto.random_key()
     salt = crypto.random_salt()
-    params = crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
+    params = _current_receipt_params()
     kdf.release_connection()
-    receipt_key = _receipt_key(receipt, salt, params)
+    return NewReceipt(receipt, salt, params, _receipt_key(receipt, salt, params))
+
+
+def file_report(report: ReportInput, receipt: NewReceipt) -> FiledReport:
+    """Encrypt and add a new report with its evidence; returns tracking code and receipt.
+
+    Flushes, never commits: the caller's `atomic()` block keeps the report, its files and
+    whatever the caller adds beside it (a double-submit mark, an operator's tally) all or
+    none. `receipt` comes from `new_receipt_key()`, derived before the block opened.
+    Raises NotInitialised before setup (PublicKeyMismatch when the key is not the pinned one).
+    """
+    # Read inside the write transaction: FOR SHARE holds a key rotation off until commit.
+    public_key = inspectorate_public_key()
+    data_key = crypto.random_key()
     code = _unused_tracking_code()
+    content = report.content
     # The verification deadline counts working days from today in WIB, not UTC.
     local_today = deadlines.local_today()
-    report = Report(
+    row = Report(
         tracking_code=code,
         status=Status.RECEIVED,
+        # Days only, on every channel: a time of filing beside a walk-in's channel would
+        # date the visit for anyone holding the office's CCTV or visitor book.
+        received_on=local_today,
         status_since=local_today,
         due_on=deadlines.due_date(Status.RECEIVED, local_today),
-        channel=channel,
-        category_code=category,
-        service_code=service,
-        unit_code=unit,
+        channel=report.channel,
+        category_code=report.category,
+        service_code=report.service,
+        unit_code=report.unit,
         incident_month=content.incident_date.replace(day=1),
         amount_demanded_rounded=round_amount(content.amount_demanded),
         content_ct=crypto.encrypt(data_key, crypto.pad(content.to_bytes()), _aad(code, "content")),
         contact_ct=(
-            crypto.encrypt(data_key, crypto.pad(contact.encode()), _aad(code, "contact"))
-            if contact
+            crypto.encrypt(data_key, crypto.pad(report.contact.encode()), _aad(code, "contact"))
+            if report.contact
             else None
         ),
         key_sealed=crypto.seal(public_key, data_key, _aad(code, "key")),
-        key_wrapped=crypto.encrypt(receipt_key, data_key, _aad(code, "key")),
-        receipt_salt=salt,
-        receipt_kdf=params,
-        receipt_seen_by_staff=channel not in (Channel.WEB, Channel.API),
+        key_wrapped=crypto.encrypt(receipt.key, data_key, _aad(code, "key")),
+        receipt_salt=receipt.salt,
+        receipt_kdf=receipt.params,
+        receipt_seen_by_staff=report.channel not in (Channel.WEB, Channel.API),
     )
-    report.history.append(StatusChange(status=Status.RECEIVED, public_note=""))
-    db.session.add(report)
-    try:
-        db.session.flush()
-        inbox.store_evidence(report=report, data_key=data_key, files=files, author=Side.REPORTER)
-        if on_filed is not None:
-            on_filed(report)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    row.history.append(StatusChange(status=Status.RECEIVED, public_note="", created_on=local_today))
+    db.session.add(row)
+    db.session.flush()
+    evidence_store.store_evidence(
+        report=row, data_key=data_key, files=report.files, author=Side.REPORTER
+    )
     # Staff hear of it in the next batched notice (`flask notify new`), never at the
     # second of filing: a mail's time beside the report would date the visit.
-    return FiledReport(code, receipt)
+    return FiledReport(code, receipt.receipt)
 
 
 def find(code: TrackingCode) -> Report | None:
@@ -294,23 +305,18 @@ def _current_receipt_params() -> str:
     return crypto.KdfParams.from_config(current_app.config["RECEIPT_KDF"]).encode()
 
 
-def replace_receipt(report: Report, data_key: crypto.DataKey) -> Receipt:
+def replace_receipt(report: Report, data_key: crypto.DataKey, receipt: NewReceipt) -> Receipt:
     """Wrap the data key under a new receipt (new salt); the old receipt stops working.
 
-    The caller commits, and has nothing unsaved: the derivation runs with no database
-    connection held. Only whoever holds the data key (a signed-in reporter) can do it.
+    `receipt` comes from `new_receipt_key()`, derived before the caller's `atomic()` block;
+    this only changes the row (flushed with the block). Only whoever holds the data key
+    (a signed-in reporter) can do it.
     """
-    receipt = new_receipt()
-    salt = crypto.random_salt()
-    params = _current_receipt_params()
-    aad = _aad(report.tracking_code, "key")
-    kdf.release_connection()
-    wrapping = _receipt_key(receipt, salt, params)
-    report.key_wrapped = crypto.encrypt(wrapping, data_key, aad)
-    report.receipt_salt = salt
-    report.receipt_kdf = params
+    report.key_wrapped = crypto.encrypt(receipt.key, data_key, _aad(report.tracking_code, "key"))
+    report.receipt_salt = receipt.salt
+    report.receipt_kdf = receipt.params
     report.receipt_seen_by_staff = False
-    return receipt
+    return receipt.receipt
 
 
 def equalise_receipt_timing(receipt: Receipt) -> None:

@@ -19,7 +19,6 @@ from portal import crypto
 from portal.extensions import db
 from portal.models import PortalSession, SessionKind, UsedSubmission
 from portal.models.base import today, utcnow
-from portal.transaction import atomically
 
 TOKEN_BYTES = 32
 
@@ -74,9 +73,6 @@ def start(
     return token
 
 
-# replace, resume and end join the caller's block; they are decorated so that the callers
-# in portal/citizens/ that open none yet still commit (drop the decorators once they do).
-@atomically
 def replace(
     old_token: str | None,
     *,
@@ -90,7 +86,6 @@ def replace(
     return start(kind=kind, key=key, report_id=report_id, staff_id=staff_id)
 
 
-@atomically
 def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
     """The live session for a cookie token, refreshed; None if absent, expired or revoked."""
     if not token or len(token) > 128:
@@ -118,7 +113,6 @@ def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
     return OpenSession(row, key)
 
 
-@atomically
 def end(token: str | None) -> None:
     """Delete the session of this token, if any (logout)."""
     if token:

@@ -29,7 +29,6 @@ from portal.services.cases.handling import (
     NotAssignable,
     assign,
     assignable_staff,
-    file_for_reporter,
     reply,
     set_priority,
 )
@@ -84,7 +83,6 @@ __all__ = [
     "change_status",
     "data_key",
     "download_evidence",
-    "file_for_reporter",
     "find_by_typed_code",
     "find_for_update",
     "is_overdue",

@@ -12,9 +12,10 @@ from portal import crypto
 from portal.extensions import db
 from portal.models import Report, Staff
 from portal.models.base import today
-from portal.services import audit, inbox, reports
+from portal.services import audit, evidence_store, inbox, reports
 from portal.services.cases.base import ContentDeleted, data_key, note_aad
-from portal.services.inbox import EvidenceFile, EvidenceInfo, OpenedMessage
+from portal.services.evidence_store import EvidenceFile, EvidenceInfo
+from portal.services.inbox import OpenedMessage
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def open_case(
         opened=opened,
         timeline=timeline(report, key),
         messages=inbox.conversation(report, key) if key is not None else [],
-        evidence=inbox.evidence_list(report, key) if key is not None else [],
+        evidence=evidence_store.evidence_list(report, key) if key is not None else [],
         duplicate_of=duplicate_of,
         duplicates=duplicates,
         overdue=is_overdue(report),
@@ -119,7 +120,7 @@ def download_evidence(
 ) -> EvidenceFile | None:
     """One decrypted evidence file of this report (None if not one of its files); audited."""
     key = data_key(report, private_key)
-    found = inbox.open_evidence(report, key, attachment_id)
+    found = evidence_store.open_evidence(report, key, attachment_id)
     if found is None:
         return None
     audit.record(

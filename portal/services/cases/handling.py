@@ -5,17 +5,13 @@ Each change flushes and audits in the caller's `atomic()` block.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from flask_babel import lazy_gettext as _l
 
 from portal import crypto
-from portal.evidence import CleanFile
 from portal.extensions import db
-from portal.models import Channel, Priority, Report, Role, Side, Staff
-from portal.services import audit, inbox, reports, sessions
+from portal.models import Priority, Report, Role, Side, Staff
+from portal.services import audit, inbox
 from portal.services.cases.base import CaseError, data_key
-from portal.transaction import atomic
 
 # Who may be assigned a report: the roles that handle reports.
 HANDLER_ROLES = (Role.ADMIN, Role.INVESTIGATOR)
@@ -74,47 +70,3 @@ def reply(*, report: Report, actor: Staff, private_key: crypto.PrivateKey, body:
     inbox.post_message(
         report=report, data_key=key, author=Side.INSPECTORATE, body=body, staff_id=actor.id
     )
-
-
-def file_for_reporter(
-    *,
-    actor: Staff,
-    channel: Channel,
-    category: str,
-    service: str,
-    unit: str,
-    content: reports.ReportContent,
-    contact: str,
-    files: Sequence[CleanFile],
-    submission: str = "",
-) -> reports.FiledReport:
-    """File a report on behalf of a walk-in, phone, SMS or WhatsApp reporter; audited.
-
-    The audit entry says who filed one and by which channel, never which report: the
-    tracking code beside the time of a visit would name the visitor to anyone with the
-    office's CCTV or visitor book. `submission` is the form's one-time mark (double submit).
-    Its own block for now: reports.file_report still commits itself and takes the audit
-    entry as a callback (the intake seam replaces both).
-    """
-
-    def audited(report: Report) -> None:
-        if submission:
-            sessions.use_submission(submission)
-        audit.record(
-            actor=actor.email,
-            action="report.filed_by_operator",
-            target="",
-            detail=f"channel={channel}",
-        )
-
-    with atomic():
-        return reports.file_report(
-            category=category,
-            service=service,
-            unit=unit,
-            content=content,
-            contact=contact,
-            channel=channel,
-            files=files,
-            on_filed=audited,
-        )
