@@ -102,3 +102,95 @@ def strip_whitespace(value: Any) -> Any:
 def max_length(limit: int) -> Length:
     """A Length validator for at most `limit` characters, with the translated message."""
     return Length(max=limit, message=max_length_message())
+
+
+# --- Rupiah -----------------------------------------------------------------------------
+
+MAX_AMOUNT = 10_000_000_000  # Rp10 miliar: anything above is a typo
+MAX_AMOUNT_CHARS = 30  # digits and separators of an amount; "10.000.000.000" is 14
+_MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
+_AMOUNT = re.compile(r"^(-)?\s*(?:rp\.?)?\s*([\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?$")
+
+
+def parse_rupiah(text: str) -> int | None:
+    """Read amounts as people write them: "Rp 150.000", "150rb", "1,5 juta", "200000".
+
+    None for blank text; ValueError for text that is no amount. A leading minus is read
+    (and left to the caller's range check) so that "-5000" is told it is negative.
+    """
+    cleaned = text.strip().lower()
+    if not cleaned:
+        return None
+    match = _AMOUNT.match(cleaned)
+    if not match:
+        raise ValueError(text)
+    sign = -1 if match.group(1) else 1
+    number, unit = match.group(2).replace(" ", ""), match.group(3)
+    if len(number) > MAX_AMOUNT_CHARS:
+        # Far beyond any maximum whatever the unit; float() would overflow on 306+ digits.
+        return sign * (MAX_AMOUNT + 1)
+    if unit:
+        # With a unit, "1,5" and "1.5" are decimals; without one, separators group thousands.
+        value = float(number.replace(",", "."))
+        return sign * round(value * _MULTIPLIERS[unit])
+    digits = number.replace(".", "").replace(",", "")
+    if not digits.isdigit():
+        raise ValueError(text)
+    return sign * int(digits)
+
+
+class RupiahField(wtforms.StringField):
+    """A text box for whole Rupiah, forgiving of how it is written; `data` is the int.
+
+    The one Rupiah input of the portal (the reporter's amount, a refund, a catalogue fee).
+    `data` is None when left blank; the typed text is kept to show back when refused.
+    Each form may word its messages; a refused amount gets exactly one.
+    """
+
+    def __init__(
+        self,
+        label: Any = None,
+        validators: Any = None,
+        *,
+        maximum: int = MAX_AMOUNT,
+        invalid: Any = None,
+        negative: Any = None,
+        too_large: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """A field refusing text that is no amount, negative amounts and ones above `maximum`."""
+        super().__init__(label, validators, **kwargs)
+        self.maximum = maximum
+        self.invalid = invalid or _l(
+            "Write the amount in Rupiah using digits, for example 150000 or 150rb."
+        )
+        self.negative = negative or _l("That amount is not plausible.")
+        self.too_large = too_large or _l("That amount is not plausible.")
+        self.raw_text = ""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse into `data`; keep the raw text for redisplay."""
+        self.raw_text = str(valuelist[0]) if valuelist else ""
+        self.data = None
+        try:
+            amount = parse_rupiah(self.raw_text)
+        except ValueError:
+            self.process_errors.append(self.invalid)
+            return
+        if amount is not None and amount < 0:
+            self.process_errors.append(self.negative)
+        elif amount is not None and amount > self.maximum:
+            self.process_errors.append(str(self.too_large) % {"max": self.maximum})
+        else:
+            self.data = amount
+
+    def _value(self) -> str:
+        """The typed text, or the amount as digits when none was typed."""
+        if self.raw_text:
+            return self.raw_text
+        return str(self.data) if self.data is not None else ""
+
+    def pre_validate(self, form: Any) -> None:
+        """Stop after a parse or range error, so one message explains the problem."""
+        if self.process_errors:
+            raise wtforms.validators.StopValidation()

@@ -17,7 +17,8 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.i18n import LOCALE_COOKIE, status_label
+from portal.i18n import LOCALE_COOKIE
+from portal.labels import status_label
 from tests.conftest import submit_report
 
 ROOT = Path(__file__).resolve().parent.parent

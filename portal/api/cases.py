@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from portal.api import bp
 from portal.errors import api_error
+from portal.months import month_key
 from portal.public.cases import MAX_PAGE, public_url
 from portal.services import publication
 from portal.services.publication import PublicCase
@@ -18,7 +19,7 @@ from portal.services.publication import PublicCase
 
 def _month(value: date | None) -> str | None:
     """A month as YYYY-MM: public dates are never finer."""
-    return f"{value.year:04d}-{value.month:02d}" if value else None
+    return month_key(value) if value else None
 
 
 def case_json(case: PublicCase) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from portal.forms import PortalForm, max_length, strip_whitespace
+from portal.forms import MAX_AMOUNT as MAX_AMOUNT  # re-exported: the API schema states it
+from portal.forms import PortalForm, RupiahField, max_length, strip_whitespace
 from portal.models import Category, Service, Unit
 from portal.models.base import today
 from portal.services import catalog
@@ -37,8 +38,6 @@ MIN_CHRONOLOGY = 20
 # (who, where, what was asked) already run longer.
 CHRONOLOGY_HINT_BELOW = 100
 MAX_CONTACT = 500
-MAX_AMOUNT = 10_000_000_000  # Rp10 miliar: anything above is a typo
-MAX_AMOUNT_CHARS = 30  # digits and separators of an amount; "10.000.000.000" is 14
 OLDEST_INCIDENT_YEARS = 10
 
 WHO_ASKED = [
@@ -54,49 +53,6 @@ PAID = [
 
 # The message of every required choice.
 CHOOSE_ONE = _l("Choose one.")
-
-_MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
-_AMOUNT = re.compile(r"^(?:rp\.?)?\s*([\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?$")
-
-
-def parse_rupiah(text: str) -> int | None:
-    """Read amounts as people write them: "Rp 150.000", "150rb", "1,5 juta", "200000"."""
-    cleaned = text.strip().lower()
-    if not cleaned:
-        return None
-    match = _AMOUNT.match(cleaned)
-    if not match:
-        raise ValueError(text)
-    number, unit = match.group(1).replace(" ", ""), match.group(2)
-    if len(number) > MAX_AMOUNT_CHARS:
-        # Far beyond MAX_AMOUNT whatever the unit; float() would overflow on 306+ digits.
-        return MAX_AMOUNT + 1
-    if unit:
-        # With a unit, "1,5" and "1.5" are decimals; without one, separators group thousands.
-        value = float(number.replace(",", "."))
-        return round(value * _MULTIPLIERS[unit])
-    digits = number.replace(".", "").replace(",", "")
-    if not digits.isdigit():
-        raise ValueError(text)
-    return int(digits)
-
-
-class RupiahField(StringField):
-    """A text box for an amount in Rupiah, forgiving of how it is written."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        """Keep the raw text for redisplay; parse into `amount`."""
-        self.data = valuelist[0] if valuelist else ""
-        self.amount: int | None = None
-        try:
-            self.amount = parse_rupiah(str(self.data or ""))
-        except ValueError:
-            self.process_errors.append(
-                _l("Write the amount in Rupiah using digits, for example 150000 or 150rb.")
-            )
-            return
-        if self.amount is not None and not 0 <= self.amount <= MAX_AMOUNT:
-            self.process_errors.append(_l("That amount is not plausible."))
 
 
 def _not_in_future(form: PortalForm, field: Field) -> None:
@@ -144,7 +100,7 @@ class ReportForm(PortalForm):
     who_asked = RadioField(
         _l("Who asked?"), choices=WHO_ASKED, validators=[InputRequired(CHOOSE_ONE)]
     )
-    amount_demanded = RupiahField(_l("How much was asked (Rupiah)?"), validators=[max_length(40)])
+    amount_demanded = RupiahField(_l("How much was asked (Rupiah)?"))
     paid = RadioField(_l("Was it paid?"), choices=PAID, default="unknown", validators=[Optional()])
     promised = StringField(
         _l("What was promised in return?"),
@@ -190,7 +146,7 @@ class ReportForm(PortalForm):
         return ReportContent(
             incident_date=self.incident_date.data,
             who_asked=self.who_asked.data,
-            amount_demanded=self.amount_demanded.amount,
+            amount_demanded=self.amount_demanded.data,
             paid=paid,
             promised=(self.promised.data or "").strip(),
             person_description=(self.person_description.data or "").strip(),
@@ -200,7 +156,7 @@ class ReportForm(PortalForm):
     def hints(self) -> list[str]:
         """Non-blocking prompts for 5W+1H facts that are missing or thin."""
         hints = []
-        if self.amount_demanded.amount is None:
+        if self.amount_demanded.data is None:
             hints.append(_l("How much was asked? Even an estimate helps the inspectorate."))
         # "I prefer not to say" is an answer: asking again would press the reporter.
         if self.paid.data in (None, ""):

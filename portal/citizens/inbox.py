@@ -25,7 +25,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from portal import crypto, deadlines
+from portal import crypto
 from portal.citizens import bp
 from portal.citizens.forms import EvidenceForm, InboxLoginForm, NewReceiptForm, ReplyForm
 from portal.downloads import attachment_response
@@ -104,13 +104,14 @@ def _inbox_page(
 ) -> ResponseReturnValue:
     report = reporter.report
     opened = reports.open_report(report, reporter.data_key)
-    last_change = report.history[-1].created_on if report.history else report.received_on
     return (
         render_template(
             "citizens/inbox.html",
             opened=opened,
             report=report,
-            due=deadlines.due_date(report.status, last_change),
+            # The stored deadline, as the queue and the overdue digest read it: a later
+            # change of the admin's deadline settings does not move a running one.
+            due=report.due_on,
             messages=inbox.conversation(report, reporter.data_key),
             files=inbox.evidence_list(report, reporter.data_key),
             reply=reply or ReplyForm(formdata=None),

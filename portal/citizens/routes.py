@@ -28,7 +28,7 @@ def _public_facts(form: ReportForm) -> dict[str, object]:
         "service": catalog.find_active(Service, form.service.data or ""),
         "unit": catalog.find_active(Unit, form.unit.data or ""),
         "incident_month": form.incident_date.data,
-        "amount": round_amount(form.amount_demanded.amount),
+        "amount": round_amount(form.amount_demanded.data),
     }
 
 

@@ -20,11 +20,6 @@ from portal.identifiers import InvalidIdentifier, parse_tracking_code
 from portal.inspectorate import bp
 from portal.inspectorate.access import StaffContext, signed_in_staff, staff_required
 from portal.inspectorate.forms import (
-    CHANNEL_LABELS,
-    OUTCOME_LABELS,
-    OUTSIDE_BODY_LABELS,
-    PRIORITY_LABELS,
-    SANCTION_LABELS,
     AssignForm,
     CaseMessageForm,
     ConfirmForm,
@@ -34,21 +29,13 @@ from portal.inspectorate.forms import (
     ReferForm,
     StatusForm,
 )
-from portal.models import Outcome, Priority, Report, Role, Status
+from portal.models import HANDLER_ROLES, Outcome, Priority, Report, Status
 from portal.services import cases, reports
 
-HANDLERS = (Role.ADMIN, Role.INVESTIGATOR)
 # A lifecycle conflict (the report is not in a state that allows the action) is a 409;
 # anything else refused by the service is bad input, a 400.
 CONFLICTS = (cases.IllegalTransition, cases.StaleCase, cases.ContentDeleted)
-LABELS = {
-    "channel": CHANNEL_LABELS,
-    "priority": PRIORITY_LABELS,
-    "body": OUTSIDE_BODY_LABELS,
-    "outcome": OUTCOME_LABELS,
-    "sanction": SANCTION_LABELS,
-    "who_asked": {choice.value: choice.label for choice in WHO_ASKED},
-}
+WHO_ASKED_LABELS = {choice.value: choice.label for choice in WHO_ASKED}
 
 
 def _report_or_404(code: str, *, lock: bool = False) -> Report:
@@ -117,7 +104,7 @@ def _case_page(
             report=report,
             forms=_forms(report, posted),
             problem=problem,
-            labels=LABELS,
+            who_asked=WHO_ASKED_LABELS,
             can_refer=Status.REFERRED in allowed,
             can_resolve=Status.RESOLVED in allowed,
             can_reject=Status.REJECTED in allowed,
@@ -149,7 +136,7 @@ def _act(
 
 
 @bp.get("/laporan/<code>")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case(code: str) -> ResponseReturnValue:
     """One report, decrypted: facts, timeline, content, evidence, conversation, actions."""
     report = _report_or_404(code)
@@ -159,7 +146,7 @@ def case(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/laporan/<code>/kontak")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_contact(code: str) -> ResponseReturnValue:
     """Show the reporter's contact details: an explicit, audited step."""
     report = _report_or_404(code)
@@ -170,7 +157,7 @@ def case_contact(code: str) -> ResponseReturnValue:
 
 
 @bp.get("/laporan/<code>/bukti/<id:attachment_id>")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
     """Download one evidence file of this report (audited); another report's file is 404."""
     report = _report_or_404(code)
@@ -190,7 +177,7 @@ def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/laporan/<code>/pesan")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_reply(code: str) -> ResponseReturnValue:
     """Send a message to the reporter's inbox."""
     report = _report_or_404(code, lock=True)
@@ -209,7 +196,7 @@ def case_reply(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/laporan/<code>/penugasan")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_assign(code: str) -> ResponseReturnValue:
     """Assign the report to a member, or to nobody."""
     report = _report_or_404(code, lock=True)
@@ -224,7 +211,7 @@ def case_assign(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/laporan/<code>/prioritas")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_priority(code: str) -> ResponseReturnValue:
     """Set the report's priority."""
     report = _report_or_404(code, lock=True)
@@ -238,7 +225,7 @@ def case_priority(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/laporan/<code>/status")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_status(code: str) -> ResponseReturnValue:
     """Move the report along the lifecycle with a public note (and an internal one)."""
     report = _report_or_404(code, lock=True)
@@ -258,7 +245,7 @@ def case_status(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/laporan/<code>/rujukan")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_refer(code: str) -> ResponseReturnValue:
     """Refer the report to an outside body under their reference number."""
     report = _report_or_404(code, lock=True)
@@ -279,7 +266,7 @@ def case_refer(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/laporan/<code>/hasil")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_outcome(code: str) -> ResponseReturnValue:
     """Record the outcome (finding, sanction, refund) and resolve the report."""
     report = _report_or_404(code, lock=True)
@@ -293,7 +280,7 @@ def case_outcome(code: str) -> ResponseReturnValue:
             private_key=staff.private_key,
             outcome=Outcome(form.outcome.data),
             sanction=cases.Sanction(form.sanction.data),
-            refund_rupiah=getattr(form.refund, "amount", None),
+            refund_rupiah=form.refund.data,
             **form.notes(),
         )
 
@@ -301,7 +288,7 @@ def case_outcome(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/laporan/<code>/duplikat")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def case_duplicate(code: str) -> ResponseReturnValue:
     """Link the report as a duplicate of another; it is rejected, handled under the other."""
     report = _report_or_404(code, lock=True)

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from portal.evidence import EvidenceRejected
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
-from portal.inspectorate.forms import CHANNEL_LABELS, OperatorReportForm
-from portal.models import Channel, Role
+from portal.inspectorate.forms import OperatorReportForm
+from portal.labels import CHANNEL_LABELS
+from portal.models import HANDLER_ROLES, Channel
 from portal.services import cases, inbox, sessions
 from portal.services.reports import NotInitialised, UnknownCatalogCode
 from portal.uploads import evidence_uploads
@@ -35,7 +36,7 @@ def _form_page(
 
 
 @bp.route("/operator", methods=["GET", "POST"])
-@staff_required(Role.ADMIN, Role.INVESTIGATOR)
+@staff_required(*HANDLER_ROLES)
 def operator_form() -> ResponseReturnValue:
     """The report form for a reporter's behalf; POST files it and shows the receipt once."""
     if request.method == "GET":

@@ -20,32 +20,24 @@ from portal.forms import PortalForm, has_invisible, max_length
 from portal.identifiers import InvalidIdentifier, parse_tracking_code
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
+from portal.labels import (
+    WITHDRAWAL_LABELS,
+    outcome_label,
+    publication_state_label,
+    sanction_label,
+    withdrawal_label,
+)
 from portal.models import (
+    HANDLER_ROLES,
     PublicationState,
     PublishedCase,
     Report,
-    Role,
     WithdrawalReason,
 )
 from portal.models.publication import SUMMARY_MAX, TITLE_MAX, WITHDRAWAL_NOTE_MAX
-from portal.public.cases import outcome_label, sanction_label
 from portal.services import four_eyes, publication, reports
 from portal.services.reports import round_amount
 
-HANDLERS = (Role.ADMIN, Role.INVESTIGATOR)
-
-STATE_LABELS = {
-    PublicationState.AWAITING_APPROVAL: _l("Awaiting approval"),
-    PublicationState.PUBLISHED: _l("Published"),
-    PublicationState.WITHDRAWN: _l("Withdrawn"),
-}
-WITHDRAWAL_LABELS = {
-    WithdrawalReason.IDENTIFIES_SOMEONE: _l("It could identify a reporter or an officer"),
-    WithdrawalReason.INACCURATE: _l("It is inaccurate"),
-    WithdrawalReason.CASE_REOPENED: _l("The report was reopened"),
-    WithdrawalReason.LEGAL_REQUEST: _l("A legal request or court order"),
-    WithdrawalReason.OTHER: _l("Other reason"),
-}
 # Outcomes named in the redirect after a change (POST, then GET: a reload sends nothing).
 DONE_MESSAGES = {
     "saved": lambda: _("The summary was saved. It is not public until another member approves it."),
@@ -145,7 +137,7 @@ def _page_number() -> int:
 
 
 @bp.get("/publikasi")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def publication_index() -> ResponseReturnValue:
     """Summaries awaiting approval, resolved reports without one, published and withdrawn."""
     error = None
@@ -173,18 +165,13 @@ def publication_index() -> ResponseReturnValue:
             withdrawn=publication.in_state(PublicationState.WITHDRAWN, limit=OVERVIEW_LIMIT),
             overview_limit=OVERVIEW_LIMIT,
             is_public=publication.is_public,
-            state_label=_state_label,
+            state_label=publication_state_label,
             code=code,
             error=error,
             four_eyes_enforceable=four_eyes.enforceable(),
         ),
         404 if error else 200,
     )
-
-
-def _state_label(state: str) -> str:
-    """The translated name of a publication state."""
-    return str(STATE_LABELS.get(PublicationState(state), state))
 
 
 def _case_page(
@@ -228,8 +215,8 @@ def _case_page(
             form=form,
             approve_form=ApproveForm(formdata=None),
             withdraw_form=withdraw_form or WithdrawForm(formdata=None),
-            state_label=_state_label,
-            withdrawal_label=lambda reason: str(WITHDRAWAL_LABELS.get(reason, reason)),
+            state_label=publication_state_label,
+            withdrawal_label=withdrawal_label,
             title_max=TITLE_MAX,
             summary_max=SUMMARY_MAX,
             message=done() if done and error is None else None,
@@ -254,14 +241,14 @@ def _done(report: Report, outcome: str) -> ResponseReturnValue:
 
 
 @bp.get("/publikasi/<code>")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def publication_case(code: str) -> ResponseReturnValue:
     """One report's public summary: write, edit, approve or withdraw it."""
     return _case_page(_report_or_404(code))
 
 
 @bp.post("/publikasi/<code>")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def publication_save(code: str) -> ResponseReturnValue:
     """Save the summary; it (again) awaits approval by another member."""
     report = _report_or_404(code)
@@ -285,7 +272,7 @@ def publication_save(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/publikasi/<code>/setujui")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def publication_approve(code: str) -> ResponseReturnValue:
     """Approve another member's summary: it becomes public."""
     report = _report_or_404(code)
@@ -301,7 +288,7 @@ def publication_approve(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/publikasi/<code>/tarik")
-@staff_required(*HANDLERS)
+@staff_required(*HANDLER_ROLES)
 def publication_withdraw(code: str) -> ResponseReturnValue:
     """Take a published summary down at once, with a reason."""
     report = _report_or_404(code)

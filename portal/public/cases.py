@@ -31,27 +31,15 @@ from typing import Any
 from flask import Response, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 
 from portal import sanitize
 from portal.i18n import current_locale, format_month, format_rupiah
+from portal.labels import outcome_label, sanction_label
+from portal.months import month_start_utc
 from portal.public import bp
 from portal.services import publication
-from portal.services.publication import PublicCase, month_start_utc
-
-OUTCOME_LABELS = {
-    "proven": _l("Proven"),
-    "not_proven": _l("Not proven"),
-}
-SANCTION_LABELS = {
-    "verbal_warning": _l("Verbal warning"),
-    "written_warning": _l("Written warning"),
-    "disciplinary": _l("Disciplinary sanction"),
-    "dismissal": _l("Dismissal"),
-    "criminal_referral": _l("Referred for criminal prosecution"),
-    "other": _l("Other"),
-}
+from portal.services.publication import PublicCase
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_MIMETYPE = "application/atom+xml"
@@ -59,16 +47,6 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Characters XML 1.0 cannot hold even escaped; the staff form refuses them already.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 MAX_PAGE = 100_000
-
-
-def outcome_label(outcome: str) -> str:
-    """The translated finding of a case."""
-    return str(OUTCOME_LABELS.get(outcome, outcome))
-
-
-def sanction_label(sanction: str | None) -> str:
-    """The translated sanction category, or "" for none."""
-    return str(SANCTION_LABELS.get(sanction, sanction)) if sanction else ""
 
 
 def public_url(endpoint: str, **values: Any) -> str:

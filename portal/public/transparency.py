@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import current_app, render_template, request
@@ -16,6 +15,7 @@ from portal import charts
 from portal.deadlines import local_today
 from portal.forms import PortalForm
 from portal.i18n import format_rupiah
+from portal.months import month_from_key
 from portal.public import bp
 from portal.services import audit, stats
 from portal.suppression import Cell
@@ -97,7 +97,7 @@ def _charts(report: stats.PeriodStats) -> dict[str, Markup]:
         if name == "month":
             short = []
             for index, row in enumerate(breakdown.rows):
-                month = date(int(row.key[:4]), int(row.key[5:7]), 1)
+                month = month_from_key(row.key)
                 year = str(month.year) if index == 0 or month.month == 1 else ""
                 short.append((format_date(month, "MMM"), year))
             drawn[name] = charts.column_chart(

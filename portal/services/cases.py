@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import TypeVar
 
 from flask_babel import gettext
@@ -19,14 +18,16 @@ from flask_babel import lazy_gettext as _l
 from portal import crypto, deadlines
 from portal.evidence import CleanFile
 from portal.extensions import db
-from portal.i18n import status_label
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
+from portal.labels import status_label
 from portal.models import (
+    HANDLER_ROLES,
     Channel,
     Outcome,
+    OutsideBody,
     Priority,
     Report,
-    Role,
+    Sanction,
     Side,
     Staff,
     Status,
@@ -59,31 +60,6 @@ CLOSED_STATUSES = frozenset({Status.RESOLVED, Status.REJECTED})
 # even when needs_info -> in_progress skipped "verified": the date feeds the public
 # "median days to verification", which would otherwise miss those reports.
 VERIFYING_STATUSES = frozenset({Status.VERIFIED, Status.IN_PROGRESS, Status.REFERRED})
-# Who may be assigned a report: the roles that handle reports.
-HANDLER_ROLES = (Role.ADMIN, Role.INVESTIGATOR)
-
-
-class OutsideBody(StrEnum):
-    """Bodies a report can be referred to (DESIGN.md; never Saber Pungli, dissolved 2025)."""
-
-    OMBUDSMAN_BANTEN = "ombudsman_banten"
-    POLICE = "polri"
-    PROSECUTOR = "kejaksaan"
-    KPK = "kpk"
-    SP4N_LAPOR = "sp4n_lapor"
-    OWN_AGENCY = "instansi_terkait"
-
-
-class Sanction(StrEnum):
-    """The category of sanction imposed after a proven report."""
-
-    NONE = "none"
-    VERBAL_WARNING = "verbal_warning"
-    WRITTEN_WARNING = "written_warning"
-    DISCIPLINARY = "disciplinary"
-    DISMISSAL = "dismissal"
-    CRIMINAL_REFERRAL = "criminal_referral"
-    OTHER = "other"
 
 
 class CaseError(DomainError):

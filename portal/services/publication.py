@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
@@ -32,6 +32,7 @@ from portal.models import (
     WithdrawalReason,
 )
 from portal.models.base import utcnow
+from portal.months import month_of
 from portal.services import audit, four_eyes
 from portal.services.errors import DomainError
 from portal.services.reports import round_amount
@@ -144,16 +145,6 @@ def _atomic(action: Callable[[], T]) -> T:
         db.session.rollback()
         raise
     return result
-
-
-def month_of(moment: date | datetime) -> date:
-    """The first day of the month: public dates are never finer than that."""
-    return date(moment.year, moment.month, 1)
-
-
-def month_start_utc(moment: date | datetime) -> datetime:
-    """The first instant (UTC) of the month, for timestamps that must stay month-level."""
-    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
 
 
 # --- reading -----------------------------------------------------------------------------
