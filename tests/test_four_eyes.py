@@ -7,7 +7,7 @@ import re
 import pytest
 
 from portal.extensions import db
-from portal.models import PublishedCase
+from portal.models import Publication
 from portal.services import four_eyes, staff
 from tests.conftest import admin_account, make_staff, staff_login, submit_report
 from tests.test_admin import _ONE_TIME, STAFF_PAGE, add_member, enrol, in_english, member_row, post
@@ -162,5 +162,5 @@ def test_staff_add_from_the_shell_needs_the_recovery_key(app, runner):
     assert done.exit_code == 0, done.output
     assert re.search(r"One-time password, shown once: \S+", done.output)
     with app.app_context():
-        assert db.session.scalar(db.select(db.func.count()).select_from(PublishedCase)) == 0
+        assert db.session.scalar(db.select(db.func.count()).select_from(Publication)) == 0
         assert four_eyes.enforceable()

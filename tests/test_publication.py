@@ -1,4 +1,4 @@
-"""Published cases: four eyes, never public before approval, withdrawal, feed and API."""
+"""Publications: four eyes, never public before approval, withdrawal, feed and API."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.extensions import db
-from portal.models import AuditEntry, Outcome, PublishedCase, Status
+from portal.models import AuditEntry, Outcome, Publication, Status
 from portal.models.base import today as local_today
 from portal.services import cases as cases_service
 from portal.services import publication
@@ -124,7 +124,7 @@ def withdraw(browser: FlaskClient, code: str, reason: str = "inaccurate", note: 
     )
 
 
-def case_row(app: Flask, code: str) -> PublishedCase | None:
+def case_row(app: Flask, code: str) -> Publication | None:
     """The summary row of a report (detached copy of its fields)."""
     with app.app_context():
         report = reports_service.find(code)
@@ -163,7 +163,7 @@ def api_ids(client: FlaskClient) -> list[str]:
     """The ids the JSON API lists on its first page."""
     response = client.get("/api/v1/cases")
     assert response.status_code == 200
-    return [case["id"] for case in response.get_json()["cases"]]
+    return [case["id"] for case in response.get_json()["publications"]]
 
 
 def public_everywhere(client: FlaskClient, public_id: str, title: str = TITLE) -> bool:
@@ -231,7 +231,7 @@ def test_an_unapproved_summary_is_never_public(app, client, resolved, members):
         assert TITLE not in client.get(url).get_data(as_text=True)
     # The service's own view agrees: nothing public.
     with app.app_context():
-        assert publication.public_page(page=1, per_page=10).cases == []
+        assert publication.public_page(page=1, per_page=10).publications == []
 
 
 def test_approval_by_a_second_member_publishes_on_page_feed_and_api(app, client, resolved, members):
@@ -267,7 +267,7 @@ def test_public_outputs_never_show_the_tracking_code_or_a_day(app, client, resol
         assert resolved.split("-", 1)[1] not in text
         assert not days & set(ISO_DAY.findall(text)), ISO_DAY.findall(text)
         assert not {day for day in ISO_DAY.findall(text) if not day.endswith("-01")}
-    case = client.get("/api/v1/cases").get_json()["cases"][0]
+    case = client.get("/api/v1/cases").get_json()["publications"][0]
     assert case["refund_rupiah"] == 160_000  # 155,555 rounded to two significant digits
     assert re.fullmatch(r"[0-9]{4}-[0-9]{2}", case["incident_month"])
     assert re.fullmatch(r"[0-9]{4}-[0-9]{2}", case["resolved_month"])
@@ -425,7 +425,7 @@ def test_reopening_or_a_new_outcome_hides_the_case_until_reapproved(app, client,
     save(author, resolved, summary="Laporan tidak terbukti setelah pemeriksaan.")
     assert approve(approver, resolved).status_code == 303
     assert public_everywhere(client, public_id)
-    case = client.get("/api/v1/cases").get_json()["cases"][0]
+    case = client.get("/api/v1/cases").get_json()["publications"][0]
     assert (case["outcome"], case["sanction"], case["refund_rupiah"]) == ("not_proven", None, None)
 
 
@@ -557,20 +557,24 @@ def test_an_empty_register_is_still_valid_and_unknown_cases_are_404(client):
     assert root.findall(f"{ATOM}entry") == []
     assert RFC3339_MONTH_START.match(root.findtext(f"{ATOM}updated") or "")
     assert client.get("/kasus").status_code == 200
-    assert client.get("/api/v1/cases").get_json() == {"cases": [], "page": 1, "next_page": None}
+    assert client.get("/api/v1/cases").get_json() == {
+        "publications": [],
+        "page": 1,
+        "next_page": None,
+    }
     assert client.get("/kasus/0b5f7f0e-4d3c-4a8e-9a59-2f1c7c6a9e11").status_code == 404
     assert client.get("/kasus/1").status_code == 404
 
 
-@pytest.mark.parametrize("app_config", [{"PUBLISHED_CASES_PAGE_SIZE": 1}])
+@pytest.mark.parametrize("app_config", [{"PUBLICATIONS_PAGE_SIZE": 1}])
 def test_register_and_api_page_newest_approval_first(app, client):
     older = publish_case(app, title="Kasus pertama")
     newer = publish_case(app, title="Kasus kedua")
     first = client.get("/api/v1/cases").get_json()
-    assert [case["id"] for case in first["cases"]] == [newer]
+    assert [case["id"] for case in first["publications"]] == [newer]
     assert first["next_page"] == 2
     second = client.get("/api/v1/cases?page=2").get_json()
-    assert [case["id"] for case in second["cases"]] == [older]
+    assert [case["id"] for case in second["publications"]] == [older]
     assert second["next_page"] is None
     html = client.get("/kasus").get_data(as_text=True)
     assert "Kasus kedua" in html and "Kasus pertama" not in html

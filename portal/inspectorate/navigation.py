@@ -13,7 +13,7 @@ from portal.models import HANDLER_ROLES, OVERSIGHT_ROLES, Role
 STAFF_LINKS = [
     ("inspectorate.queue", _l("Report queue"), HANDLER_ROLES),
     ("inspectorate.operator_form", _l("File a report for a reporter"), HANDLER_ROLES),
-    ("inspectorate.publication_index", _l("Published cases"), HANDLER_ROLES),
+    ("inspectorate.publication_index", _l("Publications"), HANDLER_ROLES),
     ("inspectorate.audit_log", _l("Audit log"), OVERSIGHT_ROLES),
     ("inspectorate.admin_staff", _l("Staff and sessions"), frozenset({Role.ADMIN})),
     ("inspectorate.admin_settings", _l("Deadlines and retention"), frozenset({Role.ADMIN})),

@@ -5,7 +5,7 @@ from portal.models.audit import AuditAnchor, AuditEntry, AuditHead
 from portal.models.catalog import Category, Service, Unit
 from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
-from portal.models.publication import PublicationState, PublishedCase, WithdrawalReason
+from portal.models.publication import Publication, PublicationState, WithdrawalReason
 from portal.models.reports import (
     Channel,
     Outcome,
@@ -37,8 +37,8 @@ __all__ = [
     "OutsideBody",
     "PortalSession",
     "Priority",
+    "Publication",
     "PublicationState",
-    "PublishedCase",
     "Report",
     "Role",
     "Sanction",
