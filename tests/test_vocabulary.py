@@ -164,3 +164,24 @@ def test_month_keys_round_trip():
 
     assert month_key(date(2026, 3, 31)) == "2026-03"
     assert month_from_key("2026-03") == date(2026, 3, 1)
+
+
+def test_template_partials_follow_one_convention():
+    """A template that is imported or included is a partial named _name.html, and only those."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    used = re.compile(r'{%-?\s*(?:from|import|include)\s+"([^"]+)"')
+    partials = {
+        name
+        for path in (root / "templates").rglob("*.html")
+        for name in used.findall(path.read_text())
+    }
+    assert partials and all(Path(name).name.startswith("_") for name in partials), partials
+    rendered = re.compile(r'render_template\(\s*"([^"]+)"')
+    pages = {
+        name
+        for path in (root / "portal").rglob("*.py")
+        for name in rendered.findall(path.read_text())
+    }
+    assert pages and not any(Path(name).name.startswith("_") for name in pages), pages
