@@ -44,7 +44,7 @@ class Policy:
 
 
 EVERYONE = Policy(frozenset(IDENTITIES), None)
-REPORTER = Policy(frozenset({"reporter"}), "/inbox")
+REPORTER = Policy(frozenset({"reporter"}), "/kotak-masuk")
 STAFF = Policy(frozenset(STAFF_ROLES), "/inspectorate/login")
 HANDLERS = Policy(frozenset({"investigator", "admin"}), "/inspectorate/login")
 OVERSIGHT = Policy(frozenset({"auditor", "admin"}), "/inspectorate/login")
@@ -129,6 +129,13 @@ POLICIES: dict[str, Policy] = {
     "inspectorate.case_duplicate": HANDLERS,
     "inspectorate.operator_form": HANDLERS,
     "inspectorate.queue": HANDLERS,
+    # Old public addresses (portal/moved.py): a 308 to the new one, for everyone.
+    "moved.kasus": EVERYONE,
+    "moved.kasus_feed": EVERYONE,
+    "moved.kasus_page": EVERYONE,
+    "moved.inbox": EVERYONE,
+    "moved.inbox_download": EVERYONE,
+    "moved.api_cases": EVERYONE,
 }
 
 

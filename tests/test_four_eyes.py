@@ -46,7 +46,7 @@ def test_an_account_the_admin_created_cannot_approve_the_admins_summary(app, rog
     assert save(browser, code, summary=ROGUE_TEXT).status_code == 303
     puppet = signed_in(app, sock)
     page = puppet.get(page_url(code)).get_data(as_text=True)
-    assert 'id="not-independent"' in page and "/setujui" not in page
+    assert 'id="not-independent"' in page and "/approve" not in page
     refused = approve(puppet, code)
     assert refused.status_code == 403
     assert "one person could hold both" in refused.get_data(as_text=True)
@@ -145,7 +145,7 @@ def test_resetting_another_admins_password_needs_a_second_admin(app, rogue):
 
 def test_with_one_admin_the_pages_say_four_eyes_cannot_be_enforced(app, rogue):
     browser, _ = rogue
-    for url in (STAFF_PAGE, "/inspectorate/publikasi"):
+    for url in (STAFF_PAGE, "/inspectorate/publications"):
         assert 'id="four-eyes-warning"' in browser.get(url).get_data(as_text=True)
     # An admin the admin made through the web is no second pair of eyes either.
     add_member(browser, "helper@inspektorat.example", "admin")

@@ -38,13 +38,13 @@ SETTINGS = "/inspectorate/admin/settings"
 
 
 def case_page(code: str) -> str:
-    return f"/inspectorate/laporan/{code}"
+    return f"/inspectorate/reports/{code}"
 
 
 def sign_in_inbox(client, code: str, receipt: str) -> None:
-    token = csrf_token(client, "/inbox")
+    token = csrf_token(client, "/kotak-masuk")
     response = client.post(
-        "/inbox/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
+        "/kotak-masuk/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
     )
     assert response.status_code == 303
 
@@ -68,7 +68,7 @@ def test_after_a_deadline_change_inbox_and_queue_show_the_stored_due_date(
     queue = admin.get(QUEUE).get_data(as_text=True)
     assert f'<time datetime="{stored.isoformat()}">' in queue
     sign_in_inbox(client, code, receipt)
-    inbox = client.get("/inbox").get_data(as_text=True)
+    inbox = client.get("/kotak-masuk").get_data(as_text=True)
     with app.test_request_context():
         shown = format_date(stored)
         recomputed = format_date(deadlines.add_working_days(received, 10))

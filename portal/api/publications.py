@@ -41,7 +41,7 @@ def publication_json(item: PublicationView) -> dict[str, Any]:
     }
 
 
-@bp.get("/cases")
+@bp.get("/publications")
 def publications_list() -> ResponseReturnValue:
     """Publications, newest approval first, one page at a time."""
     raw = request.args.get("page", "1")

@@ -135,7 +135,7 @@ def _act(
     return _back(report, anchor)
 
 
-@bp.get("/laporan/<code>")
+@bp.get("/reports/<code>")
 @staff_required(*HANDLER_ROLES)
 def case(code: str) -> ResponseReturnValue:
     """One report, decrypted: facts, timeline, content, evidence, conversation, actions."""
@@ -145,7 +145,7 @@ def case(code: str) -> ResponseReturnValue:
     return _case_page(report)
 
 
-@bp.post("/laporan/<code>/kontak")
+@bp.post("/reports/<code>/contact")
 @staff_required(*HANDLER_ROLES)
 def case_contact(code: str) -> ResponseReturnValue:
     """Show the reporter's contact details: an explicit, audited step."""
@@ -156,7 +156,7 @@ def case_contact(code: str) -> ResponseReturnValue:
     return _case_page(report, show_contact=True)
 
 
-@bp.get("/laporan/<code>/bukti/<id:attachment_id>")
+@bp.get("/reports/<code>/evidence/<id:attachment_id>")
 @staff_required(*HANDLER_ROLES)
 def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
     """Download one evidence file of this report (audited); another report's file is 404."""
@@ -176,7 +176,7 @@ def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
     return attachment_response(found.name, found.content_type, found.data)
 
 
-@bp.post("/laporan/<code>/pesan")
+@bp.post("/reports/<code>/messages")
 @staff_required(*HANDLER_ROLES)
 def case_reply(code: str) -> ResponseReturnValue:
     """Send a message to the reporter's inbox."""
@@ -195,7 +195,7 @@ def case_reply(code: str) -> ResponseReturnValue:
     return _act(report, form, send, "#messages")
 
 
-@bp.post("/laporan/<code>/penugasan")
+@bp.post("/reports/<code>/assignment")
 @staff_required(*HANDLER_ROLES)
 def case_assign(code: str) -> ResponseReturnValue:
     """Assign the report to a member, or to nobody."""
@@ -210,7 +210,7 @@ def case_assign(code: str) -> ResponseReturnValue:
     return _act(report, form, assign, "#handling")
 
 
-@bp.post("/laporan/<code>/prioritas")
+@bp.post("/reports/<code>/priority")
 @staff_required(*HANDLER_ROLES)
 def case_priority(code: str) -> ResponseReturnValue:
     """Set the report's priority."""
@@ -224,7 +224,7 @@ def case_priority(code: str) -> ResponseReturnValue:
     return _act(report, form, prioritise, "#handling")
 
 
-@bp.post("/laporan/<code>/status")
+@bp.post("/reports/<code>/status")
 @staff_required(*HANDLER_ROLES)
 def case_status(code: str) -> ResponseReturnValue:
     """Move the report along the lifecycle with a public note (and an internal one)."""
@@ -244,7 +244,7 @@ def case_status(code: str) -> ResponseReturnValue:
     return _act(report, form, move, "#status")
 
 
-@bp.post("/laporan/<code>/rujukan")
+@bp.post("/reports/<code>/referral")
 @staff_required(*HANDLER_ROLES)
 def case_refer(code: str) -> ResponseReturnValue:
     """Refer the report to an outside body under their reference number."""
@@ -265,7 +265,7 @@ def case_refer(code: str) -> ResponseReturnValue:
     return _act(report, form, refer, "#status")
 
 
-@bp.post("/laporan/<code>/hasil")
+@bp.post("/reports/<code>/outcome")
 @staff_required(*HANDLER_ROLES)
 def case_outcome(code: str) -> ResponseReturnValue:
     """Record the outcome (finding, sanction, refund) and resolve the report."""
@@ -287,7 +287,7 @@ def case_outcome(code: str) -> ResponseReturnValue:
     return _act(report, form, resolve, "#status")
 
 
-@bp.post("/laporan/<code>/duplikat")
+@bp.post("/reports/<code>/duplicate")
 @staff_required(*HANDLER_ROLES)
 def case_duplicate(code: str) -> ResponseReturnValue:
     """Link the report as a duplicate of another; it is rejected, handled under the other."""

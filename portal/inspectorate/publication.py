@@ -132,7 +132,7 @@ def _page_number() -> int:
     return int(page)
 
 
-@bp.get("/publikasi")
+@bp.get("/publications")
 @staff_required(*HANDLER_ROLES)
 def publication_index() -> ResponseReturnValue:
     """Summaries awaiting approval, resolved reports without one, published and withdrawn."""
@@ -233,14 +233,14 @@ def _done(report: Report, outcome: str) -> ResponseReturnValue:
     )
 
 
-@bp.get("/publikasi/<code>")
+@bp.get("/publications/<code>")
 @staff_required(*HANDLER_ROLES)
 def publication_page(code: str) -> ResponseReturnValue:
     """One report's publication: write, edit, approve or withdraw it."""
     return _publication_page(_report_or_404(code))
 
 
-@bp.post("/publikasi/<code>")
+@bp.post("/publications/<code>")
 @staff_required(*HANDLER_ROLES)
 def publication_save(code: str) -> ResponseReturnValue:
     """Save the summary; it (again) awaits approval by another member."""
@@ -264,7 +264,7 @@ def publication_save(code: str) -> ResponseReturnValue:
     return _done(report, "saved" if changed else "unchanged")
 
 
-@bp.post("/publikasi/<code>/setujui")
+@bp.post("/publications/<code>/approve")
 @staff_required(*HANDLER_ROLES)
 def publication_approve(code: str) -> ResponseReturnValue:
     """Approve another member's summary: it becomes public."""
@@ -280,7 +280,7 @@ def publication_approve(code: str) -> ResponseReturnValue:
     return _done(report, "approved")
 
 
-@bp.post("/publikasi/<code>/tarik")
+@bp.post("/publications/<code>/withdraw")
 @staff_required(*HANDLER_ROLES)
 def publication_withdraw(code: str) -> ResponseReturnValue:
     """Take a published summary down at once, with a reason."""

@@ -47,6 +47,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 # Characters XML 1.0 cannot hold even escaped; the staff form refuses them already.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 MAX_PAGE = 100_000
+PAGE_ARG, OLD_PAGE_ARG = "halaman", "page"
 
 
 def public_url(endpoint: str, **values: Any) -> str:
@@ -56,14 +57,18 @@ def public_url(endpoint: str, **values: Any) -> str:
 
 
 def _page_number() -> int:
-    """The `page` query argument, 1 when absent; 404 when it is not a page number."""
-    page = request.args.get("page", "1")
+    """The `halaman` query argument, 1 when absent; 404 when it is not a page number.
+
+    `page`, the register's first parameter, is still read: old links and bookmarks
+    (/kasus?page=2 redirects here with its query) keep their page.
+    """
+    page = request.args.get(PAGE_ARG, request.args.get(OLD_PAGE_ARG, "1"))
     if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
         abort(404)
     return int(page)
 
 
-@bp.get("/kasus")
+@bp.get("/publikasi")
 def publications_index() -> ResponseReturnValue:
     """Publications, newest approval first: what was found, with no names and no days."""
     page = _page_number()
@@ -75,7 +80,7 @@ def publications_index() -> ResponseReturnValue:
     return render_template("public/publications.html", found=found)
 
 
-@bp.get("/kasus/<uuid:public_id>")
+@bp.get("/publikasi/<uuid:public_id>")
 def publication_page(public_id: uuid.UUID) -> ResponseReturnValue:
     """One publication; 404 once it is withdrawn or its report reopened."""
     found = publication.find_public(str(public_id))
@@ -84,7 +89,7 @@ def publication_page(public_id: uuid.UUID) -> ResponseReturnValue:
     return render_template("public/publication.html", publication=found)
 
 
-@bp.get("/kasus/feed.atom")
+@bp.get("/publikasi/feed.atom")
 def publications_feed() -> ResponseReturnValue:
     """The newest publications as an Atom 1.0 feed, for newsrooms."""
     latest = publication.public_latest(limit=current_app.config["PUBLICATIONS_FEED_SIZE"])

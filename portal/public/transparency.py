@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_decimal
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
 from portal import charts
@@ -40,8 +41,9 @@ class PeriodForm(PortalForm):
 
         csrf = False
 
-    # Any valid period is accepted, listed or not: the service parses it.
-    period = StringField(_l("Period"))
+    # Any valid period is accepted, listed or not: the service parses it. The URL says
+    # ?periode= (public pages speak Indonesian); ?period=, its first name, is still read.
+    periode = StringField(_l("Period"), id="period")
 
 
 def publisher() -> str:
@@ -140,12 +142,15 @@ def _page(**context: Any) -> str:
 @bp.get("/transparansi")
 def transparency() -> ResponseReturnValue:
     """The dashboard: reports and their handling for a period, small numbers suppressed."""
-    form = PeriodForm(formdata=request.args)
-    selected = (form.period.data or "").strip()
+    args = request.args
+    if "periode" not in args and "period" in args:
+        args = MultiDict({"periode": args["period"]})
+    form = PeriodForm(formdata=args)
+    selected = (form.periode.data or "").strip()
     try:
         period = stats.parse_period(selected, local_today())
     except stats.InvalidPeriod as error:
-        form.period.errors = [error.message]
+        form.periode.errors = [error.message]
         return _page(form=form, report=None, charts={}, **_filter(selected)), 400
     report = stats.period_stats(period)
     return _page(form=form, report=report, charts=_charts(report), **_filter(period.key))
