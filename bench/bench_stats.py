@@ -242,8 +242,8 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
         ("warm: GET /api/v1/stats?period=<month>", f"/api/v1/stats?period={last_month}"),
         ("warm: GET /api/v1/stats.csv (12 months)", "/api/v1/stats.csv"),
         ("warm: GET /transparansi (12 months)", "/transparansi"),
-        ("warm: GET /transparansi?period=<year>", f"/transparansi?period={this_year}"),
-        ("warm: GET /transparansi?period=<month>", f"/transparansi?period={last_month}"),
+        ("warm: GET /transparansi?periode=<year>", f"/transparansi?periode={this_year}"),
+        ("warm: GET /transparansi?periode=<month>", f"/transparansi?periode={last_month}"),
     ]
     for name, url in warm:
         timings.append(measure(name, get(url), repeat))

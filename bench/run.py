@@ -536,9 +536,9 @@ def portal_cases(
             min_seconds=KDF_MIN_SECONDS,
         ),
         Case(
-            "POST /inbox/masuk (receipt sign-in)",
+            "POST /kotak-masuk/masuk (receipt sign-in)",
             "portal",
-            "/inbox/masuk",
+            "/kotak-masuk/masuk",
             method="POST",
             body=signin_bodies * 1,
             headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
@@ -757,7 +757,7 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
             gunicorn("wsgi:app", env, log, "/healthz") as portal_base,
         ):
             signins = file_real_reports(portal_base, SIGNIN_REPORTS)
-            inbox = csrf_session(portal_base, "/inbox")
+            inbox = csrf_session(portal_base, "/kotak-masuk")
             staff = staff_cookie(portal_base, built["totp_secret"])
             bases = {"floor": floor_base, "portal": portal_base}
             floor_list = floor_cases(built["ids"])

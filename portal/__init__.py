@@ -51,6 +51,7 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per audience (and one for load balancers)."""
+    from portal import moved
     from portal.api import bp as api_bp
     from portal.citizens import bp as citizens_bp
     from portal.inspectorate import bp as inspectorate_bp
@@ -62,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inspectorate_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(ops_bp)
+    moved.init_app(app)
 
 
 def register_errors(app: Flask) -> None:

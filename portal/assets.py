@@ -34,9 +34,9 @@ COMPRESSED_ENDPOINTS = frozenset(
         "public.catalog_service",
         "public.poster_index",
         "public.poster",
-        "public.cases_index",
-        "public.cases_page",
-        "public.cases_feed",
+        "public.publications_index",
+        "public.publication_page",
+        "public.publications_feed",
     }
 )
 COMPRESSED_TYPES = frozenset(

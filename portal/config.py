@@ -67,11 +67,11 @@ class DefaultConfig:
     # How often `flask purge` runs (the systemd timer in the README runs it daily); the
     # admin page names the next run from the last one and warns when a run is missed.
     RETENTION_RUN_INTERVAL_HOURS = 24
-    # Published cases: per page of the public register (/kasus) and of /api/v1/cases;
+    # Publications: per page of the public register (/kasus) and of /api/v1/cases;
     # entries in the Atom feed (a newsroom polls it, so the newest are enough); and
     # resolved reports per page of the staff list of summaries still to write.
-    PUBLISHED_CASES_PAGE_SIZE = 20
-    PUBLISHED_CASES_FEED_SIZE = 50
+    PUBLICATIONS_PAGE_SIZE = 20
+    PUBLICATIONS_FEED_SIZE = 50
     PUBLICATION_CANDIDATES_PAGE_SIZE = 50
 
     # Sessions: a reporter's inbox closes after 15 idle minutes; staff after 30, and

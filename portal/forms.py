@@ -12,6 +12,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import Length
 
+from portal.rupiah import MAX_AMOUNT, parse_rupiah
+
 # WTForms raises these itself; listed here so extraction puts them in our catalogue.
 WTFORMS_MESSAGES = (
     _l("Not a valid choice."),
@@ -102,3 +104,63 @@ def strip_whitespace(value: Any) -> Any:
 def max_length(limit: int) -> Length:
     """A Length validator for at most `limit` characters, with the translated message."""
     return Length(max=limit, message=max_length_message())
+
+
+# --- Rupiah -----------------------------------------------------------------------------
+
+
+class RupiahField(wtforms.StringField):
+    """A text box for whole Rupiah, forgiving of how it is written; `data` is the int.
+
+    The one Rupiah input of the portal (the reporter's amount, a refund, a catalogue fee).
+    `data` is None when left blank; the typed text is kept to show back when refused.
+    Each form may word its messages; a refused amount gets exactly one.
+    """
+
+    def __init__(
+        self,
+        label: Any = None,
+        validators: Any = None,
+        *,
+        maximum: int = MAX_AMOUNT,
+        invalid: Any = None,
+        negative: Any = None,
+        too_large: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """A field refusing text that is no amount, negative amounts and ones above `maximum`."""
+        super().__init__(label, validators, **kwargs)
+        self.maximum = maximum
+        self.invalid = invalid or _l(
+            "Write the amount in Rupiah using digits, for example 150000 or 150rb."
+        )
+        self.negative = negative or _l("That amount is not plausible.")
+        self.too_large = too_large or _l("That amount is not plausible.")
+        self.raw_text = ""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse into `data`; keep the raw text for redisplay."""
+        self.raw_text = str(valuelist[0]) if valuelist else ""
+        self.data = None
+        try:
+            amount = parse_rupiah(self.raw_text)
+        except ValueError:
+            self.process_errors.append(self.invalid)
+            return
+        if amount is not None and amount < 0:
+            self.process_errors.append(self.negative)
+        elif amount is not None and amount > self.maximum:
+            self.process_errors.append(str(self.too_large) % {"max": self.maximum})
+        else:
+            self.data = amount
+
+    def _value(self) -> str:
+        """The typed text, or the amount as digits when none was typed."""
+        if self.raw_text:
+            return self.raw_text
+        return str(self.data) if self.data is not None else ""
+
+    def pre_validate(self, form: Any) -> None:
+        """Stop after a parse or range error, so one message explains the problem."""
+        if self.process_errors:
+            raise wtforms.validators.StopValidation()

@@ -8,38 +8,12 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from flask_babel import Babel, format_date, get_locale
-from flask_babel import lazy_gettext as _l
 
+from portal import labels
 from portal.models.base import today
 
 LOCALE_COOKIE = "lang"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-
-STATUS_LABELS = {
-    "received": _l("Received"),
-    "needs_info": _l("Waiting for the reporter"),
-    "verified": _l("Verified"),
-    "in_progress": _l("Being handled"),
-    "referred": _l("Referred"),
-    "resolved": _l("Resolved"),
-    "rejected": _l("Cannot be followed up"),
-}
-
-CHANNEL_LABELS = {
-    "web": _l("Website"),
-    "api": _l("App or gateway (API)"),
-    "walk_in": _l("Walk-in"),
-    "phone": _l("Phone"),
-    "sms": _l("SMS"),
-    "whatsapp": _l("WhatsApp"),
-}
-
-PRIORITY_LABELS = {
-    "low": _l("Low"),
-    "normal": _l("Normal"),
-    "high": _l("High"),
-    "urgent": _l("Urgent"),
-}
 
 
 def select_locale() -> str:
@@ -63,21 +37,6 @@ def current_locale() -> str:
     """The active language code, for `<html lang>`."""
     locale = get_locale()
     return locale.language if locale is not None else "id"
-
-
-def status_label(status: str) -> str:
-    """The translated name of a status id."""
-    return str(STATUS_LABELS.get(status, status))
-
-
-def channel_label(channel: str) -> str:
-    """The translated name of a channel id (web, walk_in, ...)."""
-    return str(CHANNEL_LABELS.get(channel, channel))
-
-
-def priority_label(priority: str) -> str:
-    """The translated name of a priority id."""
-    return str(PRIORITY_LABELS.get(priority, priority))
 
 
 def format_month(value: date | None) -> str:
@@ -111,9 +70,15 @@ def init_app(app: Flask, babel: Babel) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
         current_locale=current_locale,
-        status_label=status_label,
-        channel_label=channel_label,
-        priority_label=priority_label,
+        status_label=labels.status_label,
+        channel_label=labels.channel_label,
+        priority_label=labels.priority_label,
+        outcome_label=labels.outcome_label,
+        sanction_label=labels.sanction_label,
+        outside_body_label=labels.outside_body_label,
+        publication_state_label=labels.publication_state_label,
+        withdrawal_label=labels.withdrawal_label,
+        role_label=labels.role_label,
         format_date=format_date,
         format_month=format_month,
         format_rupiah=format_rupiah,

@@ -45,7 +45,7 @@ class Policy:
 
 
 EVERYONE = Policy(frozenset(IDENTITIES), None)
-REPORTER = Policy(frozenset({"reporter"}), "/inbox")
+REPORTER = Policy(frozenset({"reporter"}), "/kotak-masuk")
 STAFF = Policy(frozenset(STAFF_ROLES), "/inspectorate/login")
 HANDLERS = Policy(frozenset({"investigator", "admin"}), "/inspectorate/login")
 OVERSIGHT = Policy(frozenset({"auditor", "admin"}), "/inspectorate/login")
@@ -94,12 +94,12 @@ POLICIES: dict[str, Policy] = {
     "inspectorate.admin_api_keys": ADMIN,
     "inspectorate.admin_api_key_new": ADMIN,
     "inspectorate.admin_api_key_revoke": ADMIN,
-    "public.cases_index": EVERYONE,
-    "public.cases_page": EVERYONE,
-    "public.cases_feed": EVERYONE,
-    "api.cases_list": EVERYONE,
+    "public.publications_index": EVERYONE,
+    "public.publication_page": EVERYONE,
+    "public.publications_feed": EVERYONE,
+    "api.publications_list": EVERYONE,
     "inspectorate.publication_index": HANDLERS,
-    "inspectorate.publication_case": HANDLERS,
+    "inspectorate.publication_page": HANDLERS,
     "inspectorate.publication_save": HANDLERS,
     "inspectorate.publication_approve": HANDLERS,
     "inspectorate.publication_withdraw": HANDLERS,
@@ -130,6 +130,13 @@ POLICIES: dict[str, Policy] = {
     "inspectorate.case_duplicate": HANDLERS,
     "inspectorate.operator_form": HANDLERS,
     "inspectorate.queue": HANDLERS,
+    # Old public addresses (portal/moved.py): a 308 to the new one, for everyone.
+    "moved.kasus": EVERYONE,
+    "moved.kasus_feed": EVERYONE,
+    "moved.kasus_page": EVERYONE,
+    "moved.inbox": EVERYONE,
+    "moved.inbox_download": EVERYONE,
+    "moved.api_cases": EVERYONE,
 }
 
 

@@ -1411,7 +1411,9 @@ def test_document_is_structurally_valid_openapi_3_1():
                 assert isinstance(response["description"], str) and response["description"]
                 for media in response.get("content", {}).values():
                     assert "schema" in media
-    assert len(operation_ids) == len(set(operation_ids)) == 7
+    assert (
+        len(operation_ids) == len(set(operation_ids)) == 8
+    )  # listPublicationsMoved: the old /cases answering 308
 
 
 def _walk(node: Any, where: str = "#") -> Iterator[tuple[str, Any]]:
@@ -1544,7 +1546,7 @@ def _cases_with_one_published(app: Flask, client: FlaskClient) -> TestResponse:
     from tests.test_publication import publish_case
 
     publish_case(app)
-    return client.get(f"{API}/cases")
+    return client.get(f"{API}/publications")
 
 
 Scenario = Callable[[Flask, FlaskClient], TestResponse]
@@ -1592,10 +1594,17 @@ SCENARIOS: dict[tuple[str, str], tuple[str, Scenario]] = {
     ("listCatalog", "200"): ("plain", lambda app, c: c.get(f"{API}/catalog")),
     ("listCatalog", "429"): ("low-limits", lambda app, c: _twice(lambda: c.get(f"{API}/catalog"))),
     ("listCatalog", "default"): ("plain", lambda app, c: c.post(f"{API}/catalog", json={})),
-    ("listCases", "200"): ("plain", lambda app, c: _cases_with_one_published(app, c)),
-    ("listCases", "400"): ("plain", lambda app, c: c.get(f"{API}/cases?page=0")),
-    ("listCases", "429"): ("low-limits", lambda app, c: _twice(lambda: c.get(f"{API}/cases"))),
-    ("listCases", "default"): ("plain", lambda app, c: c.post(f"{API}/cases", json={})),
+    ("listPublications", "200"): ("plain", lambda app, c: _cases_with_one_published(app, c)),
+    ("listPublications", "400"): ("plain", lambda app, c: c.get(f"{API}/publications?page=0")),
+    ("listPublications", "429"): (
+        "low-limits",
+        lambda app, c: _twice(lambda: c.get(f"{API}/publications")),
+    ),
+    ("listPublications", "default"): (
+        "plain",
+        lambda app, c: c.post(f"{API}/publications", json={}),
+    ),
+    ("listPublicationsMoved", "308"): ("plain", lambda app, c: c.get(f"{API}/cases?page=2")),
     ("getStats", "200"): ("plain", lambda app, c: c.get(f"{API}/stats")),
     ("getStats", "400"): ("plain", lambda app, c: c.get(f"{API}/stats?period=2026-13")),
     ("getStats", "429"): ("low-limits", lambda app, c: _twice(lambda: c.get(f"{API}/stats"))),

@@ -107,7 +107,7 @@ def poll(client: FlaskClient, world: World, clock: Clock) -> None:
             rows = list(csv.DictReader(io.StringIO(csv_text)))
             # The dashboard renders the same cells; read it on every few polls (it is slow).
             html = (
-                client.get(f"/transparansi?period={period.key}").get_data(as_text=True)
+                client.get(f"/transparansi?periode={period.key}").get_data(as_text=True)
                 if len(world.polls) % 4 == 0
                 else ""
             )

@@ -44,9 +44,9 @@ def filed(app, client) -> list[str]:
         _RECEIPTS[code] = receipt
     reporter = sign_in_inbox(app, codes[0], _RECEIPTS[codes[0]])
     uploaded = reporter.post(
-        "/inbox/bukti",
+        "/kotak-masuk/bukti",
         data={
-            "csrf_token": csrf_token(reporter, "/inbox"),
+            "csrf_token": csrf_token(reporter, "/kotak-masuk"),
             "evidence": [(io.BytesIO(phone_jpeg()), "IMG_2.jpg")],
         },
         content_type="multipart/form-data",

@@ -45,7 +45,7 @@ def test_bench_smoke_prints_the_table_with_no_errors(tmp_path: Path) -> None:
         "floor: Argon2id + seal + insert",
         "GET /status/<code>",
         "POST /api/v1/reports",
-        "POST /inbox/masuk (receipt sign-in)",
+        "POST /kotak-masuk/masuk (receipt sign-in)",
         "staff queue, first page",
     ):
         assert name in rows

@@ -26,7 +26,7 @@ INTERNAL_NOTE = "INTERNALNOTE9b2c: the supervisor of counter 3 is a suspect."
 
 
 def case_url(code: str, action: str = "") -> str:
-    return f"/inspectorate/laporan/{code}" + (f"/{action}" if action else "")
+    return f"/inspectorate/reports/{code}" + (f"/{action}" if action else "")
 
 
 def act(browser, code: str, action: str, prefix: str, **fields: str):
@@ -73,8 +73,8 @@ def sign_in_inbox(app, code: str, receipt: str):
     """A reporter browser signed in to the inbox of `code`."""
     reporter = app.test_client()
     response = reporter.post(
-        "/inbox/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/inbox")},
+        "/kotak-masuk/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/kotak-masuk")},
     )
     assert response.status_code == 303
     return reporter
@@ -139,10 +139,10 @@ def test_contact_details_only_after_an_explicit_audited_post(app, filed, investi
     assert CONTACT not in investigator.get(case_url(code)).get_data(as_text=True)
     assert audit_entries(app, "report.contact_viewed") == []
     # Without the form's CSRF token nothing is shown.
-    refused = investigator.post(case_url(code, "kontak"), data={})
+    refused = investigator.post(case_url(code, "contact"), data={})
     assert refused.status_code == 400
     assert CONTACT not in refused.get_data(as_text=True)
-    shown = act(investigator, code, "kontak", "contact")
+    shown = act(investigator, code, "contact", "contact")
     assert shown.status_code == 200
     assert CONTACT in shown.get_data(as_text=True)
     entries = audit_entries(app, "report.contact_viewed")
@@ -160,9 +160,9 @@ def test_evidence_download_is_audited_and_another_reports_file_is_404(
     for report_code, report_receipt in ((code, receipt), (other_code, other_receipt)):
         reporter = sign_in_inbox(app, report_code, report_receipt)
         uploaded = reporter.post(
-            "/inbox/bukti",
+            "/kotak-masuk/bukti",
             data={
-                "csrf_token": csrf_token(reporter, "/inbox"),
+                "csrf_token": csrf_token(reporter, "/kotak-masuk"),
                 "evidence": [(io.BytesIO(phone_jpeg()), "IMG_20260101_me.jpg")],
             },
             content_type="multipart/form-data",
@@ -175,16 +175,16 @@ def test_evidence_download_is_audited_and_another_reports_file_is_404(
         }
         own_id, other_id = ids[load(app, code).id], ids[load(app, other_code).id]
     page = investigator.get(case_url(code)).get_data(as_text=True)
-    assert f"/bukti/{own_id}" in page and f"/bukti/{other_id}" not in page
-    download = investigator.get(case_url(code, f"bukti/{own_id}"))
+    assert f"/evidence/{own_id}" in page and f"/evidence/{other_id}" not in page
+    download = investigator.get(case_url(code, f"evidence/{own_id}"))
     assert download.status_code == 200
     assert download.data[:2] == b"\xff\xd8"  # a JPEG, decrypted
     assert "attachment" in download.headers["Content-Disposition"]
     assert "IMG_20260101" not in download.headers["Content-Disposition"]
     entries = audit_entries(app, "evidence.downloaded")
     assert [(entry.target, entry.detail) for entry in entries] == [(code, f"attachment={own_id}")]
-    assert investigator.get(case_url(code, f"bukti/{other_id}")).status_code == 404
-    assert investigator.get(case_url(code, "bukti/999999")).status_code == 404
+    assert investigator.get(case_url(code, f"evidence/{other_id}")).status_code == 404
+    assert investigator.get(case_url(code, "evidence/999999")).status_code == 404
     assert len(audit_entries(app, "evidence.downloaded")) == 1
 
 
@@ -206,7 +206,7 @@ def test_public_note_reaches_status_page_api_and_inbox_never_the_internal_one(
     assert api.get_json()["status"] == "verified"
     assert PUBLIC_NOTE in [step["note"] for step in api.get_json()["timeline"]]
     assert INTERNAL_NOTE not in api.get_data(as_text=True)
-    inbox = sign_in_inbox(app, code, receipt).get("/inbox").get_data(as_text=True)
+    inbox = sign_in_inbox(app, code, receipt).get("/kotak-masuk").get_data(as_text=True)
     assert PUBLIC_NOTE in inbox and INTERNAL_NOTE not in inbox
 
     # Staff read both, the internal note marked as such.
@@ -263,9 +263,9 @@ ILLEGAL = [
     ((), "status", "status", {"status": "in_progress"}),
     ((), "status", "status", {"status": "received"}),
     (("verified", "rejected"), "status", "status", {"status": "needs_info"}),
-    ((), "rujukan", "refer", {"body": "kpk", "reference": "R-1"}),
-    (("verified",), "hasil", "outcome", {"outcome": "proven", "sanction": "none"}),
-    (("verified", "in_progress"), "duplikat", "duplicate", {"original": "SRG-ZZZZ-ZZZZ-ZZ"}),
+    ((), "referral", "refer", {"body": "kpk", "reference": "R-1"}),
+    (("verified",), "outcome", "outcome", {"outcome": "proven", "sanction": "none"}),
+    (("verified", "in_progress"), "duplicate", "duplicate", {"original": "SRG-ZZZZ-ZZZZ-ZZ"}),
 ]
 
 
@@ -274,7 +274,7 @@ def test_illegal_transitions_are_refused_and_change_nothing(app, client, investi
     for setup, action, prefix, fields in ILLEGAL:
         code, _ = submit_report(client)
         move_to(investigator, code, *setup)
-        if action == "duplikat":
+        if action == "duplicate":
             fields = {"original": original}
         before, steps = load(app, code), history(app, code)
         audited = len(audit_entries(app, "report.status_changed"))
@@ -363,14 +363,14 @@ def test_assign_to_a_handler_or_nobody_and_never_to_an_auditor(app, filed, inves
             member.email: member.id
             for member in db.session.scalars(db.select(Staff).where(Staff.email.like("%@%")))
         }
-    response = act(investigator, code, "penugasan", "assign", assignee=str(ids[colleague.email]))
+    response = act(investigator, code, "assignment", "assign", assignee=str(ids[colleague.email]))
     assert response.status_code == 303
     assert load(app, code).assignee_id == ids[colleague.email]
     assert colleague.email in investigator.get(case_url(code)).get_data(as_text=True)
-    refused = act(investigator, code, "penugasan", "assign", assignee=str(ids[auditor.email]))
+    refused = act(investigator, code, "assignment", "assign", assignee=str(ids[auditor.email]))
     assert refused.status_code == 400
     assert load(app, code).assignee_id == ids[colleague.email]
-    assert act(investigator, code, "penugasan", "assign", assignee="").status_code == 303
+    assert act(investigator, code, "assignment", "assign", assignee="").status_code == 303
     assert load(app, code).assignee_id is None
     details = [entry.detail for entry in audit_entries(app, "report.assigned")]
     assert details == [f"assignee={colleague.email}", "assignee=-"]
@@ -388,16 +388,16 @@ def test_disabled_member_cannot_be_assigned(app, filed, investigator):
         # The service refuses too, not only the form's list of choices.
         with pytest.raises(cases.NotAssignable):
             cases.assign(report=cases.find_for_update(code), actor=admin, assignee_id=member_id)
-    response = act(investigator, code, "penugasan", "assign", assignee=str(member_id))
+    response = act(investigator, code, "assignment", "assign", assignee=str(member_id))
     assert response.status_code == 400
     assert load(app, code).assignee_id is None
 
 
 def test_set_priority(app, filed, investigator):
     code, _ = filed
-    assert act(investigator, code, "prioritas", "priority", priority="urgent").status_code == 303
+    assert act(investigator, code, "priority", "priority", priority="urgent").status_code == 303
     assert load(app, code).priority == "urgent"
-    assert act(investigator, code, "prioritas", "priority", priority="asap").status_code == 400
+    assert act(investigator, code, "priority", "priority", priority="asap").status_code == 400
     assert load(app, code).priority == "urgent"
     details = [entry.detail for entry in audit_entries(app, "report.priority_set")]
     assert details == ["from=normal to=urgent"]
@@ -409,7 +409,7 @@ def test_refer_then_resolve_then_reopen(app, client, filed, investigator):
     referred = act(
         investigator,
         code,
-        "rujukan",
+        "referral",
         "refer",
         body="ombudsman_banten",
         reference="  0123/LM/VI/2026 ",
@@ -433,7 +433,7 @@ def test_refer_then_resolve_then_reopen(app, client, filed, investigator):
     resolved = act(
         investigator,
         code,
-        "hasil",
+        "outcome",
         "outcome",
         outcome="proven",
         sanction="written_warning",
@@ -464,12 +464,12 @@ def test_refer_then_resolve_then_reopen(app, client, filed, investigator):
 def test_outcome_needs_a_public_note_and_not_proven_has_no_sanction(app, filed, investigator):
     code, _ = filed
     move_to(investigator, code, "verified", "in_progress")
-    no_note = act(investigator, code, "hasil", "outcome", outcome="proven", sanction="none")
+    no_note = act(investigator, code, "outcome", "outcome", outcome="proven", sanction="none")
     assert no_note.status_code == 400
     inconsistent = act(
         investigator,
         code,
-        "hasil",
+        "outcome",
         "outcome",
         outcome="not_proven",
         sanction="dismissal",
@@ -490,7 +490,7 @@ def test_link_as_duplicate_rejects_without_revealing_the_other_code(
     page = investigator.get(case_url(duplicate)).get_data(as_text=True)
     default_note = re.search(r'id="duplicate-public_note"[^>]*>([^<]+)<', page).group(1).strip()
     response = act(
-        investigator, duplicate, "duplikat", "duplicate", original=typed, public_note=default_note
+        investigator, duplicate, "duplicate", "duplicate", original=typed, public_note=default_note
     )
     assert response.status_code == 303, response.get_data(as_text=True)
     report = load(app, duplicate)
@@ -499,7 +499,7 @@ def test_link_as_duplicate_rejects_without_revealing_the_other_code(
     for public in (
         client.get(f"/status/{duplicate}").get_data(as_text=True),
         client.get(f"/api/v1/reports/{duplicate}").get_data(as_text=True),
-        sign_in_inbox(app, duplicate, dup_receipt).get("/inbox").get_data(as_text=True),
+        sign_in_inbox(app, duplicate, dup_receipt).get("/kotak-masuk").get_data(as_text=True),
     ):
         assert "same matter as another report" in public
         assert original not in public
@@ -515,7 +515,7 @@ def test_duplicate_link_refusals(app, client, filed, investigator):
     original, _ = filed
     third, _ = submit_report(client)
     note = "Ditangani bersama laporan lain."
-    linked = act(investigator, third, "duplikat", "duplicate", original=original, public_note=note)
+    linked = act(investigator, third, "duplicate", "duplicate", original=original, public_note=note)
     assert linked.status_code == 303
     duplicate, _ = submit_report(client)
     refusals = [
@@ -529,7 +529,7 @@ def test_duplicate_link_refusals(app, client, filed, investigator):
         response = act(
             investigator,
             duplicate,
-            "duplikat",
+            "duplicate",
             "duplicate",
             original=target,
             public_note=public_note,
@@ -544,15 +544,15 @@ def test_duplicate_link_refusals(app, client, filed, investigator):
 def test_reply_reaches_the_reporters_inbox_and_is_audited(app, filed, investigator):
     code, receipt = filed
     body = "MSGMARK31: which day did this happen?"
-    response = act(investigator, code, "pesan", "reply", body=body)
+    response = act(investigator, code, "messages", "reply", body=body)
     assert response.status_code == 303
     assert response.headers["Location"].endswith("#messages")
-    inbox = sign_in_inbox(app, code, receipt).get("/inbox").get_data(as_text=True)
+    inbox = sign_in_inbox(app, code, receipt).get("/kotak-masuk").get_data(as_text=True)
     assert body in inbox
     assert body in investigator.get(case_url(code)).get_data(as_text=True)
     entries = audit_entries(app, "message.sent")
     assert [(entry.target, entry.detail) for entry in entries] == [(code, "")]
-    assert act(investigator, code, "pesan", "reply", body="").status_code == 400
+    assert act(investigator, code, "messages", "reply", body="").status_code == 400
     assert len(audit_entries(app, "message.sent")) == 1
     assert b"MSGMARK31" not in instance_bytes(app)
 

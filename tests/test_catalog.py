@@ -153,7 +153,7 @@ def test_report_links_open_the_form_pre_filled(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "GRATIS" in html and "UU 24/2013 Pasal 79A" in html
-    link = re.search(r'href="(/lapor\?layanan=kia&amp;unit=keliling)"', html)
+    link = re.search(r'href="(/lapor\?layanan=kia&amp;tempat=keliling)"', html)
     assert link
     form_html = client.get(unescape(link.group(1))).get_data(as_text=True)
     assert '<option selected value="kia">' in form_html
@@ -348,7 +348,7 @@ def test_admin_edits_a_unit_and_adds_one(app, client, staff_client):
     new |= {"kind": "kelurahan", "position": "30", "active": True}
     assert post_edit(admin, f"{ADMIN}/units/new", as_form(new)).status_code == 303
     assert [e.target for e in audit_entries(app, "catalog.unit_created")] == ["kel_unyur"]
-    assert '<option selected value="kel_unyur">' in client.get("/lapor?unit=kel_unyur").get_data(
+    assert '<option selected value="kel_unyur">' in client.get("/lapor?tempat=kel_unyur").get_data(
         as_text=True
     )
 

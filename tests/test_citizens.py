@@ -24,13 +24,13 @@ def test_form_offers_catalogue_and_safety_advice(client):
 
 
 def test_form_prefills_service_and_unit_from_links(client):
-    page = client.get("/lapor?layanan=akta_kelahiran&unit=mpp").get_data(as_text=True)
+    page = client.get("/lapor?layanan=akta_kelahiran&tempat=mpp").get_data(as_text=True)
     assert re.search(
         r'<option selected value="akta_kelahiran">|value="akta_kelahiran" selected', page
     )
     assert re.search(r'<option selected value="mpp">|value="mpp" selected', page)
     # Unknown codes are ignored, not an error.
-    assert client.get("/lapor?layanan=nope&unit=nope").status_code == 200
+    assert client.get("/lapor?layanan=nope&tempat=nope").status_code == 200
 
 
 def test_review_shows_public_facts_and_hints_before_anything_is_stored(app, client):

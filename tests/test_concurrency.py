@@ -162,19 +162,19 @@ def test_busy_api_answers_503_with_retry_after_and_writes_nothing(app: Flask, cl
 
 
 def test_busy_pages_are_translated_503s(app: Flask, client: Any) -> None:
-    token = _csrf(client.get("/inbox").get_data(as_text=True))
+    token = _csrf(client.get("/kotak-masuk").get_data(as_text=True))
     form = {"code": "SRG-7K3Q-9XMD-2P", "receipt": "1234-5678-9012-3456-7890", "csrf_token": token}
     with _hold_every_slot(app):
-        indonesian = client.post("/inbox/masuk", data=form)
+        indonesian = client.post("/kotak-masuk/masuk", data=form)
         client.set_cookie("lang", "en")
-        english = client.post("/inbox/masuk", data=form)
+        english = client.post("/kotak-masuk/masuk", data=form)
     assert indonesian.status_code == 503
     assert indonesian.headers["Retry-After"] == "1"
     assert "Portal sedang sibuk" in indonesian.get_data(as_text=True)
     assert english.status_code == 503
     assert "The portal is busy" in english.get_data(as_text=True)
     # The unknown tracking code was not counted as a failed attempt either.
-    assert client.post("/inbox/masuk", data=form).status_code == 401
+    assert client.post("/kotak-masuk/masuk", data=form).status_code == 401
 
 
 def test_busy_staff_sign_in_is_503_and_leaves_no_trace(app: Flask, client: Any) -> None:
@@ -511,12 +511,12 @@ def test_concurrent_submissions_and_sign_ins_all_answer(
     # 16 inbox sign-ins at once, each with its own browser and CSRF token.
     codes = list(filed.items())[:16]
     browsers = [Browser(portal.base) for _ in codes]
-    tokens = [_csrf(browser.send("GET", "/inbox").body) for browser in browsers]
+    tokens = [_csrf(browser.send("GET", "/kotak-masuk").body) for browser in browsers]
     started = time.monotonic()
     answers = _all_at_once(
         [
             (lambda b=b, c=c, r=r, t=t: b.send(
-                "POST", "/inbox/masuk", form={"code": c, "receipt": r, "csrf_token": t}
+                "POST", "/kotak-masuk/masuk", form={"code": c, "receipt": r, "csrf_token": t}
             ))
             for b, (c, (r, _n)), t in zip(browsers, codes, tokens, strict=True)
         ]
@@ -525,7 +525,7 @@ def test_concurrent_submissions_and_sign_ins_all_answer(
                     "total_s": round(time.monotonic() - started, 2)})  # fmt: skip
     for browser, answer, (code, _) in zip(browsers, answers, codes, strict=True):
         if answer.status == 303:
-            inbox = browser.send("GET", "/inbox")
+            inbox = browser.send("GET", "/kotak-masuk")
             assert inbox.status == 200 and code in inbox.body
 
     # 8 staff sign-ins at once (password + TOTP), one member each: a code works once.

@@ -536,9 +536,9 @@ def _check_pages(base: str, *, onion: str, public_base: str) -> None:
     assert status.header("Onion-Location") == f"{onion}/status/{code}"
     api = fetch(base, f"/api/v1/reports/{code}")
     assert api.status == 200 and json.loads(api.text)["status"] == "received"
-    feed = fetch(base, "/kasus/feed.atom")
+    feed = fetch(base, "/publikasi/feed.atom")
     assert feed.status == 200
-    assert f'href="{public_base}/kasus/feed.atom"' in feed.text
+    assert f'href="{public_base}/publikasi/feed.atom"' in feed.text
 
 
 @pytest.mark.parametrize("server", ["gunicorn-postgresql-text-key", "flask-run-sqlite-hex-key"])

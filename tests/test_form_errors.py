@@ -62,4 +62,4 @@ def test_a_reloaded_receipt_page_says_what_to_do(client):
     assert again.status_code == 409
     html = again.get_data(as_text=True)
     assert "was not filed a second time" in html
-    assert 'href="/inbox"' in html and 'href="/status"' in html and 'href="/lapor"' in html
+    assert 'href="/kotak-masuk"' in html and 'href="/status"' in html and 'href="/lapor"' in html

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from portal.extensions import db
-from portal.models import PublishedCase
+from portal.models import Publication
 from portal.services import four_eyes, staff
 from tests.conftest import admin_account, make_staff, staff_login, submit_report
 from tests.test_admin import _ONE_TIME, STAFF_PAGE, add_member, enrol, in_english, member_row, post
@@ -46,7 +46,7 @@ def test_an_account_the_admin_created_cannot_approve_the_admins_summary(app, rog
     assert save(browser, code, summary=ROGUE_TEXT).status_code == 303
     puppet = signed_in(app, sock)
     page = puppet.get(page_url(code)).get_data(as_text=True)
-    assert 'id="not-independent"' in page and "/setujui" not in page
+    assert 'id="not-independent"' in page and "/approve" not in page
     refused = approve(puppet, code)
     assert refused.status_code == 403
     assert "one person could hold both" in refused.get_data(as_text=True)
@@ -145,7 +145,7 @@ def test_resetting_another_admins_password_needs_a_second_admin(app, rogue):
 
 def test_with_one_admin_the_pages_say_four_eyes_cannot_be_enforced(app, rogue):
     browser, _ = rogue
-    for url in (STAFF_PAGE, "/inspectorate/publikasi"):
+    for url in (STAFF_PAGE, "/inspectorate/publications"):
         assert 'id="four-eyes-warning"' in browser.get(url).get_data(as_text=True)
     # An admin the admin made through the web is no second pair of eyes either.
     add_member(browser, "helper@inspektorat.example", "admin")
@@ -162,5 +162,5 @@ def test_staff_add_from_the_shell_needs_the_recovery_key(app, runner):
     assert done.exit_code == 0, done.output
     assert re.search(r"One-time password, shown once: \S+", done.output)
     with app.app_context():
-        assert db.session.scalar(db.select(db.func.count()).select_from(PublishedCase)) == 0
+        assert db.session.scalar(db.select(db.func.count()).select_from(Publication)) == 0
         assert four_eyes.enforceable()

@@ -42,9 +42,12 @@ SKIPPED_ACTIONS = re.compile(r"logout|keluar|/revoke$")
 MAY_CHANGE = {"audit_entry", "portal_session", "stats_cell", "stats_refresh", "stats_snapshot"}
 QUERY_NAMES = (
     "period",
+    "periode",
     "next",
     "layanan",
+    "tempat",
     "unit",
+    "halaman",
     "status",
     "category",
     "service",
@@ -208,9 +211,9 @@ def _world(app: Flask) -> list[Visitor]:
     )
     assert review.status_code == 200
     reporter = app.test_client()
-    token = csrf_token(reporter, "/inbox")
+    token = csrf_token(reporter, "/kotak-masuk")
     signed = reporter.post(
-        "/inbox/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
+        "/kotak-masuk/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
     )
     assert signed.status_code == 303
     admin = app.test_client()
@@ -224,7 +227,7 @@ def _world(app: Flask) -> list[Visitor]:
     ]
     citizen_pages = [p for p in static_pages if not p.startswith(("/inspectorate", "/api"))]
     staff_pages = [p for p in static_pages if p.startswith("/inspectorate")]
-    case = f"/inspectorate/laporan/{code}"
+    case = f"/inspectorate/reports/{code}"
     return [
         Visitor(
             "citizen",
@@ -232,7 +235,7 @@ def _world(app: Flask) -> list[Visitor]:
             [*citizen_pages, f"/status/{code}", "/layanan/ktp_el"],
             [("/lapor", _read(review))],
         ),
-        Visitor("reporter", reporter, ["/inbox"]),
+        Visitor("reporter", reporter, ["/kotak-masuk"]),
         # Before the admin, whose fuzzed staff forms may reset or disable this member.
         Visitor("investigator", investigator, [*staff_pages, case]),
         Visitor("admin", admin, staff_pages),
@@ -320,10 +323,10 @@ def test_every_form_survives_hostile_values(app):
         "citizen post /lapor/kirim",
         "citizen post /status",
         "citizen get /transparansi",
-        "reporter post /inbox/pesan",
-        "reporter post /inbox/bukti",
+        "reporter post /kotak-masuk/pesan",
+        "reporter post /kotak-masuk/bukti",
         "investigator post /inspectorate/operator",
-        "investigator post /inspectorate/laporan/",
+        "investigator post /inspectorate/reports/",
         "admin get /inspectorate/audit",
         "admin post /inspectorate/admin/",
     ):
@@ -358,10 +361,10 @@ def test_path_segments_survive_hostile_values(app):
     templates = [
         (client, "/status/{}"),
         (client, "/layanan/{}"),
-        (client, "/kasus/{}"),
+        (client, "/publikasi/{}"),
         (client, "/bahasa/{}"),
         (client, "/api/v1/reports/{}"),
-        (admin, "/inspectorate/laporan/{}"),
+        (admin, "/inspectorate/reports/{}"),
         (admin, "/inspectorate/admin/catalog/services/{}"),
         (admin, "/inspectorate/admin/catalog/units/{}"),
         (client, "/layanan/poster/{}"),

@@ -11,9 +11,9 @@ WRONG_RECEIPT = "0000-1111-2222-3333-4444"
 
 def sign_in(client: FlaskClient, code: str, receipt: str, address: str):
     """The inbox sign-in form, from `address`."""
-    token = csrf_token(client, "/inbox")
+    token = csrf_token(client, "/kotak-masuk")
     return client.post(
-        "/inbox/masuk",
+        "/kotak-masuk/masuk",
         data={"code": code, "receipt": receipt, "csrf_token": token},
         environ_base={"REMOTE_ADDR": address},
     )

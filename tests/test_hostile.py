@@ -103,15 +103,15 @@ def test_periods_of_year_zero_are_invalid_not_a_crash(client, period):
 def test_ids_beyond_bigint_are_404(app, client, staff_client, file_report):
     code, receipt = file_report()
     inbox = app.test_client()
-    token = csrf_token(inbox, "/inbox")
+    token = csrf_token(inbox, "/kotak-masuk")
     signed = inbox.post(
-        "/inbox/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
+        "/kotak-masuk/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
     )
     assert signed.status_code == 303
-    assert inbox.get(f"/inbox/bukti/{HUGE_ID}").status_code == 404
-    assert inbox.get(f"/inbox/bukti/{10**30}").status_code == 404
+    assert inbox.get(f"/kotak-masuk/bukti/{HUGE_ID}").status_code == 404
+    assert inbox.get(f"/kotak-masuk/bukti/{10**30}").status_code == 404
     investigator = staff_client("investigator")
-    assert investigator.get(f"/inspectorate/laporan/{code}/bukti/{HUGE_ID}").status_code == 404
+    assert investigator.get(f"/inspectorate/reports/{code}/evidence/{HUGE_ID}").status_code == 404
     admin = staff_client("admin")
     token = csrf_token(admin, "/inspectorate/admin/staff")
     for action in ("disable", "role", "reset"):
@@ -283,9 +283,9 @@ def test_free_text_of_only_invisible_characters_is_empty(app, client, text):
 def test_nul_and_bidi_overrides_are_removed_from_kept_text(app, client, file_report):
     code, receipt = file_report(promised="KTP\x00-el \u202ecepat\u202c", contact="\x00wa 0812")
     inbox = app.test_client()
-    token = csrf_token(inbox, "/inbox")
-    inbox.post("/inbox/masuk", data={"code": code, "receipt": receipt, "csrf_token": token})
-    page = inbox.get("/inbox").get_data(as_text=True)
+    token = csrf_token(inbox, "/kotak-masuk")
+    inbox.post("/kotak-masuk/masuk", data={"code": code, "receipt": receipt, "csrf_token": token})
+    page = inbox.get("/kotak-masuk").get_data(as_text=True)
     assert "KTP-el cepat" in page
     assert "\x00" not in page and "\u202e" not in page
 

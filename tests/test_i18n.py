@@ -17,7 +17,8 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.i18n import LOCALE_COOKIE, status_label
+from portal.i18n import LOCALE_COOKIE
+from portal.labels import status_label
 from tests.conftest import submit_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +123,7 @@ def html_lang(page: str) -> str:
 
 
 # File downloads, not pages (and behind a reporter session).
-NOT_PAGES = {"citizens.inbox_download", "public.cases_feed"}
+NOT_PAGES = {"citizens.inbox_download", "public.publications_feed"}
 
 
 def _published_case(app: Flask) -> str:
@@ -140,7 +141,7 @@ def page_urls(app: Flask, tracking_code: str, lang: str) -> list[str]:
         "public.status_page": {"code": tracking_code},
         # The switch redirects to a page; keep the language the test is checking.
         "public.switch_language": {"lang": lang},
-        "public.cases_page": {"public_id": _published_case(app)},
+        "public.publication_page": {"public_id": _published_case(app)},
         "public.catalog_service": {"service_code": "ktp_el"},
         "public.poster": {"unit_code": "mpp"},
     }

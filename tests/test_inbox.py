@@ -24,9 +24,9 @@ REPLY_MARKER = "REPLYMARKER9c1d the officer was at counter 3"
 
 def sign_in(client, code: str, receipt: str, address: str = "198.51.100.1"):
     """POST the sign-in form from a given client address."""
-    token = csrf_token(client, "/inbox")
+    token = csrf_token(client, "/kotak-masuk")
     return client.post(
-        "/inbox/masuk",
+        "/kotak-masuk/masuk",
         data={"code": code, "receipt": receipt, "csrf_token": token},
         environ_base={"REMOTE_ADDR": address},
     )
@@ -35,10 +35,10 @@ def sign_in(client, code: str, receipt: str, address: str = "198.51.100.1"):
 def upload(client, *files: tuple[bytes, str]):
     """POST evidence files to the signed-in inbox."""
     data = {
-        "csrf_token": csrf_token(client, "/inbox"),
+        "csrf_token": csrf_token(client, "/kotak-masuk"),
         "evidence": [(io.BytesIO(content), name) for content, name in files],
     }
-    return client.post("/inbox/bukti", data=data, content_type="multipart/form-data")
+    return client.post("/kotak-masuk/bukti", data=data, content_type="multipart/form-data")
 
 
 def attachments(app) -> list[Attachment]:
@@ -83,7 +83,7 @@ def signed_in(app, report_a):
 
 
 def test_sign_in_opens_the_report_as_filed(signed_in, report_a):
-    page = signed_in.get("/inbox")
+    page = signed_in.get("/kotak-masuk")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert report_a[0] in text
@@ -101,7 +101,7 @@ def test_session_cookie_is_a_random_token_scoped_to_the_inbox(app, client, repor
     assert cookie.startswith("lp_inbox=")
     assert "HttpOnly" in cookie
     assert "SameSite=Strict" in cookie
-    assert "Path=/inbox" in cookie
+    assert "Path=/kotak-masuk" in cookie
     token = cookie.split(";")[0].split("=", 1)[1]
     assert len(token) >= 40
     assert report_a[1].replace("-", "") not in token
@@ -163,7 +163,7 @@ def test_expired_sessions_give_no_access(app, signed_in, field):
         row = db.session.scalars(db.select(PortalSession)).one()
         setattr(row, field, utcnow() - timedelta(minutes=limit))
         db.session.commit()
-    response = signed_in.get("/inbox")
+    response = signed_in.get("/kotak-masuk")
     assert VALID_FORM["chronology"] not in response.get_data(as_text=True)
     assert 'name="receipt"' in response.get_data(as_text=True)
     with app.app_context():
@@ -189,15 +189,17 @@ def test_activity_keeps_the_session_alive(app, signed_in):
         row = db.session.scalars(db.select(PortalSession)).one()
         row.last_seen_at = utcnow() - timedelta(minutes=14)
         db.session.commit()
-    assert VALID_FORM["chronology"] in signed_in.get("/inbox").get_data(as_text=True)
+    assert VALID_FORM["chronology"] in signed_in.get("/kotak-masuk").get_data(as_text=True)
     with app.app_context():
         row = db.session.scalars(db.select(PortalSession)).one()
         assert utcnow() - row.last_seen_at < timedelta(minutes=1)
 
 
 def test_logout_ends_the_session_everywhere(app, signed_in):
-    token = signed_in.get_cookie("lp_inbox", path="/inbox").value
-    response = signed_in.post("/inbox/keluar", data={"csrf_token": csrf_token(signed_in, "/inbox")})
+    token = signed_in.get_cookie("lp_inbox", path="/kotak-masuk").value
+    response = signed_in.post(
+        "/kotak-masuk/keluar", data={"csrf_token": csrf_token(signed_in, "/kotak-masuk")}
+    )
     assert response.status_code == 200
     assert response.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
     assert "lp_inbox=;" in response.headers["Set-Cookie"]
@@ -206,24 +208,24 @@ def test_logout_ends_the_session_everywhere(app, signed_in):
         assert db.session.scalar(db.select(db.func.count(PortalSession.id))) == 0
     # Replaying the old cookie after logout opens nothing.
     replay = app.test_client()
-    replay.set_cookie("lp_inbox", token, path="/inbox")
-    assert VALID_FORM["chronology"] not in replay.get("/inbox").get_data(as_text=True)
-    assert replay.get("/inbox/bukti/1").status_code == 303
+    replay.set_cookie("lp_inbox", token, path="/kotak-masuk")
+    assert VALID_FORM["chronology"] not in replay.get("/kotak-masuk").get_data(as_text=True)
+    assert replay.get("/kotak-masuk/bukti/1").status_code == 303
 
 
 def test_tampered_cookie_gives_no_access(app, signed_in):
-    token = signed_in.get_cookie("lp_inbox", path="/inbox").value
+    token = signed_in.get_cookie("lp_inbox", path="/kotak-masuk").value
     for forged in (token[:-1] + ("A" if token[-1] != "A" else "B"), "", "x" * 500):
         browser = app.test_client()
-        browser.set_cookie("lp_inbox", forged, path="/inbox")
-        assert VALID_FORM["chronology"] not in browser.get("/inbox").get_data(as_text=True)
+        browser.set_cookie("lp_inbox", forged, path="/kotak-masuk")
+        assert VALID_FORM["chronology"] not in browser.get("/kotak-masuk").get_data(as_text=True)
 
 
 def test_a_new_sign_in_replaces_the_old_session(app, client, report_a):
     sign_in(client, *report_a)
-    first = client.get_cookie("lp_inbox", path="/inbox").value
+    first = client.get_cookie("lp_inbox", path="/kotak-masuk").value
     sign_in(client, *report_a)
-    second = client.get_cookie("lp_inbox", path="/inbox").value
+    second = client.get_cookie("lp_inbox", path="/kotak-masuk").value
     assert first != second
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(PortalSession.id))) == 1
@@ -233,10 +235,12 @@ def test_a_new_sign_in_replaces_the_old_session(app, client, report_a):
 
 
 def test_reply_is_shown_and_stored_encrypted(app, signed_in, report_a):
-    token = csrf_token(signed_in, "/inbox")
-    response = signed_in.post("/inbox/pesan", data={"body": REPLY_MARKER, "csrf_token": token})
+    token = csrf_token(signed_in, "/kotak-masuk")
+    response = signed_in.post(
+        "/kotak-masuk/pesan", data={"body": REPLY_MARKER, "csrf_token": token}
+    )
     assert response.status_code == 303
-    page = signed_in.get("/inbox").get_data(as_text=True)
+    page = signed_in.get("/kotak-masuk").get_data(as_text=True)
     assert REPLY_MARKER in page
     with app.app_context():
         report = reports.find(report_a[0])
@@ -245,7 +249,7 @@ def test_reply_is_shown_and_stored_encrypted(app, signed_in, report_a):
             inbox.post_message(
                 report=report, data_key=key, author=Side.INSPECTORATE, body="Di loket berapa?"
             )
-    page = signed_in.get("/inbox").get_data(as_text=True)
+    page = signed_in.get("/kotak-masuk").get_data(as_text=True)
     assert page.index(REPLY_MARKER) < page.index("Di loket berapa?")  # newest last
     assert "Inspektorat" in page
     assert b"REPLYMARKER" not in raw_database(app)
@@ -253,8 +257,8 @@ def test_reply_is_shown_and_stored_encrypted(app, signed_in, report_a):
 
 @pytest.mark.parametrize("body", ["", "   ", "x" * 5001])
 def test_bad_reply_is_refused(app, signed_in, body):
-    token = csrf_token(signed_in, "/inbox")
-    response = signed_in.post("/inbox/pesan", data={"body": body, "csrf_token": token})
+    token = csrf_token(signed_in, "/kotak-masuk")
+    response = signed_in.post("/kotak-masuk/pesan", data={"body": body, "csrf_token": token})
     assert response.status_code == 400
     assert 'class="errors"' in response.get_data(as_text=True)
     with app.app_context():
@@ -284,8 +288,8 @@ def test_evidence_loses_its_metadata_before_it_is_stored(app, signed_in, report_
 
 def test_download_is_an_attachment_of_a_safe_type(app, signed_in):
     upload(signed_in, (phone_jpeg(), "a.jpg"), (b"catatan: loket 3\n", "catatan.txt"))
-    page = signed_in.get("/inbox").get_data(as_text=True)
-    links = re.findall(r'href="(/inbox/bukti/\d+)"', page)
+    page = signed_in.get("/kotak-masuk").get_data(as_text=True)
+    links = re.findall(r'href="(/kotak-masuk/bukti/\d+)"', page)
     assert len(links) == 2
     photo = signed_in.get(links[0])
     assert photo.status_code == 200
@@ -377,18 +381,18 @@ def test_reporter_a_cannot_touch_report_b(app, client, signed_in, report_a):
     [b_file] = [row for row in attachments(app)]
     # Sign-out last, so every other route is tried with a live session.
     inbox_rules = sorted(
-        (r for r in app.url_map.iter_rules() if r.rule.startswith("/inbox")),
+        (r for r in app.url_map.iter_rules() if r.rule.startswith("/kotak-masuk")),
         key=lambda rule: rule.endpoint == "citizens.inbox_logout",
     )
     assert len(inbox_rules) >= 6
     for rule in inbox_rules:
         url = rule.rule.replace("<id:attachment_id>", str(b_file.id))
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
-            data = {"csrf_token": csrf_token(signed_in, "/inbox"), "body": "pesan dari A"}
+            data = {"csrf_token": csrf_token(signed_in, "/kotak-masuk"), "body": "pesan dari A"}
             response = signed_in.get(url) if method == "GET" else signed_in.post(url, data=data)
             assert b"Laporan B" not in response.data, url
             assert response.status_code in (200, 303, 400, 404), (url, response.status_code)
-            if url.startswith("/inbox/bukti/"):
+            if url.startswith("/kotak-masuk/bukti/"):
                 assert response.status_code == 404
     # B's report gained nothing from A's session.
     with app.app_context():
@@ -399,8 +403,8 @@ def test_reporter_a_cannot_touch_report_b(app, client, signed_in, report_a):
 
 
 def test_inbox_page_in_english(signed_in):
-    signed_in.get("/bahasa/en?next=/inbox")
-    page = signed_in.get("/inbox").get_data(as_text=True)
+    signed_in.get("/bahasa/en?next=/kotak-masuk")
+    page = signed_in.get("/kotak-masuk").get_data(as_text=True)
     assert '<html lang="en">' in page
     assert "Messages" in page
     assert "Add evidence" in page

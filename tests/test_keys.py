@@ -107,7 +107,7 @@ def test_after_disable_and_rotate_the_departed_members_password_opens_nothing_ne
     assert bytes.fromhex(pin.read_text().strip()) == crypto.public_key_of(new_key)
     browser = app.test_client()
     assert staff_login(app, browser, staying).status_code == 303
-    assert browser.get(f"/inspectorate/laporan/{after_code}").status_code == 200
+    assert browser.get(f"/inspectorate/reports/{after_code}").status_code == 200
 
 
 def test_onboarding_needs_nobodys_password_and_each_member_has_own_pair(app):
@@ -148,7 +148,7 @@ def test_a_pre_key_pair_member_migrates_at_sign_in(app, client):
         member = db.session.scalars(db.select(Staff).where(Staff.email == account.email)).one()
         assert member.wrapped_private_key is None and member.public_key is not None
         assert staff.unlock(member, account.password)[0] == private_key
-    assert browser.get(f"/inspectorate/laporan/{code}").status_code == 200
+    assert browser.get(f"/inspectorate/reports/{code}").status_code == 200
 
 
 def test_a_pre_rotation_instance_rotates_first_from_the_shell(app, client, runner):

@@ -198,14 +198,14 @@ def test_two_servers_serve_one_portal(portal: Portal) -> None:
 
     # The reporter's inbox session started on one server goes on on the other.
     reporter = Browser()
-    token = reporter.csrf(a, "/inbox")
+    token = reporter.csrf(a, "/kotak-masuk")
     status, _ = reporter.open(
-        a, "/inbox/masuk", {"code": code, "receipt": receipt, "csrf_token": token}
+        a, "/kotak-masuk/masuk", {"code": code, "receipt": receipt, "csrf_token": token}
     )
     assert status == 303
-    status, inbox = reporter.open(b, "/inbox")
+    status, inbox = reporter.open(b, "/kotak-masuk")
     assert status == 200 and code in inbox
-    assert 'action="/inbox/pesan"' in inbox  # the signed-in inbox, not its sign-in form
+    assert 'action="/kotak-masuk/pesan"' in inbox  # the signed-in inbox, not its sign-in form
 
     # A staff session started on one server goes on on the other.
     staff = Browser()

@@ -99,13 +99,15 @@ def test_the_receipt_page_leaves_no_cookie_that_says_a_report_was_filed(app, cli
 
 def test_inbox_sign_out_leaves_no_cookie_and_no_row(app, client):
     code, receipt, _mark, _ = file_through_the_form(client)
-    token = csrf_token(client, "/inbox")
+    token = csrf_token(client, "/kotak-masuk")
     signed = client.post(
-        "/inbox/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
+        "/kotak-masuk/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
     )
     assert signed.status_code == 303
     assert "lp_inbox" in cookies(client)
-    out = client.post("/inbox/keluar", data={"csrf_token": csrf_token(client, "/inbox")})
+    out = client.post(
+        "/kotak-masuk/keluar", data={"csrf_token": csrf_token(client, "/kotak-masuk")}
+    )
     assert out.status_code in (200, 303)
     assert "lp_inbox" not in cookies(client)
     assert_no_trail(client, code, receipt)
@@ -115,8 +117,8 @@ def test_inbox_sign_out_leaves_no_cookie_and_no_row(app, client):
 
 def test_expired_sessions_are_swept_by_the_timer_command(app, client, runner):
     code, receipt, _mark, _ = file_through_the_form(client)
-    token = csrf_token(client, "/inbox")
-    client.post("/inbox/masuk", data={"code": code, "receipt": receipt, "csrf_token": token})
+    token = csrf_token(client, "/kotak-masuk")
+    client.post("/kotak-masuk/masuk", data={"code": code, "receipt": receipt, "csrf_token": token})
     with app.app_context():
         assert len(db.session.scalars(db.select(PortalSession)).all()) == 1
     later = datetime.now(UTC) + timedelta(days=2)
@@ -130,7 +132,7 @@ def test_expired_sessions_are_swept_by_the_timer_command(app, client, runner):
             assert db.session.scalars(db.select(PortalSession)).all() == []
             assert db.session.scalars(db.select(UsedSubmission)).all() == []
     # The browser's old cookie opens nothing now: the row that held its key is gone.
-    page = client.get("/inbox").get_data(as_text=True)
+    page = client.get("/kotak-masuk").get_data(as_text=True)
     assert 'name="receipt"' in page  # the sign-in form, not the inbox
 
 
@@ -160,9 +162,9 @@ def test_a_later_copy_of_the_server_cannot_map_limiter_keys_back(app, client):
     start = datetime.now(UTC)
     with moved_clock(lambda: start):
         for _ in range(3):
-            token = csrf_token(client, "/inbox")
+            token = csrf_token(client, "/kotak-masuk")
             client.post(
-                "/inbox/masuk",
+                "/kotak-masuk/masuk",
                 data={"code": code, "receipt": "1111-2222-3333-4444-5555", "csrf_token": token},
                 environ_base={"REMOTE_ADDR": address},
             )
@@ -180,9 +182,9 @@ def test_a_later_copy_of_the_server_cannot_map_limiter_keys_back(app, client):
         assert not any(digest in key for key in stored for digest in computable)
         # The counter still locks the code, across a rotation too.
         with moved_clock(lambda: start + timedelta(seconds=3601)):
-            token = csrf_token(client, "/inbox")
+            token = csrf_token(client, "/kotak-masuk")
             locked = client.post(
-                "/inbox/masuk",
+                "/kotak-masuk/masuk",
                 data={"code": code, "receipt": "1111-2222-3333-4444-5555", "csrf_token": token},
                 environ_base={"REMOTE_ADDR": address},
             )

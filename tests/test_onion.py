@@ -39,11 +39,11 @@ def test_tor_users_share_a_larger_wrong_receipt_budget_per_code(app, file_report
     browser = app.test_client()
 
     def sign_in(value: str, base: str) -> int:
-        page = browser.get("/inbox", base_url=base).get_data(as_text=True)
+        page = browser.get("/kotak-masuk", base_url=base).get_data(as_text=True)
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
         assert token
         data = {"code": code, "receipt": value, "csrf_token": token.group(1)}
-        response = browser.post("/inbox/masuk", data=data, base_url=base, environ_base=LOCAL)
+        response = browser.post("/kotak-masuk/masuk", data=data, base_url=base, environ_base=LOCAL)
         return response.status_code
 
     wrong = "0000-1111-2222-3333-4444"

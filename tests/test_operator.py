@@ -140,8 +140,8 @@ def test_operator_files_with_the_channel_and_shows_the_receipt_once(app, operato
     # The reporter signs in to the inbox with what they were handed.
     reporter = app.test_client()
     signed = reporter.post(
-        "/inbox/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/inbox")},
+        "/kotak-masuk/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/kotak-masuk")},
     )
     # The operator saw that receipt: the first sign-in replaces it with one only the
     # reporter sees, and the operator's stops working.
@@ -149,12 +149,16 @@ def test_operator_files_with_the_channel_and_shows_the_receipt_once(app, operato
     page = signed.get_data(as_text=True)
     new = _RECEIPT.search(page).group(1)
     assert new != receipt
-    assert CHRONOLOGY in reporter.get("/inbox").get_data(as_text=True)
+    assert CHRONOLOGY in reporter.get("/kotak-masuk").get_data(as_text=True)
     for old_or_new, expected in ((receipt, 401), (new, 303)):
         browser = app.test_client()
         response = browser.post(
-            "/inbox/masuk",
-            data={"code": code, "receipt": old_or_new, "csrf_token": csrf_token(browser, "/inbox")},
+            "/kotak-masuk/masuk",
+            data={
+                "code": code,
+                "receipt": old_or_new,
+                "csrf_token": csrf_token(browser, "/kotak-masuk"),
+            },
         )
         assert response.status_code == expected
 
@@ -183,14 +187,14 @@ def test_someone_who_signs_in_first_with_the_operators_receipt_locks_the_reporte
     code, receipt = _CODE.search(text).group(1), _RECEIPT.search(text).group(1)
     snoop = app.test_client()
     first = snoop.post(
-        "/inbox/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(snoop, "/inbox")},
+        "/kotak-masuk/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(snoop, "/kotak-masuk")},
     )
     assert first.status_code == 200  # a new receipt: the snoop now holds the inbox...
     reporter = app.test_client()
     refused = reporter.post(
-        "/inbox/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/inbox")},
+        "/kotak-masuk/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/kotak-masuk")},
     )
     # ...and the reporter, whose receipt no longer works, knows someone used it.
     assert refused.status_code == 401
@@ -199,30 +203,40 @@ def test_someone_who_signs_in_first_with_the_operators_receipt_locks_the_reporte
 def test_a_reporter_can_replace_the_receipt_any_time(app, client):
     code, receipt = submit_report(client)
     signed = client.post(
-        "/inbox/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(client, "/inbox")},
+        "/kotak-masuk/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(client, "/kotak-masuk")},
     )
     assert signed.status_code == 303  # filed online: nobody else saw it, nothing forced
     other = app.test_client()
     assert (
         other.post(
-            "/inbox/masuk",
-            data={"code": code, "receipt": receipt, "csrf_token": csrf_token(other, "/inbox")},
+            "/kotak-masuk/masuk",
+            data={
+                "code": code,
+                "receipt": receipt,
+                "csrf_token": csrf_token(other, "/kotak-masuk"),
+            },
         ).status_code
         == 303
     )
-    replaced = client.post("/inbox/tanda-terima", data={"csrf_token": csrf_token(client, "/inbox")})
+    replaced = client.post(
+        "/kotak-masuk/tanda-terima", data={"csrf_token": csrf_token(client, "/kotak-masuk")}
+    )
     assert replaced.status_code == 200
     new = _RECEIPT.search(replaced.get_data(as_text=True)).group(1)
     assert new != receipt
     # The other browser is signed out; the old receipt is refused; the new one works.
-    assert 'name="receipt"' in other.get("/inbox").get_data(as_text=True)
-    assert "/inbox/keluar" in client.get("/inbox").get_data(as_text=True)
+    assert 'name="receipt"' in other.get("/kotak-masuk").get_data(as_text=True)
+    assert "/kotak-masuk/keluar" in client.get("/kotak-masuk").get_data(as_text=True)
     for old_or_new, expected in ((receipt, 401), (new, 303)):
         browser = app.test_client()
         response = browser.post(
-            "/inbox/masuk",
-            data={"code": code, "receipt": old_or_new, "csrf_token": csrf_token(browser, "/inbox")},
+            "/kotak-masuk/masuk",
+            data={
+                "code": code,
+                "receipt": old_or_new,
+                "csrf_token": csrf_token(browser, "/kotak-masuk"),
+            },
         )
         assert response.status_code == expected
 

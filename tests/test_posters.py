@@ -44,25 +44,25 @@ def test_poster_qr_opens_the_form_with_that_unit_chosen(client):
     response = client.get(f"{POSTERS}/mpp")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    url = f"{PUBLIC}/lapor?unit=mpp"
+    url = f"{PUBLIC}/lapor?tempat=mpp"
     # The QR code is the SVG segno draws for exactly that URL, drawn on the server.
     source = qr_source(html)
     assert source.startswith("data:image/svg+xml")
     assert source == segno.make_qr(url, error="m").svg_data_uri(omitsize=True)
     # People without a QR reader can type the address printed beside it.
     assert f'href="{url}"' in html
-    assert ">lapor.serangkota.go.id/lapor?unit=mpp<" in html
+    assert ">lapor.serangkota.go.id/lapor?tempat=mpp<" in html
     # And that address opens the report form with the place chosen.
-    form = client.get("/lapor?unit=mpp").get_data(as_text=True)
+    form = client.get("/lapor?tempat=mpp").get_data(as_text=True)
     assert '<option selected value="mpp">' in form
 
 
 @pytest.mark.parametrize("app_config", [{"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id/"}])
 def test_poster_uses_the_configured_public_address(client):
     html = client.get(f"{POSTERS}/kec_taktakan").get_data(as_text=True)
-    url = "https://lapor.serangkota.go.id/lapor?unit=kec_taktakan"
+    url = "https://lapor.serangkota.go.id/lapor?tempat=kec_taktakan"
     assert qr_source(html) == segno.make_qr(url, error="m").svg_data_uri(omitsize=True)
-    assert ">lapor.serangkota.go.id/lapor?unit=kec_taktakan<" in html
+    assert ">lapor.serangkota.go.id/lapor?tempat=kec_taktakan<" in html
 
 
 def test_public_address_must_be_http(tmp_path):

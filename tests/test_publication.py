@@ -1,4 +1,4 @@
-"""Published cases: four eyes, never public before approval, withdrawal, feed and API."""
+"""Publications: four eyes, never public before approval, withdrawal, feed and API."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.extensions import db
-from portal.models import AuditEntry, Outcome, PublishedCase, Status
+from portal.models import AuditEntry, Outcome, Publication, Status
 from portal.models.base import today as local_today
 from portal.services import cases as cases_service
 from portal.services import publication
@@ -26,7 +26,7 @@ RFC3339_MONTH_START = re.compile(r"^[0-9]{4}-[0-9]{2}-01T00:00:00Z$")
 ISO_DAY = re.compile(r"\b20[0-9]{2}-[01][0-9]-[0-3][0-9]\b")
 TITLE = "Calo KTP-el di MPP dihentikan"
 SUMMARY = "Petugas terbukti menerima uang dari calo.\nUang pelapor dikembalikan."
-PUBLIC_URLS = ("/kasus", "/kasus/feed.atom", "/api/v1/cases")
+PUBLIC_URLS = ("/publikasi", "/publikasi/feed.atom", "/api/v1/publications")
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def publish_case(app: Flask, *, title: str = TITLE) -> str:
 
 def page_url(code: str, action: str = "") -> str:
     """The staff page of a report's summary, or one of its actions."""
-    return f"/inspectorate/publikasi/{code}" + (f"/{action}" if action else "")
+    return f"/inspectorate/publications/{code}" + (f"/{action}" if action else "")
 
 
 def save(browser: FlaskClient, code: str, title: str = TITLE, summary: str = SUMMARY):
@@ -114,18 +114,18 @@ def approve(browser: FlaskClient, code: str, revision: int | None = None):
     shown = re.search(r'name="revision" value="([0-9]+)"', page)
     token = csrf_token(browser, page_url(code))
     value = str(revision) if revision is not None else (shown.group(1) if shown else "1")
-    return browser.post(page_url(code, "setujui"), data={"csrf_token": token, "revision": value})
+    return browser.post(page_url(code, "approve"), data={"csrf_token": token, "revision": value})
 
 
 def withdraw(browser: FlaskClient, code: str, reason: str = "inaccurate", note: str = ""):
     """Post the withdrawal form."""
     token = csrf_token(browser, page_url(code))
     return browser.post(
-        page_url(code, "tarik"), data={"csrf_token": token, "reason": reason, "note": note}
+        page_url(code, "withdraw"), data={"csrf_token": token, "reason": reason, "note": note}
     )
 
 
-def case_row(app: Flask, code: str) -> PublishedCase | None:
+def case_row(app: Flask, code: str) -> Publication | None:
     """The summary row of a report (detached copy of its fields)."""
     with app.app_context():
         report = reports_service.find(code)
@@ -154,7 +154,7 @@ def english(client: FlaskClient) -> FlaskClient:
 
 def feed_entries(client: FlaskClient) -> list[ET.Element]:
     """The entries of the Atom feed, parsed as a newsroom would."""
-    response = client.get("/kasus/feed.atom")
+    response = client.get("/publikasi/feed.atom")
     assert response.status_code == 200
     root = ET.fromstring(response.data)  # noqa: S314 - our own feed
     return root.findall(f"{ATOM}entry")
@@ -162,15 +162,15 @@ def feed_entries(client: FlaskClient) -> list[ET.Element]:
 
 def api_ids(client: FlaskClient) -> list[str]:
     """The ids the JSON API lists on its first page."""
-    response = client.get("/api/v1/cases")
+    response = client.get("/api/v1/publications")
     assert response.status_code == 200
-    return [case["id"] for case in response.get_json()["cases"]]
+    return [case["id"] for case in response.get_json()["publications"]]
 
 
 def public_everywhere(client: FlaskClient, public_id: str, title: str = TITLE) -> bool:
     """Whether the case is on the register, its own page, the feed and the API."""
-    listed = title in client.get("/kasus").get_data(as_text=True)
-    own_page = client.get(f"/kasus/{public_id}").status_code == 200
+    listed = title in client.get("/publikasi").get_data(as_text=True)
+    own_page = client.get(f"/publikasi/{public_id}").status_code == 200
     in_feed = any(
         entry.findtext(f"{ATOM}id") == f"urn:uuid:{public_id}" for entry in feed_entries(client)
     )
@@ -214,7 +214,7 @@ def test_the_author_cannot_approve_their_own_summary(app, client, resolved, memb
     assert "you cannot approve it" in refused.get_data(as_text=True)
     page = author.get(page_url(resolved)).get_data(as_text=True)
     assert "Another staff member must read and approve it" in page
-    assert 'action="/inspectorate/publikasi/' + resolved + '/setujui"' not in page
+    assert 'action="/inspectorate/publications/' + resolved + '/approve"' not in page
 
     after = case_row(app, resolved)
     assert after.state == "awaiting_approval" and after.approver_id is None
@@ -227,12 +227,12 @@ def test_an_unapproved_summary_is_never_public(app, client, resolved, members):
     save(author, resolved)
     draft = case_row(app, resolved)
     assert not public_everywhere(client, draft.public_id)
-    assert client.get(f"/kasus/{draft.public_id}").status_code == 404
+    assert client.get(f"/publikasi/{draft.public_id}").status_code == 404
     for url in PUBLIC_URLS:
         assert TITLE not in client.get(url).get_data(as_text=True)
     # The service's own view agrees: nothing public.
     with app.app_context():
-        assert publication.public_page(page=1, per_page=10).cases == []
+        assert publication.public_page(page=1, per_page=10).publications == []
 
 
 def test_approval_by_a_second_member_publishes_on_page_feed_and_api(app, client, resolved, members):
@@ -243,7 +243,7 @@ def test_approval_by_a_second_member_publishes_on_page_feed_and_api(app, client,
 
     assert public_everywhere(client, draft.public_id)
     english(client)
-    page = client.get(f"/kasus/{draft.public_id}").get_data(as_text=True)
+    page = client.get(f"/publikasi/{draft.public_id}").get_data(as_text=True)
     for fact in ("Proven", "Written warning", "Rp160.000", "Illegal levy", TITLE):
         assert fact in page, fact
     assert "Uang pelapor dikembalikan." in page
@@ -262,13 +262,13 @@ def test_public_outputs_never_show_the_tracking_code_or_a_day(app, client, resol
         report = reports_service.find(resolved)
         days = {report.received_on.isoformat(), report.closed_on.isoformat()}
     outputs = [client.get(url).get_data(as_text=True) for url in PUBLIC_URLS]
-    outputs.append(client.get(f"/kasus/{public_id}").get_data(as_text=True))
+    outputs.append(client.get(f"/publikasi/{public_id}").get_data(as_text=True))
     for text in outputs:
         assert resolved not in text
         assert resolved.split("-", 1)[1] not in text
         assert not days & set(ISO_DAY.findall(text)), ISO_DAY.findall(text)
         assert not {day for day in ISO_DAY.findall(text) if not day.endswith("-01")}
-    case = client.get("/api/v1/cases").get_json()["cases"][0]
+    case = client.get("/api/v1/publications").get_json()["publications"][0]
     assert case["refund_rupiah"] == 160_000  # 155,555 rounded to two significant digits
     assert re.fullmatch(r"[0-9]{4}-[0-9]{2}", case["incident_month"])
     assert re.fullmatch(r"[0-9]{4}-[0-9]{2}", case["resolved_month"])
@@ -315,7 +315,7 @@ def test_withdrawal_removes_the_case_everywhere_and_is_audited(app, client, reso
     response = withdraw(remover, resolved, reason="identifies_someone", note="Menyebut loket 3")
     assert response.status_code == 303
     assert not public_everywhere(client, public_id)
-    assert client.get(f"/kasus/{public_id}").status_code == 404
+    assert client.get(f"/publikasi/{public_id}").status_code == 404
     assert case_row(app, resolved).state == "withdrawn"
 
     action, _, detail = audit_actions(app, resolved)[-1]
@@ -347,7 +347,7 @@ def test_editing_an_approved_summary_unpublishes_it_until_reapproved(
     # The first author may approve the second's edit: two people read this version.
     assert approve(first, resolved).status_code == 303
     assert public_everywhere(client, public_id, title="Judul baru")
-    assert TITLE not in client.get("/kasus").get_data(as_text=True)
+    assert TITLE not in client.get("/publikasi").get_data(as_text=True)
     # Same Atom entry id across the edit, so readers update instead of duplicating.
     assert [entry.findtext(f"{ATOM}id") for entry in feed_entries(client)] == [
         f"urn:uuid:{public_id}"
@@ -426,7 +426,7 @@ def test_reopening_or_a_new_outcome_hides_the_case_until_reapproved(app, client,
     save(author, resolved, summary="Laporan tidak terbukti setelah pemeriksaan.")
     assert approve(approver, resolved).status_code == 303
     assert public_everywhere(client, public_id)
-    case = client.get("/api/v1/cases").get_json()["cases"][0]
+    case = client.get("/api/v1/publications").get_json()["publications"][0]
     assert (case["outcome"], case["sanction"], case["refund_rupiah"]) == ("not_proven", None, None)
 
 
@@ -449,7 +449,7 @@ def test_approval_is_refused_when_the_facts_changed_since_the_text(app, client, 
             public_note="selesai lagi",
         )
     refused = english(approver).post(
-        page_url(resolved, "setujui"),
+        page_url(resolved, "approve"),
         data={"csrf_token": csrf_token(approver, page_url(resolved)), "revision": "1"},
     )
     assert refused.status_code == 409
@@ -475,7 +475,7 @@ def test_the_overview_lists_reports_to_write_and_summaries_to_approve_and_warns(
     app, client, resolved, members
 ):
     author, other = english(members()), members()
-    overview = author.get("/inspectorate/publikasi").get_data(as_text=True)
+    overview = author.get("/inspectorate/publications").get_data(as_text=True)
     assert page_url(resolved) in overview
     # The writing page warns what must never be written.
     page = author.get(page_url(resolved)).get_data(as_text=True)
@@ -483,13 +483,15 @@ def test_the_overview_lists_reports_to_write_and_summaries_to_approve_and_warns(
     for words in ("No names of officers, reporters", "No dates finer than the month"):
         assert words in page
     save(author, resolved)
-    mine = author.get("/inspectorate/publikasi").get_data(as_text=True)
+    mine = author.get("/inspectorate/publications").get_data(as_text=True)
     assert "another member must approve" in mine
-    assert "another member must approve" not in english(other).get("/inspectorate/publikasi").text
+    assert (
+        "another member must approve" not in english(other).get("/inspectorate/publications").text
+    )
     # Typing a code (forgivingly) opens its page.
-    typed = author.get("/inspectorate/publikasi", query_string={"code": resolved.lower()})
+    typed = author.get("/inspectorate/publications", query_string={"code": resolved.lower()})
     assert typed.status_code == 303 and typed.headers["Location"].endswith(page_url(resolved))
-    assert author.get("/inspectorate/publikasi?code=nope").status_code == 404
+    assert author.get("/inspectorate/publications?code=nope").status_code == 404
 
 
 # --- access -------------------------------------------------------------------------------
@@ -498,8 +500,8 @@ def test_the_overview_lists_reports_to_write_and_summaries_to_approve_and_warns(
 def test_auditors_are_refused_and_visitors_sent_to_sign_in(app, client, resolved, members):
     auditor = members("auditor")
     anonymous = app.test_client()
-    gets = ["/inspectorate/publikasi", page_url(resolved)]
-    posts = [page_url(resolved), page_url(resolved, "setujui"), page_url(resolved, "tarik")]
+    gets = ["/inspectorate/publications", page_url(resolved)]
+    posts = [page_url(resolved), page_url(resolved, "approve"), page_url(resolved, "withdraw")]
     token = csrf_token(auditor, "/inspectorate/")
     for url in gets:
         assert auditor.get(url).status_code == 403
@@ -512,8 +514,8 @@ def test_auditors_are_refused_and_visitors_sent_to_sign_in(app, client, resolved
         assert sent.status_code in (303, 400)  # no CSRF token: refused before anything
     assert case_row(app, resolved) is None
     menu = members().get("/inspectorate/").get_data(as_text=True)
-    assert 'href="/inspectorate/publikasi"' in menu
-    assert 'href="/inspectorate/publikasi"' not in auditor.get("/inspectorate/").text
+    assert 'href="/inspectorate/publications"' in menu
+    assert 'href="/inspectorate/publications"' not in auditor.get("/inspectorate/").text
 
 
 # --- feed and API -------------------------------------------------------------------------
@@ -521,7 +523,7 @@ def test_auditors_are_refused_and_visitors_sent_to_sign_in(app, client, resolved
 
 def test_the_atom_feed_is_valid_atom_1_0(app, client):
     public_id = publish_case(app, title='Calo <b>"cepat"</b> & loket')
-    response = client.get("/kasus/feed.atom")
+    response = client.get("/publikasi/feed.atom")
     assert response.mimetype == "application/atom+xml"
     root = ET.fromstring(response.data)  # noqa: S314 - our own feed
     assert root.tag == f"{ATOM}feed"
@@ -531,7 +533,9 @@ def test_the_atom_feed_is_valid_atom_1_0(app, client):
     assert RFC3339_MONTH_START.match(root.findtext(f"{ATOM}updated") or "")
     assert root.find(f"{ATOM}author/{ATOM}name") is not None
     links = {link.get("rel"): link.get("href") for link in root.findall(f"{ATOM}link")}
-    assert links["self"].endswith("/kasus/feed.atom") and links["alternate"].endswith("/kasus")
+    assert links["self"].endswith("/publikasi/feed.atom") and links["alternate"].endswith(
+        "/publikasi"
+    )
 
     (entry,) = root.findall(f"{ATOM}entry")
     assert entry.findtext(f"{ATOM}id") == f"urn:uuid:{public_id}"
@@ -539,7 +543,7 @@ def test_the_atom_feed_is_valid_atom_1_0(app, client):
     updated = entry.findtext(f"{ATOM}updated") or ""
     assert RFC3339_MONTH_START.match(updated)
     assert updated.startswith(local_today().strftime("%Y-%m"))
-    assert entry.find(f"{ATOM}link").get("href").endswith(f"/kasus/{public_id}")
+    assert entry.find(f"{ATOM}link").get("href").endswith(f"/publikasi/{public_id}")
     assert entry.findtext(f"{ATOM}summary") == SUMMARY
     content = entry.find(f"{ATOM}content")
     # The content is the summary's sanitised HTML (portal/sanitize.py), escaped in the XML.
@@ -549,35 +553,39 @@ def test_the_atom_feed_is_valid_atom_1_0(app, client):
     )
     assert entry.find(f"{ATOM}category").get("term") == "pungli"
     # The same feed id every time: readers must not see a new feed.
-    again = ET.fromstring(client.get("/kasus/feed.atom").data)  # noqa: S314
+    again = ET.fromstring(client.get("/publikasi/feed.atom").data)  # noqa: S314
     assert again.findtext(f"{ATOM}id") == feed_id
 
 
 def test_an_empty_register_is_still_valid_and_unknown_cases_are_404(client):
-    root = ET.fromstring(client.get("/kasus/feed.atom").data)  # noqa: S314
+    root = ET.fromstring(client.get("/publikasi/feed.atom").data)  # noqa: S314
     assert root.findall(f"{ATOM}entry") == []
     assert RFC3339_MONTH_START.match(root.findtext(f"{ATOM}updated") or "")
-    assert client.get("/kasus").status_code == 200
-    assert client.get("/api/v1/cases").get_json() == {"cases": [], "page": 1, "next_page": None}
-    assert client.get("/kasus/0b5f7f0e-4d3c-4a8e-9a59-2f1c7c6a9e11").status_code == 404
-    assert client.get("/kasus/1").status_code == 404
+    assert client.get("/publikasi").status_code == 200
+    assert client.get("/api/v1/publications").get_json() == {
+        "publications": [],
+        "page": 1,
+        "next_page": None,
+    }
+    assert client.get("/publikasi/0b5f7f0e-4d3c-4a8e-9a59-2f1c7c6a9e11").status_code == 404
+    assert client.get("/publikasi/1").status_code == 404
 
 
-@pytest.mark.parametrize("app_config", [{"PUBLISHED_CASES_PAGE_SIZE": 1}])
+@pytest.mark.parametrize("app_config", [{"PUBLICATIONS_PAGE_SIZE": 1}])
 def test_register_and_api_page_newest_approval_first(app, client):
     older = publish_case(app, title="Kasus pertama")
     newer = publish_case(app, title="Kasus kedua")
-    first = client.get("/api/v1/cases").get_json()
-    assert [case["id"] for case in first["cases"]] == [newer]
+    first = client.get("/api/v1/publications").get_json()
+    assert [case["id"] for case in first["publications"]] == [newer]
     assert first["next_page"] == 2
-    second = client.get("/api/v1/cases?page=2").get_json()
-    assert [case["id"] for case in second["cases"]] == [older]
+    second = client.get("/api/v1/publications?page=2").get_json()
+    assert [case["id"] for case in second["publications"]] == [older]
     assert second["next_page"] is None
-    html = client.get("/kasus").get_data(as_text=True)
+    html = client.get("/publikasi").get_data(as_text=True)
     assert "Kasus kedua" in html and "Kasus pertama" not in html
-    assert 'href="/kasus?page=2"' in html
-    assert "Kasus pertama" in client.get("/kasus?page=2").get_data(as_text=True)
-    assert client.get("/kasus?page=3").status_code == 404
-    assert client.get("/kasus?page=zero").status_code == 404
-    bad = client.get("/api/v1/cases?page=0")
+    assert 'href="/publikasi?halaman=2"' in html
+    assert "Kasus pertama" in client.get("/publikasi?halaman=2").get_data(as_text=True)
+    assert client.get("/publikasi?halaman=3").status_code == 404
+    assert client.get("/publikasi?halaman=zero").status_code == 404
+    bad = client.get("/api/v1/publications?page=0")
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_page"

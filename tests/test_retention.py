@@ -53,9 +53,9 @@ def closed_report_with_everything(app, client, staff_client) -> tuple[str, str, 
     code, receipt = submit_report(client, chronology=CHRONOLOGY, contact="0812 RETAIN")
     reporter = sign_in_inbox(app, code, receipt)
     uploaded = reporter.post(
-        "/inbox/bukti",
+        "/kotak-masuk/bukti",
         data={
-            "csrf_token": csrf_token(reporter, "/inbox"),
+            "csrf_token": csrf_token(reporter, "/kotak-masuk"),
             "evidence": [(io.BytesIO(phone_jpeg()), "IMG_1.jpg")],
         },
         content_type="multipart/form-data",
@@ -63,7 +63,7 @@ def closed_report_with_everything(app, client, staff_client) -> tuple[str, str, 
     assert uploaded.status_code in (200, 303)
     investigator = staff_client("investigator")
     english(investigator)
-    assert act(investigator, code, "pesan", "reply", body=REPLY).status_code == 303
+    assert act(investigator, code, "messages", "reply", body=REPLY).status_code == 303
     response = change_status(investigator, code, "rejected", internal=NOTE)
     assert response.status_code == 303, response.get_data(as_text=True)
     return code, receipt, investigator
@@ -115,8 +115,8 @@ def test_purge_shreds_closed_reports_past_retention_and_keeps_statistics(app, cl
     # Nobody opens it any more: not the receipt, not the inspectorate.
     reporter = app.test_client()
     signed = reporter.post(
-        "/inbox/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/inbox")},
+        "/kotak-masuk/masuk",
+        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/kotak-masuk")},
     )
     assert signed.status_code != 303
     case = investigator.get(case_url(code))

@@ -405,7 +405,7 @@ def test_requests_do_not_read_the_reports_table(app, client):
             f"{API}/stats",
             f"{API}/stats.csv?period=2026-Q3",
             "/transparansi",
-            "/transparansi?period=2026",
+            "/transparansi?periode=2026",
         ):
             assert client.get(url).status_code == 200
     finally:

@@ -260,9 +260,9 @@ def test_no_public_output_has_a_day_or_a_tracking_code(app, client):
 @many
 def test_a_bad_period_is_refused_with_400(client):
     for bad in ("2026-13", "2026-Q5", "Q1", "20266", "1999", "2999", "<script>", "2026-03"):
-        response = client.get(f"/transparansi?period={bad}")
+        response = client.get(f"/transparansi?periode={bad}")
         assert response.status_code == 400, bad
-        text = english(client).get(f"/transparansi?period={bad}").get_data(as_text=True)
+        text = english(client).get(f"/transparansi?periode={bad}").get_data(as_text=True)
         assert "period-errors" in text and "<script>" not in text
         for url in (f"{API}/stats?period={bad}", f"{API}/stats.csv?period={bad}"):
             response = client.get(url)

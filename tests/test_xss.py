@@ -171,17 +171,19 @@ def poisoned(app, staff_client):
     }
     code, receipt = submit_report(citizen, **fields)
     reporter = app.test_client()
-    token = csrf_token(reporter, "/inbox")
-    reporter.post("/inbox/masuk", data={"code": code, "receipt": receipt, "csrf_token": token})
-    token = csrf_token(reporter, "/inbox")
-    reporter.post("/inbox/pesan", data={"csrf_token": token, "body": ALL})
+    token = csrf_token(reporter, "/kotak-masuk")
+    reporter.post(
+        "/kotak-masuk/masuk", data={"code": code, "receipt": receipt, "csrf_token": token}
+    )
+    token = csrf_token(reporter, "/kotak-masuk")
+    reporter.post("/kotak-masuk/pesan", data={"csrf_token": token, "body": ALL})
     evidence = (
         io.BytesIO(b"Bukti: calo di loket 3"),
         "%22><img src=x onerror=alert(" + MARK + ")>.txt",
     )  # as browsers send "
     sent = reporter.post(
-        "/inbox/bukti",
-        data={"csrf_token": csrf_token(reporter, "/inbox"), "evidence": [evidence]},
+        "/kotak-masuk/bukti",
+        data={"csrf_token": csrf_token(reporter, "/kotak-masuk"), "evidence": [evidence]},
         content_type="multipart/form-data",
     )
     assert sent.status_code == 303
@@ -211,17 +213,17 @@ def test_every_view_and_export_keeps_the_corpus_inert(app, poisoned, staff_clien
     )
     anonymous = app.test_client()
     html_views = [
-        (reporter, "/inbox"),
-        (admin, f"/inspectorate/laporan/{code}"),
+        (reporter, "/kotak-masuk"),
+        (admin, f"/inspectorate/reports/{code}"),
         (admin, "/inspectorate/queue"),
         (admin, "/inspectorate/audit"),
-        (admin, "/inspectorate/publikasi"),
-        (admin, f"/inspectorate/publikasi/{code}"),
+        (admin, "/inspectorate/publications"),
+        (admin, f"/inspectorate/publications/{code}"),
         (admin, "/inspectorate/admin/catalog"),
         (admin, "/inspectorate/operator"),
         (anonymous, f"/status/{code}"),
-        (anonymous, "/kasus"),
-        (anonymous, f"/kasus/{public_id}"),
+        (anonymous, "/publikasi"),
+        (anonymous, f"/publikasi/{public_id}"),
         (anonymous, "/layanan"),
         (anonymous, "/layanan/ktp_el"),
         (anonymous, "/layanan/poster"),
@@ -239,8 +241,10 @@ def test_every_view_and_export_keeps_the_corpus_inert(app, poisoned, staff_clien
         assert_inert(page, url)
     assert shown > 50  # the corpus did reach the pages, as text
     # The contact details, behind their audited button.
-    token = csrf_token(admin, f"/inspectorate/laporan/{code}")
-    contact = admin.post(f"/inspectorate/laporan/{code}/kontak", data={"contact-csrf_token": token})
+    token = csrf_token(admin, f"/inspectorate/reports/{code}")
+    contact = admin.post(
+        f"/inspectorate/reports/{code}/contact", data={"contact-csrf_token": token}
+    )
     assert contact.status_code == 200
     assert_inert(contact.get_data(as_text=True), "contact")
     # CSV exports: text for a spreadsheet, never formulas.
@@ -248,7 +252,7 @@ def test_every_view_and_export_keeps_the_corpus_inert(app, poisoned, staff_clien
         assert_csv_inert(admin.get(url).get_data(as_text=True), url)
     assert_csv_inert(anonymous.get("/api/v1/stats.csv").get_data(as_text=True), "stats.csv")
     # The Atom feed: well-formed XML whose HTML content is inert once a reader renders it.
-    feed = ET.fromstring(anonymous.get("/kasus/feed.atom").data)  # noqa: S314 - our own feed
+    feed = ET.fromstring(anonymous.get("/publikasi/feed.atom").data)  # noqa: S314 - our own feed
     atom = "{http://www.w3.org/2005/Atom}"
     for entry in feed.iter(f"{atom}entry"):
         content = entry.find(f"{atom}content")
@@ -256,8 +260,8 @@ def test_every_view_and_export_keeps_the_corpus_inert(app, poisoned, staff_clien
         assert_inert(content.text or "", "feed content")
         assert "<" not in (entry.findtext(f"{atom}summary") or "")
     # The evidence download: a plain attachment with a tame file name, no header injection.
-    page = reporter.get("/inbox").get_data(as_text=True)
-    link = re.search(r'href="(/inbox/bukti/\d+)"', page)
+    page = reporter.get("/kotak-masuk").get_data(as_text=True)
+    link = re.search(r'href="(/kotak-masuk/bukti/\d+)"', page)
     assert link
     download = reporter.get(link.group(1))
     disposition = download.headers["Content-Disposition"]

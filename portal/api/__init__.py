@@ -10,7 +10,7 @@ bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
 from portal.api import (  # noqa: E402,F401  (each module adds its views to bp)
-    cases,
+    publications,
     routes,
     stats,
 )

@@ -22,7 +22,6 @@ from wtforms.validators import DataRequired, ValidationError
 from portal.forms import PortalForm, max_length, strip_whitespace
 from portal.models import Category, Service, Unit
 from portal.services import catalog, intake
-from portal.services.intake import MAX_AMOUNT, parse_rupiah
 from portal.services.reports import ReportInput
 
 # An account shorter than this gets the "tell it in order" hint: two plain sentences
@@ -39,22 +38,6 @@ PAID = [
     SelectChoice("no", _l("No")),
     SelectChoice("unknown", _l("I prefer not to say")),
 ]
-
-
-class RupiahField(StringField):
-    """A text box for an amount in Rupiah, forgiving of how it is written."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        """Keep the raw text for redisplay; parse into `amount`."""
-        self.data = valuelist[0] if valuelist else ""
-        self.amount: int | None = None
-        try:
-            self.amount = parse_rupiah(str(self.data or ""))
-        except ValueError:
-            self.process_errors.append(intake.AMOUNT_FORMAT)
-            return
-        if self.amount is not None and not 0 <= self.amount <= MAX_AMOUNT:
-            self.process_errors.append(intake.AMOUNT_IMPLAUSIBLE)
 
 
 # The mark the review step hands out: secrets.token_urlsafe(16), 22 characters.

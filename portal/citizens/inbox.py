@@ -1,6 +1,6 @@
 """The reporter's inbox: sign in with tracking code + receipt, read, reply, add evidence.
 
-The session cookie is separate from the report form's and limited to /inbox; it
+The session cookie is separate from the report form's and limited to /kotak-masuk; it
 holds a random token only (see services/sessions.py).
 """
 
@@ -25,7 +25,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from portal import crypto, deadlines
+from portal import crypto
 from portal.citizens import bp
 from portal.citizens.forms import EvidenceForm, InboxLoginForm, NewReceiptForm, ReplyForm
 from portal.downloads import attachment_response
@@ -38,7 +38,7 @@ from portal.transaction import atomic
 from portal.uploads import evidence_uploads
 
 INBOX_COOKIE = "lp_inbox"
-INBOX_PATH = "/inbox"
+INBOX_PATH = "/kotak-masuk"
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,14 @@ def _inbox_page(
 ) -> ResponseReturnValue:
     report = reporter.report
     opened = reports.open_report(report, reporter.data_key)
-    last_change = report.history[-1].created_on if report.history else report.received_on
     return (
         render_template(
             "citizens/inbox.html",
             opened=opened,
             report=report,
-            due=deadlines.due_date(report.status, last_change),
+            # The stored deadline, as the queue and the overdue digest read it: a later
+            # change of the admin's deadline settings does not move a running one.
+            due=report.due_on,
             messages=inbox.conversation(report, reporter.data_key),
             files=evidence_store.evidence_list(report, reporter.data_key),
             reply=reply or ReplyForm(formdata=None),
@@ -125,7 +126,7 @@ def _inbox_page(
     )
 
 
-@bp.get("/inbox")
+@bp.get("/kotak-masuk")
 def inbox_page() -> ResponseReturnValue:
     """The inbox of the signed-in report, or the sign-in form."""
     reporter = current_reporter()
@@ -134,7 +135,7 @@ def inbox_page() -> ResponseReturnValue:
     return _inbox_page(reporter)
 
 
-@bp.post("/inbox/masuk")
+@bp.post("/kotak-masuk/masuk")
 @limiter.limit(_login_limit)
 def inbox_login() -> ResponseReturnValue:
     """Check tracking code + receipt and open a session carrying the data key."""
@@ -190,7 +191,7 @@ def _new_receipt_page(
     return response
 
 
-@bp.post("/inbox/tanda-terima")
+@bp.post("/kotak-masuk/tanda-terima")
 @reporter_required
 def inbox_new_receipt() -> ResponseReturnValue:
     """Give the signed-in reporter a new receipt; the old one stops working."""
@@ -202,7 +203,7 @@ def inbox_new_receipt() -> ResponseReturnValue:
     return _new_receipt_page(reporter.report, reporter.data_key, token, first=False)
 
 
-@bp.post("/inbox/keluar")
+@bp.post("/kotak-masuk/keluar")
 def inbox_logout() -> ResponseReturnValue:
     """End the session on the server and ask the browser to forget this site."""
     with atomic():
@@ -213,7 +214,7 @@ def inbox_logout() -> ResponseReturnValue:
     return response
 
 
-@bp.post("/inbox/pesan")
+@bp.post("/kotak-masuk/pesan")
 @reporter_required
 def inbox_reply() -> ResponseReturnValue:
     """Add the reporter's message to the conversation."""
@@ -231,7 +232,7 @@ def inbox_reply() -> ResponseReturnValue:
     return redirect(url_for("citizens.inbox_page") + "#messages", 303)
 
 
-@bp.post("/inbox/bukti")
+@bp.post("/kotak-masuk/bukti")
 @reporter_required
 def inbox_add_evidence() -> ResponseReturnValue:
     """Add evidence files; each is cleaned of metadata before it is encrypted."""
@@ -256,7 +257,7 @@ def inbox_add_evidence() -> ResponseReturnValue:
     return redirect(url_for("citizens.inbox_page") + "#evidence", 303)
 
 
-@bp.get("/inbox/bukti/<id:attachment_id>")
+@bp.get("/kotak-masuk/bukti/<id:attachment_id>")
 @reporter_required
 def inbox_download(attachment_id: int) -> ResponseReturnValue:
     """Download one file of the signed-in report, always as an attachment."""

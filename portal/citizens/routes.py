@@ -32,12 +32,16 @@ def _public_facts(form: ReportForm) -> dict[str, object]:
 
 @bp.get("/lapor")
 def report_form() -> ResponseReturnValue:
-    """Empty report form; `?layanan=` and `?unit=` pre-select a service or place."""
+    """Empty report form; `?layanan=` and `?tempat=` pre-select a service or place.
+
+    `?unit=` is read too: the QR codes of posters printed before it was renamed carry it.
+    """
     form = ReportForm()
     if catalog.find_active(Service, request.args.get("layanan", "")):
         form.service.data = request.args["layanan"]
-    if catalog.find_active(Unit, request.args.get("unit", "")):
-        form.unit.data = request.args["unit"]
+    place = request.args.get("tempat", request.args.get("unit", ""))
+    if catalog.find_active(Unit, place):
+        form.unit.data = place
     return render_template("citizens/report_form.html", form=form)
 
 

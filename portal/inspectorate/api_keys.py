@@ -11,10 +11,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from portal.forms import IntegerField, PortalForm, max_length, strip_whitespace
-from portal.i18n import CHANNEL_LABELS
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.inspectorate.forms import ConfirmForm
+from portal.labels import CHANNEL_LABELS
 from portal.models import Channel, Role
 from portal.services import api_keys
 from portal.transaction import atomic

@@ -24,7 +24,7 @@ from portal import spreadsheet
 from portal.forms import IntegerField, PortalForm, max_length
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
-from portal.models import AuditEntry, Role
+from portal.models import OVERSIGHT_ROLES, AuditEntry
 from portal.security import MAX_ROW_ID
 from portal.services import audit
 from portal.transaction import atomic
@@ -115,7 +115,7 @@ def wib(at: datetime) -> str:
 
 
 @bp.get("/audit")
-@staff_required(Role.ADMIN, Role.AUDITOR)
+@staff_required(*OVERSIGHT_ROLES)
 def audit_log() -> ResponseReturnValue:
     """Browse the audit log, newest first, with filters and the chain's state at the top."""
     form = _filter_form()
@@ -187,7 +187,7 @@ def _csv_lines(entries: Iterator[AuditEntry]) -> Iterator[str]:
 
 
 @bp.get("/audit.csv")
-@staff_required(Role.ADMIN, Role.AUDITOR)
+@staff_required(*OVERSIGHT_ROLES)
 def audit_export() -> ResponseReturnValue:
     """Download the filtered log as CSV; the export itself is audited."""
     form = _filter_form()

@@ -20,11 +20,6 @@ from portal.identifiers import InvalidIdentifier, parse_tracking_code
 from portal.inspectorate import bp
 from portal.inspectorate.access import StaffContext, signed_in_staff, staff_required
 from portal.inspectorate.forms import (
-    CHANNEL_LABELS,
-    OUTCOME_LABELS,
-    OUTSIDE_BODY_LABELS,
-    PRIORITY_LABELS,
-    SANCTION_LABELS,
     AssignForm,
     CaseMessageForm,
     ConfirmForm,
@@ -34,22 +29,14 @@ from portal.inspectorate.forms import (
     ReferForm,
     StatusForm,
 )
-from portal.models import Outcome, Priority, Report, Role, Status
+from portal.models import HANDLER_ROLES, Outcome, Priority, Report, Status
 from portal.services import cases, reports
 from portal.transaction import atomic
 
-HANDLERS = (Role.ADMIN, Role.INVESTIGATOR)
 # A lifecycle conflict (the report is not in a state that allows the action) is a 409;
 # anything else refused by the service is bad input, a 400.
 CONFLICTS = (cases.IllegalTransition, cases.StaleCase, cases.ContentDeleted)
-LABELS = {
-    "channel": CHANNEL_LABELS,
-    "priority": PRIORITY_LABELS,
-    "body": OUTSIDE_BODY_LABELS,
-    "outcome": OUTCOME_LABELS,
-    "sanction": SANCTION_LABELS,
-    "who_asked": {choice.value: choice.label for choice in WHO_ASKED},
-}
+WHO_ASKED_LABELS = {choice.value: choice.label for choice in WHO_ASKED}
 
 
 def _report_or_404(code: str, *, lock: bool = False) -> Report:
@@ -122,7 +109,7 @@ def _case_page(
             report=report,
             forms=_forms(report, posted),
             problem=problem,
-            labels=LABELS,
+            who_asked=WHO_ASKED_LABELS,
             can_refer=Status.REFERRED in allowed,
             can_resolve=Status.RESOLVED in allowed,
             can_reject=Status.REJECTED in allowed,
@@ -154,8 +141,8 @@ def _act(
     return _back(report, anchor)
 
 
-@bp.get("/laporan/<code>")
-@staff_required(*HANDLERS)
+@bp.get("/reports/<code>")
+@staff_required(*HANDLER_ROLES)
 def case(code: str) -> ResponseReturnValue:
     """One report, decrypted: facts, timeline, content, evidence, conversation, actions."""
     report = _report_or_404(code)
@@ -164,8 +151,8 @@ def case(code: str) -> ResponseReturnValue:
     return _case_page(report)
 
 
-@bp.post("/laporan/<code>/kontak")
-@staff_required(*HANDLERS)
+@bp.post("/reports/<code>/contact")
+@staff_required(*HANDLER_ROLES)
 def case_contact(code: str) -> ResponseReturnValue:
     """Show the reporter's contact details: an explicit, audited step."""
     report = _report_or_404(code)
@@ -175,8 +162,8 @@ def case_contact(code: str) -> ResponseReturnValue:
     return _case_page(report, show_contact=True)
 
 
-@bp.get("/laporan/<code>/bukti/<id:attachment_id>")
-@staff_required(*HANDLERS)
+@bp.get("/reports/<code>/evidence/<id:attachment_id>")
+@staff_required(*HANDLER_ROLES)
 def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
     """Download one evidence file of this report (audited); another report's file is 404."""
     report = _report_or_404(code)
@@ -196,8 +183,8 @@ def case_evidence(code: str, attachment_id: int) -> ResponseReturnValue:
     return attachment_response(found.name, found.content_type, found.data)
 
 
-@bp.post("/laporan/<code>/pesan")
-@staff_required(*HANDLERS)
+@bp.post("/reports/<code>/messages")
+@staff_required(*HANDLER_ROLES)
 def case_reply(code: str) -> ResponseReturnValue:
     """Send a message to the reporter's inbox."""
     report = _report_or_404(code, lock=True)
@@ -215,8 +202,8 @@ def case_reply(code: str) -> ResponseReturnValue:
     return _act(report, form, send, "#messages")
 
 
-@bp.post("/laporan/<code>/penugasan")
-@staff_required(*HANDLERS)
+@bp.post("/reports/<code>/assignment")
+@staff_required(*HANDLER_ROLES)
 def case_assign(code: str) -> ResponseReturnValue:
     """Assign the report to a member, or to nobody."""
     report = _report_or_404(code, lock=True)
@@ -230,8 +217,8 @@ def case_assign(code: str) -> ResponseReturnValue:
     return _act(report, form, assign, "#handling")
 
 
-@bp.post("/laporan/<code>/prioritas")
-@staff_required(*HANDLERS)
+@bp.post("/reports/<code>/priority")
+@staff_required(*HANDLER_ROLES)
 def case_priority(code: str) -> ResponseReturnValue:
     """Set the report's priority."""
     report = _report_or_404(code, lock=True)
@@ -244,8 +231,8 @@ def case_priority(code: str) -> ResponseReturnValue:
     return _act(report, form, prioritise, "#handling")
 
 
-@bp.post("/laporan/<code>/status")
-@staff_required(*HANDLERS)
+@bp.post("/reports/<code>/status")
+@staff_required(*HANDLER_ROLES)
 def case_status(code: str) -> ResponseReturnValue:
     """Move the report along the lifecycle with a public note (and an internal one)."""
     report = _report_or_404(code, lock=True)
@@ -264,8 +251,8 @@ def case_status(code: str) -> ResponseReturnValue:
     return _act(report, form, move, "#status")
 
 
-@bp.post("/laporan/<code>/rujukan")
-@staff_required(*HANDLERS)
+@bp.post("/reports/<code>/referral")
+@staff_required(*HANDLER_ROLES)
 def case_refer(code: str) -> ResponseReturnValue:
     """Refer the report to an outside body under their reference number."""
     report = _report_or_404(code, lock=True)
@@ -285,8 +272,8 @@ def case_refer(code: str) -> ResponseReturnValue:
     return _act(report, form, refer, "#status")
 
 
-@bp.post("/laporan/<code>/hasil")
-@staff_required(*HANDLERS)
+@bp.post("/reports/<code>/outcome")
+@staff_required(*HANDLER_ROLES)
 def case_outcome(code: str) -> ResponseReturnValue:
     """Record the outcome (finding, sanction, refund) and resolve the report."""
     report = _report_or_404(code, lock=True)
@@ -300,15 +287,15 @@ def case_outcome(code: str) -> ResponseReturnValue:
             private_key=staff.private_key,
             outcome=Outcome(form.outcome.data),
             sanction=cases.Sanction(form.sanction.data),
-            refund_rupiah=getattr(form.refund, "amount", None),
+            refund_rupiah=form.refund.data,
             **form.notes(),
         )
 
     return _act(report, form, resolve, "#status")
 
 
-@bp.post("/laporan/<code>/duplikat")
-@staff_required(*HANDLERS)
+@bp.post("/reports/<code>/duplicate")
+@staff_required(*HANDLER_ROLES)
 def case_duplicate(code: str) -> ResponseReturnValue:
     """Link the report as a duplicate of another; it is rejected, handled under the other."""
     report = _report_or_404(code, lock=True)

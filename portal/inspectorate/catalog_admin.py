@@ -6,7 +6,6 @@ old and new values and is live at once on /layanan, the report form and the API.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
@@ -31,7 +30,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.extensions import db
-from portal.forms import IntegerField, PortalForm, max_length
+from portal.forms import IntegerField, PortalForm, RupiahField, max_length
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.models import Category, Role, Service, Unit
@@ -40,38 +39,9 @@ from portal.transaction import atomic
 
 # --- Forms ---------------------------------------------------------------------------------
 
-_RUPIAH = re.compile(r"^-?\d{1,15}$")
-
 
 class WholeNumberField(IntegerField):
     """An integer; when it is not a number, only that is said (no range message too)."""
-
-    def pre_validate(self, form: Any) -> None:
-        """Stop after a parse error, so one message explains the problem."""
-        if self.process_errors:
-            raise StopValidation()
-
-
-class RupiahField(StringField):
-    """Whole Rupiah as people type it: "25000", "25.000" or "Rp 25.000"; data is an int."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        """Parse the typed amount; keep the raw text to show it back when it is refused."""
-        if not valuelist:
-            return
-        raw = str(valuelist[0]).strip()
-        text = re.sub(r"^rp\.?\s*", "", raw, flags=re.IGNORECASE).replace(".", "").replace(" ", "")
-        if not _RUPIAH.match(text):
-            self.data = None
-            self.raw_text = raw
-            raise ValueError(_l("Enter the fee in whole Rupiah, for example 0 or 25000."))
-        self.data = int(text)
-
-    def _value(self) -> str:
-        """The amount as digits, or the refused text."""
-        if self.data is not None:
-            return str(self.data)
-        return str(getattr(self, "raw_text", ""))
 
     def pre_validate(self, form: Any) -> None:
         """Stop after a parse error, so one message explains the problem."""
@@ -150,14 +120,11 @@ class ServiceForm(PortalForm):
     name_en = _text(_l("Name in English"), 120, required=True)
     fee_rupiah = RupiahField(
         _l("Official fee in Rupiah (0 if free)"),
-        validators=[
-            InputRequired(),
-            NumberRange(min=0, message=_l("The fee cannot be negative.")),
-            NumberRange(
-                max=catalog.MAX_FEE_RUPIAH,
-                message=_l("At most %(max)s Rupiah: check the amount."),
-            ),
-        ],
+        validators=[InputRequired()],
+        maximum=catalog.MAX_FEE_RUPIAH,
+        invalid=_l("Enter the fee in whole Rupiah, for example 0 or 25000."),
+        negative=_l("The fee cannot be negative."),
+        too_large=_l("At most %(max)s Rupiah: check the amount."),
     )
     legal_basis = _text(_l("Legal basis of the fee"), 200, required=True)
     penalty_basis = _text(_l("Legal basis of the penalty for charging outside the rules"), 200)

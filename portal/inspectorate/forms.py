@@ -32,11 +32,19 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.citizens.forms import ReportForm, RupiahField, message_body
-from portal.forms import IntegerField, PortalForm, max_length, strip_whitespace
-from portal.i18n import status_label
-from portal.models import Channel, Outcome, Priority, Staff, Status
-from portal.services.cases import DETAILED_STATUSES, OutsideBody, Sanction, allowed_next
+from portal.citizens.forms import ReportForm, message_body
+from portal.forms import IntegerField, PortalForm, RupiahField, max_length, strip_whitespace
+from portal.labels import (
+    CHANNEL_LABELS,
+    OUTCOME_LABELS,
+    OUTSIDE_BODY_LABELS,
+    PRIORITY_LABELS,
+    ROLE_LABELS,
+    SANCTION_LABELS,
+    status_label,
+)
+from portal.models import Channel, Role, Sanction, Staff, Status
+from portal.services.cases import DETAILED_STATUSES, allowed_next
 from portal.services.intake import CHOOSE_ONE
 from portal.services.settings import (
     MAX_DEADLINE_DAYS,
@@ -111,11 +119,7 @@ class RotateKeysForm(PortalForm):
 # WTForms raises this itself for IntegerField; listed so extraction catalogues it.
 ADMIN_WTFORMS_MESSAGES = (_l("Not a valid integer value."),)
 
-ROLE_CHOICES = [
-    SelectChoice("investigator", _l("investigator")),
-    SelectChoice("auditor", _l("auditor")),
-    SelectChoice("admin", _l("admin")),
-]
+ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 # One address, no spaces: the full RFC grammar is not worth its corner cases here.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -131,7 +135,7 @@ class NewMemberForm(PortalForm):
             Regexp(EMAIL_PATTERN, message=_l("Enter an email address like name@example.go.id.")),
         ],
     )
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="investigator")
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=Role.INVESTIGATOR.value)
 
 
 class RoleForm(PortalForm):
@@ -178,41 +182,6 @@ INTERNAL_NOTE_MAX = 5000
 REFERENCE_MAX = 80  # the column's width: outside bodies' numbers are short
 CASE_MESSAGE_MAX = 5000  # the same bound as the reporter's own messages
 
-PRIORITY_LABELS = {
-    Priority.LOW: _l("Low"),
-    Priority.NORMAL: _l("Normal"),
-    Priority.HIGH: _l("High"),
-    Priority.URGENT: _l("Urgent"),
-}
-CHANNEL_LABELS = {
-    Channel.WEB: _l("Web form"),
-    Channel.API: _l("API"),
-    Channel.WALK_IN: _l("In person (walk-in)"),
-    Channel.PHONE: _l("Phone call"),
-    Channel.SMS: _l("SMS"),
-    Channel.WHATSAPP: _l("WhatsApp"),
-}
-OUTSIDE_BODY_LABELS = {
-    OutsideBody.OMBUDSMAN_BANTEN: _l("Ombudsman RI Perwakilan Banten"),
-    OutsideBody.POLICE: _l("Police (Polri)"),
-    OutsideBody.PROSECUTOR: _l("Prosecutor (Kejaksaan)"),
-    OutsideBody.KPK: _l("Corruption Eradication Commission (KPK)"),
-    OutsideBody.SP4N_LAPOR: _l("SP4N-LAPOR!"),
-    OutsideBody.OWN_AGENCY: _l("The service's own agency (instansi terkait)"),
-}
-OUTCOME_LABELS = {
-    Outcome.PROVEN: _l("Proven"),
-    Outcome.NOT_PROVEN: _l("Not proven"),
-}
-SANCTION_LABELS = {
-    Sanction.NONE: _l("None"),
-    Sanction.VERBAL_WARNING: _l("Verbal warning"),
-    Sanction.WRITTEN_WARNING: _l("Written warning"),
-    Sanction.DISCIPLINARY: _l("Disciplinary sanction"),
-    Sanction.DISMISSAL: _l("Dismissal"),
-    Sanction.CRIMINAL_REFERRAL: _l("Referred for criminal prosecution"),
-    Sanction.OTHER: _l("Other"),
-}
 # What a duplicate's reporter and the public read. It deliberately does not name the
 # other report (see services.cases.mark_duplicate).
 DUPLICATE_NOTE = _l(
@@ -340,7 +309,7 @@ class OutcomeForm(StatusStepForm):
     sanction = SelectField(
         _l("Sanction"), choices=_choices(SANCTION_LABELS), default=Sanction.NONE.value
     )
-    refund = RupiahField(_l("Refund to the reporter (Rupiah)"), validators=[max_length(40)])
+    refund = RupiahField(_l("Refund to the reporter (Rupiah)"))
 
 
 class DuplicateForm(StatusStepForm):

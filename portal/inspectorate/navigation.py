@@ -7,23 +7,14 @@ from flask_babel import lazy_gettext as _l
 
 from portal.inspectorate import bp
 from portal.inspectorate.access import StaffContext, current_staff
-from portal.models import Role
-
-ROLE_LABELS = {
-    Role.ADMIN: _l("admin"),
-    Role.INVESTIGATOR: _l("investigator"),
-    Role.AUDITOR: _l("auditor"),
-}
-
-HANDLERS = frozenset({Role.ADMIN, Role.INVESTIGATOR})
-OVERSIGHT = frozenset({Role.ADMIN, Role.AUDITOR})
+from portal.models import HANDLER_ROLES, OVERSIGHT_ROLES, Role
 
 # (endpoint, label, roles that see it). Entries whose view does not exist are skipped.
 STAFF_LINKS = [
-    ("inspectorate.queue", _l("Report queue"), HANDLERS),
-    ("inspectorate.operator_form", _l("File a report for a reporter"), HANDLERS),
-    ("inspectorate.publication_index", _l("Published cases"), HANDLERS),
-    ("inspectorate.audit_log", _l("Audit log"), OVERSIGHT),
+    ("inspectorate.queue", _l("Report queue"), HANDLER_ROLES),
+    ("inspectorate.operator_form", _l("File a report for a reporter"), HANDLER_ROLES),
+    ("inspectorate.publication_index", _l("Publications"), HANDLER_ROLES),
+    ("inspectorate.audit_log", _l("Audit log"), OVERSIGHT_ROLES),
     ("inspectorate.admin_staff", _l("Staff and sessions"), frozenset({Role.ADMIN})),
     ("inspectorate.admin_settings", _l("Deadlines and retention"), frozenset({Role.ADMIN})),
     ("inspectorate.admin_catalog", _l("Services, fees and places"), frozenset({Role.ADMIN})),
@@ -39,12 +30,6 @@ def staff_links(staff: StaffContext) -> list[tuple[str, str]]:
         for endpoint, label, roles in STAFF_LINKS
         if staff.member.role in roles and endpoint in current_app.view_functions
     ]
-
-
-@bp.app_template_global()
-def role_label(role: str) -> str:
-    """The translated name of a role."""
-    return str(ROLE_LABELS.get(Role(role), role)) if role in Role._value2member_map_ else role
 
 
 bp.add_app_template_global(current_staff, "current_staff")

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
-from portal.inspectorate.forms import CHANNEL_LABELS, OperatorReportForm
-from portal.models import Role
+from portal.inspectorate.forms import OperatorReportForm
+from portal.labels import CHANNEL_LABELS
+from portal.models import HANDLER_ROLES
 from portal.services import evidence_store, intake, operator_filings, reports, sessions
 from portal.transaction import atomic
 from portal.uploads import evidence_uploads
@@ -48,7 +49,7 @@ def _refused(form: OperatorReportForm, refused: intake.Refusal) -> ResponseRetur
 
 
 @bp.route("/operator", methods=["GET", "POST"])
-@staff_required(Role.ADMIN, Role.INVESTIGATOR)
+@staff_required(*HANDLER_ROLES)
 def operator_form() -> ResponseReturnValue:
     """The report form for a reporter's behalf; POST files it and shows the receipt once."""
     if request.method == "GET":

@@ -1,4 +1,4 @@
-"""Staff pages for published cases: write a redacted summary, approve another's, withdraw.
+"""Staff pages for publications: write a redacted summary, approve another's, withdraw.
 
 Handlers only (admins and investigators). These pages decrypt nothing: they show the
 report's public facts and the summary, which is written to be public.
@@ -20,33 +20,21 @@ from portal.forms import PortalForm, has_invisible, max_length
 from portal.identifiers import InvalidIdentifier, parse_tracking_code
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
+from portal.labels import (
+    WITHDRAWAL_LABELS,
+)
 from portal.models import (
+    HANDLER_ROLES,
+    Publication,
     PublicationState,
-    PublishedCase,
     Report,
-    Role,
     WithdrawalReason,
 )
 from portal.models.publication import SUMMARY_MAX, TITLE_MAX, WITHDRAWAL_NOTE_MAX
-from portal.public.cases import outcome_label, sanction_label
 from portal.services import four_eyes, publication, reports
 from portal.services.reports import round_amount
 from portal.transaction import atomic
 
-HANDLERS = (Role.ADMIN, Role.INVESTIGATOR)
-
-STATE_LABELS = {
-    PublicationState.AWAITING_APPROVAL: _l("Awaiting approval"),
-    PublicationState.PUBLISHED: _l("Published"),
-    PublicationState.WITHDRAWN: _l("Withdrawn"),
-}
-WITHDRAWAL_LABELS = {
-    WithdrawalReason.IDENTIFIES_SOMEONE: _l("It could identify a reporter or an officer"),
-    WithdrawalReason.INACCURATE: _l("It is inaccurate"),
-    WithdrawalReason.CASE_REOPENED: _l("The report was reopened"),
-    WithdrawalReason.LEGAL_REQUEST: _l("A legal request or court order"),
-    WithdrawalReason.OTHER: _l("Other reason"),
-}
 # Outcomes named in the redirect after a change (POST, then GET: a reload sends nothing).
 DONE_MESSAGES = {
     "saved": lambda: _("The summary was saved. It is not public until another member approves it."),
@@ -145,8 +133,8 @@ def _page_number() -> int:
     return int(page)
 
 
-@bp.get("/publikasi")
-@staff_required(*HANDLERS)
+@bp.get("/publications")
+@staff_required(*HANDLER_ROLES)
 def publication_index() -> ResponseReturnValue:
     """Summaries awaiting approval, resolved reports without one, published and withdrawn."""
     error = None
@@ -157,7 +145,7 @@ def publication_index() -> ResponseReturnValue:
         except InvalidIdentifier:
             canonical = None
         if canonical is not None and reports.find(canonical) is not None:
-            return redirect(url_for("inspectorate.publication_case", code=canonical), 303)
+            return redirect(url_for("inspectorate.publication_page", code=canonical), 303)
         error = _("No report has that tracking code.")
     page = _page_number()
     per_page = current_app.config["PUBLICATION_CANDIDATES_PAGE_SIZE"]
@@ -174,7 +162,6 @@ def publication_index() -> ResponseReturnValue:
             withdrawn=publication.in_state(PublicationState.WITHDRAWN, limit=OVERVIEW_LIMIT),
             overview_limit=OVERVIEW_LIMIT,
             is_public=publication.is_public,
-            state_label=_state_label,
             code=code,
             error=error,
             four_eyes_enforceable=four_eyes.enforceable(),
@@ -183,12 +170,7 @@ def publication_index() -> ResponseReturnValue:
     )
 
 
-def _state_label(state: str) -> str:
-    """The translated name of a publication state."""
-    return str(STATE_LABELS.get(PublicationState(state), state))
-
-
-def _case_page(
+def _publication_page(
     report: Report,
     *,
     form: SummaryForm | None = None,
@@ -196,41 +178,39 @@ def _case_page(
     error: str | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    """The page of one report's summary: facts, text, approval, withdrawal."""
-    case: PublishedCase | None = publication.for_report(report)
+    """The page of one report's publication: facts, text, approval, withdrawal."""
+    found: Publication | None = publication.for_report(report)
     if form is None:
-        data = {"title": case.title, "summary": case.summary} if case else {}
+        data = {"title": found.title, "summary": found.summary} if found else {}
         form = SummaryForm(formdata=None, data=data)
     done = DONE_MESSAGES.get(request.args.get("done", ""))
-    public_case = publication.public_case(case.public_id) if case is not None else None
-    # The case page belongs to the case-handling views; link to it where it exists.
-    has_case_page = "inspectorate.case" in current_app.view_functions
+    public_view = publication.find_public(found.public_id) if found is not None else None
+    # The report page belongs to the case-handling views; link to it where it exists.
+    has_report_page = "inspectorate.case" in current_app.view_functions
     viewer = signed_in_staff().member
     may_approve = (
-        case is not None
-        and case.author is not None
-        and (four_eyes.can_approve(author=case.author, approver=viewer))
+        found is not None
+        and found.author is not None
+        and (four_eyes.can_approve(author=found.author, approver=viewer))
     )
-    case_url = url_for("inspectorate.case", code=report.tracking_code) if has_case_page else None
+    report_url = (
+        url_for("inspectorate.case", code=report.tracking_code) if has_report_page else None
+    )
     return (
         render_template(
-            "inspectorate/publication_case.html",
+            "inspectorate/publication_page.html",
             current=signed_in_staff(),
             report=report,
-            case=case,
+            publication=found,
             may_approve=may_approve,
             four_eyes_enforceable=four_eyes.enforceable(),
-            public_case=public_case,
-            facts_match=publication.facts_match(case, report) if case else True,
-            case_url=case_url,
-            outcome_label=outcome_label,
-            sanction_label=sanction_label,
+            public_view=public_view,
+            facts_match=publication.facts_match(found, report) if found else True,
+            report_url=report_url,
             round_amount=round_amount,
             form=form,
             approve_form=ApproveForm(formdata=None),
             withdraw_form=withdraw_form or WithdrawForm(formdata=None),
-            state_label=_state_label,
-            withdrawal_label=lambda reason: str(WITHDRAWAL_LABELS.get(reason, reason)),
             title_max=TITLE_MAX,
             summary_max=SUMMARY_MAX,
             message=done() if done and error is None else None,
@@ -244,31 +224,31 @@ def _refused(report: Report, refusal: publication.PublicationError) -> ResponseR
     """The page again with the refusal: 403 for four eyes, 409 for a state conflict."""
     four_eyes_refusals = (publication.OwnSummary, publication.NotIndependent)
     status = 403 if isinstance(refusal, four_eyes_refusals) else 409
-    return _case_page(report, error=refusal.message, status=status)
+    return _publication_page(report, error=refusal.message, status=status)
 
 
 def _done(report: Report, outcome: str) -> ResponseReturnValue:
     """Back to the report's summary page, naming what happened."""
     return redirect(
-        url_for("inspectorate.publication_case", code=report.tracking_code, done=outcome), 303
+        url_for("inspectorate.publication_page", code=report.tracking_code, done=outcome), 303
     )
 
 
-@bp.get("/publikasi/<code>")
-@staff_required(*HANDLERS)
-def publication_case(code: str) -> ResponseReturnValue:
-    """One report's public summary: write, edit, approve or withdraw it."""
-    return _case_page(_report_or_404(code))
+@bp.get("/publications/<code>")
+@staff_required(*HANDLER_ROLES)
+def publication_page(code: str) -> ResponseReturnValue:
+    """One report's publication: write, edit, approve or withdraw it."""
+    return _publication_page(_report_or_404(code))
 
 
-@bp.post("/publikasi/<code>")
-@staff_required(*HANDLERS)
+@bp.post("/publications/<code>")
+@staff_required(*HANDLER_ROLES)
 def publication_save(code: str) -> ResponseReturnValue:
     """Save the summary; it (again) awaits approval by another member."""
     report = _report_or_404(code)
     form = SummaryForm()
     if not form.validate():
-        return _case_page(report, form=form, status=400)
+        return _publication_page(report, form=form, status=400)
     before = publication.for_report(report)
     revision = before.revision if before else 0
     state = before.state if before else None
@@ -286,15 +266,15 @@ def publication_save(code: str) -> ResponseReturnValue:
     return _done(report, "saved" if changed else "unchanged")
 
 
-@bp.post("/publikasi/<code>/setujui")
-@staff_required(*HANDLERS)
+@bp.post("/publications/<code>/approve")
+@staff_required(*HANDLER_ROLES)
 def publication_approve(code: str) -> ResponseReturnValue:
     """Approve another member's summary: it becomes public."""
     report = _report_or_404(code)
     form = ApproveForm()
     revision = form.revision.data or ""
     if not form.validate() or not revision.isdigit():
-        return _case_page(report, error=_("Open the page again and retry."), status=400)
+        return _publication_page(report, error=_("Open the page again and retry."), status=400)
     try:
         with atomic():
             publication.approve(
@@ -305,14 +285,14 @@ def publication_approve(code: str) -> ResponseReturnValue:
     return _done(report, "approved")
 
 
-@bp.post("/publikasi/<code>/tarik")
-@staff_required(*HANDLERS)
+@bp.post("/publications/<code>/withdraw")
+@staff_required(*HANDLER_ROLES)
 def publication_withdraw(code: str) -> ResponseReturnValue:
     """Take a published summary down at once, with a reason."""
     report = _report_or_404(code)
     form = WithdrawForm()
     if not form.validate():
-        return _case_page(report, withdraw_form=form, status=400)
+        return _publication_page(report, withdraw_form=form, status=400)
     try:
         with atomic():
             publication.withdraw(

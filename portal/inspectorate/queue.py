@@ -12,10 +12,10 @@ from wtforms import BooleanField, DateField, HiddenField, SelectField
 from wtforms.validators import Length, Optional, ValidationError
 
 from portal.forms import PortalForm
-from portal.i18n import CHANNEL_LABELS, PRIORITY_LABELS, status_label
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
-from portal.models import Role, Status
+from portal.labels import CHANNEL_LABELS, PRIORITY_LABELS, status_label
+from portal.models import HANDLER_ROLES, Status
 from portal.services import queue
 from portal.services.queue import Sort
 
@@ -135,7 +135,7 @@ def _render(status: int, **context: Any) -> ResponseReturnValue:
 
 
 @bp.get("/queue", endpoint="queue")
-@staff_required(Role.ADMIN, Role.INVESTIGATOR)
+@staff_required(*HANDLER_ROLES)
 def report_queue() -> ResponseReturnValue:
     """Every report with its status, facts, assignee and deadline; filters, sort, pages."""
     current = signed_in_staff()

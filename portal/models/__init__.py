@@ -6,14 +6,25 @@ from portal.models.catalog import Category, Service, Unit
 from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
 from portal.models.operator_filings import OperatorFiling
-from portal.models.publication import PublicationState, PublishedCase, WithdrawalReason
-from portal.models.reports import Channel, Outcome, Priority, Report, Status, StatusChange
+from portal.models.publication import Publication, PublicationState, WithdrawalReason
+from portal.models.reports import (
+    Channel,
+    Outcome,
+    OutsideBody,
+    Priority,
+    Report,
+    Sanction,
+    Status,
+    StatusChange,
+)
 from portal.models.sessions import PortalSession, SessionKind, UsedSubmission
 from portal.models.settings import Setting
-from portal.models.staff import Role, Staff
+from portal.models.staff import HANDLER_ROLES, OVERSIGHT_ROLES, Role, Staff
 from portal.models.stats import StatsCell, StatsPublication, StatsRefresh, StatsSnapshot
 
 __all__ = [
+    "HANDLER_ROLES",
+    "OVERSIGHT_ROLES",
     "ApiKey",
     "Attachment",
     "AuditAnchor",
@@ -25,12 +36,14 @@ __all__ = [
     "Message",
     "OperatorFiling",
     "Outcome",
+    "OutsideBody",
     "PortalSession",
     "Priority",
+    "Publication",
     "PublicationState",
-    "PublishedCase",
     "Report",
     "Role",
+    "Sanction",
     "Service",
     "SessionKind",
     "Setting",

@@ -1,4 +1,4 @@
-"""Published cases: a staff-written, redacted public summary of one resolved report.
+"""Publications: a staff-written, redacted public summary of one resolved report.
 
 The summary is public by nature, so it is stored in clear: it is written redacted on
 purpose, and a second staff member must approve it before anyone else sees it.
@@ -48,8 +48,11 @@ def new_public_id() -> str:
     return str(uuid.uuid4())
 
 
-class PublishedCase(db.Model):  # type: ignore[name-defined]
+class Publication(db.Model):  # type: ignore[name-defined]
     """The public summary of one resolved report, its author, approver and withdrawal."""
+
+    # The table keeps the name it was created with (renaming it buys nothing).
+    __tablename__ = "published_case"
 
     __table_args__ = (
         # The public register, the feed and the API: published, newest approval first.
@@ -58,7 +61,7 @@ class PublishedCase(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Public URLs use this random id, never the report id or the tracking code:
-    # see portal/public/cases.py for why.
+    # see portal/public/publications.py for why.
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
     report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), unique=True)
     state: Mapped[str] = mapped_column(String(20), default=PublicationState.AWAITING_APPROVAL)
@@ -67,8 +70,8 @@ class PublishedCase(db.Model):  # type: ignore[name-defined]
     # Bumped by every change of the text: an approval names the revision it approves,
     # so nobody approves words they did not see.
     revision: Mapped[int] = mapped_column(default=1)
-    # The report's outcome facts when the text was last saved. The public sees the case
-    # only while the report still has exactly these facts (and is still resolved), so an
+    # The report's outcome facts when the text was last saved. The public sees the
+    # publication only while the report still has exactly these facts (and is still resolved), so an
     # approved summary never stands beside an outcome nobody approved it with.
     outcome: Mapped[str | None] = mapped_column(String(16))
     sanction: Mapped[str | None] = mapped_column(String(40))

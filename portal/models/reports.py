@@ -57,6 +57,29 @@ class Outcome(StrEnum):
     NOT_PROVEN = "not_proven"
 
 
+class OutsideBody(StrEnum):
+    """Bodies a report can be referred to (DESIGN.md; never Saber Pungli, dissolved 2025)."""
+
+    OMBUDSMAN_BANTEN = "ombudsman_banten"
+    POLICE = "polri"
+    PROSECUTOR = "kejaksaan"
+    KPK = "kpk"
+    SP4N_LAPOR = "sp4n_lapor"
+    OWN_AGENCY = "instansi_terkait"
+
+
+class Sanction(StrEnum):
+    """The category of sanction imposed after a proven report."""
+
+    NONE = "none"
+    VERBAL_WARNING = "verbal_warning"
+    WRITTEN_WARNING = "written_warning"
+    DISCIPLINARY = "disciplinary"
+    DISMISSAL = "dismissal"
+    CRIMINAL_REFERRAL = "criminal_referral"
+    OTHER = "other"
+
+
 # Columns the triage queue filters on by equality (services/queue.py).
 QUEUE_FILTER_COLUMNS = (
     "category_code",

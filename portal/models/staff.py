@@ -20,6 +20,13 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
+# The one list of roles that handle reports (queue, case pages, operator intake,
+# publication, assignment). Where members are listed for assigning, only active ones.
+HANDLER_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR})
+# The roles that read the audit log.
+OVERSIGHT_ROLES = frozenset({Role.ADMIN, Role.AUDITOR})
+
+
 class Staff(db.Model):  # type: ignore[name-defined]
     """A staff member; the password unlocks their wrapped copy of the inspectorate key."""
 

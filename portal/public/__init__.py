@@ -5,8 +5,8 @@ from flask import Blueprint
 bp = Blueprint("public", __name__)
 
 from portal.public import (  # noqa: E402,F401  (each module adds its views to bp)
-    cases,
     catalog,
+    publications,
     routes,
     transparency,
 )

@@ -21,7 +21,7 @@ def report_url(unit: Unit) -> str | None:
     base = current_app.config["PUBLIC_BASE_URL"]
     if not base:
         return None
-    return str(base).rstrip("/") + url_for("citizens.report_form", unit=unit.code)
+    return str(base).rstrip("/") + url_for("citizens.report_form", tempat=unit.code)
 
 
 def qr_data_uri(url: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import current_app, render_template, request
@@ -10,12 +9,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_decimal
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
 from portal import charts
 from portal.deadlines import local_today
 from portal.forms import PortalForm
 from portal.i18n import format_rupiah
+from portal.months import month_from_key
 from portal.public import bp
 from portal.services import audit, stats
 from portal.suppression import Cell
@@ -40,8 +41,9 @@ class PeriodForm(PortalForm):
 
         csrf = False
 
-    # Any valid period is accepted, listed or not: the service parses it.
-    period = StringField(_l("Period"))
+    # Any valid period is accepted, listed or not: the service parses it. The URL says
+    # ?periode= (public pages speak Indonesian); ?period=, its first name, is still read.
+    periode = StringField(_l("Period"), id="period")
 
 
 def publisher() -> str:
@@ -97,7 +99,7 @@ def _charts(report: stats.PeriodStats) -> dict[str, Markup]:
         if name == "month":
             short = []
             for index, row in enumerate(breakdown.rows):
-                month = date(int(row.key[:4]), int(row.key[5:7]), 1)
+                month = month_from_key(row.key)
                 year = str(month.year) if index == 0 or month.month == 1 else ""
                 short.append((format_date(month, "MMM"), year))
             drawn[name] = charts.column_chart(
@@ -140,12 +142,15 @@ def _page(**context: Any) -> str:
 @bp.get("/transparansi")
 def transparency() -> ResponseReturnValue:
     """The dashboard: reports and their handling for a period, small numbers suppressed."""
-    form = PeriodForm(formdata=request.args)
-    selected = (form.period.data or "").strip()
+    args = request.args
+    if "periode" not in args and "period" in args:
+        args = MultiDict({"periode": args["period"]})
+    form = PeriodForm(formdata=args)
+    selected = (form.periode.data or "").strip()
     try:
         period = stats.parse_period(selected, local_today())
     except stats.InvalidPeriod as error:
-        form.period.errors = [error.message]
+        form.periode.errors = [error.message]
         return _page(form=form, report=None, charts={}, **_filter(selected)), 400
     report = stats.period_stats(period)
     return _page(form=form, report=report, charts=_charts(report), **_filter(period.key))

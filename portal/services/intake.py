@@ -13,7 +13,6 @@ retired catalogue code or a busy key derivation reads the same through every cha
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -30,6 +29,7 @@ from portal.evidence import CleanFile, EvidenceRejected
 from portal.forms import clean_text
 from portal.models import Category, Channel, Service, Unit
 from portal.models.base import today
+from portal.rupiah import MAX_AMOUNT, parse_rupiah
 from portal.services import catalog, evidence_store
 from portal.services.errors import DomainError
 from portal.services.reports import (
@@ -46,9 +46,7 @@ MAX_PERSON = 2000
 MAX_CHRONOLOGY = 10000
 MIN_CHRONOLOGY = 20
 MAX_CONTACT = 500
-MAX_AMOUNT = 10_000_000_000  # Rp10 miliar: anything above is a typo
 MAX_AMOUNT_TEXT = 40  # characters of an amount as typed
-MAX_AMOUNT_CHARS = 30  # digits and separators of an amount; "10.000.000.000" is 14
 OLDEST_INCIDENT_YEARS = 10
 # What a person types into a date box, and what the API documents.
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y")
@@ -87,31 +85,6 @@ AMOUNT_IMPLAUSIBLE = _l("That amount is not plausible.")
 TELL_US = _l("Tell us what happened.")
 CHRONOLOGY_LENGTH = _l("Write between %(min)d and %(max)d characters.")
 TOO_LONG = _l("At most %(max)d characters.")
-
-_MULTIPLIERS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
-_AMOUNT = re.compile(r"^(?:rp\.?)?\s*([\d.,\s]+?)\s*(rb|ribu|k|jt|juta)?$")
-
-
-def parse_rupiah(text: str) -> int | None:
-    """Read amounts as people write them: "Rp 150.000", "150rb", "1,5 juta", "200000"."""
-    cleaned = text.strip().lower()
-    if not cleaned:
-        return None
-    match = _AMOUNT.match(cleaned)
-    if not match:
-        raise ValueError(text)
-    number, unit = match.group(1).replace(" ", ""), match.group(2)
-    if len(number) > MAX_AMOUNT_CHARS:
-        # Far beyond MAX_AMOUNT whatever the unit; float() would overflow on 306+ digits.
-        return MAX_AMOUNT + 1
-    if unit:
-        # With a unit, "1,5" and "1.5" are decimals; without one, separators group thousands.
-        value = float(number.replace(",", "."))
-        return round(value * _MULTIPLIERS[unit])
-    digits = number.replace(".", "").replace(",", "")
-    if not digits.isdigit():
-        raise ValueError(text)
-    return int(digits)
 
 
 def parse_date(text: str) -> date | None:

@@ -155,7 +155,7 @@ def overdue() -> Digest:
 
 def digest_text(digest: Digest) -> tuple[str, str]:
     """Subject and body of the overdue digest, in the staff's language."""
-    from portal.i18n import status_label
+    from portal.labels import status_label
 
     with force_locale(_staff_locale()):
         subject = _("Overdue reports: %(count)s", count=digest.total)

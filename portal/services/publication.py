@@ -1,4 +1,4 @@
-"""Published cases: staff write a redacted summary of a resolved report, another approves.
+"""Publications: staff write a redacted summary of a resolved report, another approves.
 
 Four eyes: the member who saved the current text may not approve it, so nothing reaches
 the public that only one person has read. Editing an approved summary sends it back for
@@ -6,8 +6,8 @@ approval (it leaves the public register at once); withdrawing takes it down with
 reason. Every change checks first, then writes and audits in the caller's `atomic()`
 block; a refused action raises, and the block rolls everything back.
 
-Nothing here decrypts: a summary is written from the case page (whose views are
-audited there) and holds only what its author chose to make public.
+Nothing here decrypts: a summary is written from the report page (whose views
+are audited there) and holds only what its author chose to make public.
 
 One module on purpose: what the public sees (the register, the feed) is decided by the
 same states and the same "facts still match" check that the four-eyes steps enforce.
@@ -16,7 +16,7 @@ same states and the same "facts still match" check that the four-eyes steps enfo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, func
@@ -25,14 +25,15 @@ from sqlalchemy.orm import contains_eager
 from portal.extensions import db
 from portal.models import (
     Outcome,
+    Publication,
     PublicationState,
-    PublishedCase,
     Report,
     Staff,
     Status,
     WithdrawalReason,
 )
 from portal.models.base import utcnow
+from portal.months import month_of
 from portal.services import audit, four_eyes
 from portal.services.errors import DomainError
 from portal.services.reports import round_amount
@@ -105,8 +106,8 @@ class NoSummary(PublicationError):
 
 
 @dataclass(frozen=True)
-class PublicCase:
-    """What the public register, the feed and the API show of one case: no names, months only."""
+class PublicationView:
+    """What the public register, the feed and the API show of a publication: no names, months."""
 
     public_id: str
     title: str
@@ -126,34 +127,24 @@ class PublicCase:
 
 
 @dataclass(frozen=True)
-class CasePage:
+class PublicationPage:
     """One page of the public register."""
 
-    cases: list[PublicCase]
+    publications: list[PublicationView]
     page: int
     has_next: bool
-
-
-def month_of(moment: date | datetime) -> date:
-    """The first day of the month: public dates are never finer than that."""
-    return date(moment.year, moment.month, 1)
-
-
-def month_start_utc(moment: date | datetime) -> datetime:
-    """The first instant (UTC) of the month, for timestamps that must stay month-level."""
-    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
 
 
 # --- reading -----------------------------------------------------------------------------
 
 
-def for_report(report: Report) -> PublishedCase | None:
+def for_report(report: Report) -> Publication | None:
     """The summary of this report, if one was written."""
-    query = db.select(PublishedCase).where(PublishedCase.report_id == report.id)
+    query = db.select(Publication).where(Publication.report_id == report.id)
     return db.session.scalars(query).first()
 
 
-def _lock(report: Report) -> PublishedCase | None:
+def _lock(report: Report) -> Publication | None:
     """Lock the report row, refresh it and its summary: concurrent steps go one at a time.
 
     Without the lock, an approval could pass its revision check while an edit commits,
@@ -166,14 +157,14 @@ def _lock(report: Report) -> PublishedCase | None:
         .execution_options(populate_existing=True)
     )
     query = (
-        db.select(PublishedCase)
-        .where(PublishedCase.report_id == report.id)
+        db.select(Publication)
+        .where(Publication.report_id == report.id)
         .execution_options(populate_existing=True)
     )
     return db.session.scalars(query).first()
 
 
-def facts_match(case: PublishedCase, report: Report) -> bool:
+def facts_match(case: Publication, report: Report) -> bool:
     """Whether the report still has the outcome facts the text was saved against."""
     return (
         case.outcome == report.outcome
@@ -182,7 +173,7 @@ def facts_match(case: PublishedCase, report: Report) -> bool:
     )
 
 
-def is_public(case: PublishedCase) -> bool:
+def is_public(case: Publication) -> bool:
     """Whether the public sees this case now (same rule as the public queries)."""
     return (
         case.state == PublicationState.PUBLISHED
@@ -198,20 +189,20 @@ def _public_condition() -> ColumnElement[bool]:
     of public view at once, without anybody having to remember to withdraw it.
     """
     return and_(
-        PublishedCase.state == PublicationState.PUBLISHED,
+        Publication.state == PublicationState.PUBLISHED,
         Report.status == Status.RESOLVED,
-        Report.outcome.is_not_distinct_from(PublishedCase.outcome),
-        Report.sanction.is_not_distinct_from(PublishedCase.sanction),
-        Report.refund_rupiah.is_not_distinct_from(PublishedCase.refund_rupiah),
+        Report.outcome.is_not_distinct_from(Publication.outcome),
+        Report.sanction.is_not_distinct_from(Publication.sanction),
+        Report.refund_rupiah.is_not_distinct_from(Publication.refund_rupiah),
     )
 
 
-def _public_query() -> Select[PublishedCase]:
+def _public_query() -> Select[Publication]:
     """Every public case, newest approval first."""
-    report = contains_eager(PublishedCase.report)
+    report = contains_eager(Publication.report)
     return (
-        db.select(PublishedCase)
-        .join(Report, Report.id == PublishedCase.report_id)
+        db.select(Publication)
+        .join(Report, Report.id == Publication.report_id)
         .where(_public_condition())
         # One query per page, not one per case for its report and catalogue names.
         .options(
@@ -219,16 +210,16 @@ def _public_query() -> Select[PublishedCase]:
             report.joinedload(Report.service),
             report.joinedload(Report.unit),
         )
-        .order_by(PublishedCase.approved_at.desc(), PublishedCase.id.desc())
+        .order_by(Publication.approved_at.desc(), Publication.id.desc())
     )
 
 
-def _public_view(case: PublishedCase) -> PublicCase:
+def _public_view(case: Publication) -> PublicationView:
     """The public facts of a case: months, rounded Rupiah, catalogue names; no people."""
     report = case.report
     proven = report.outcome == Outcome.PROVEN
     approved = case.approved_at or case.written_at
-    return PublicCase(
+    return PublicationView(
         public_id=case.public_id,
         title=case.title,
         summary=case.summary,
@@ -249,26 +240,26 @@ def _public_view(case: PublishedCase) -> PublicCase:
     )
 
 
-def public_page(*, page: int, per_page: int) -> CasePage:
+def public_page(*, page: int, per_page: int) -> PublicationPage:
     """One page of the public register (page 1 is the newest)."""
     rows = list(
         db.session.scalars(_public_query().offset((page - 1) * per_page).limit(per_page + 1))
     )
-    return CasePage(
-        cases=[_public_view(case) for case in rows[:per_page]],
+    return PublicationPage(
+        publications=[_public_view(case) for case in rows[:per_page]],
         page=page,
         has_next=len(rows) > per_page,
     )
 
 
-def public_latest(*, limit: int) -> list[PublicCase]:
+def public_latest(*, limit: int) -> list[PublicationView]:
     """The newest public cases, for the feed."""
     return [_public_view(case) for case in db.session.scalars(_public_query().limit(limit))]
 
 
-def public_case(public_id: str) -> PublicCase | None:
+def find_public(public_id: str) -> PublicationView | None:
     """One public case by its public id; None if unknown or not (or no longer) public."""
-    query = _public_query().where(PublishedCase.public_id == public_id)
+    query = _public_query().where(Publication.public_id == public_id)
     case = db.session.scalars(query).first()
     return _public_view(case) if case is not None else None
 
@@ -276,33 +267,31 @@ def public_case(public_id: str) -> PublicCase | None:
 def last_public_change() -> date | None:
     """The month of the latest approval or withdrawal, for the feed's `updated`."""
     latest = db.session.execute(
-        db.select(func.max(PublishedCase.approved_at), func.max(PublishedCase.withdrawn_at))
+        db.select(func.max(Publication.approved_at), func.max(Publication.withdrawn_at))
     ).one()
     moments = [moment for moment in latest if moment is not None]
     return month_of(max(moments)) if moments else None
 
 
-def awaiting_approval() -> list[PublishedCase]:
+def awaiting_approval() -> list[Publication]:
     """Summaries waiting for a second member, oldest first (first written, first read)."""
     query = (
-        db.select(PublishedCase)
-        .where(PublishedCase.state == PublicationState.AWAITING_APPROVAL)
-        .order_by(PublishedCase.written_at, PublishedCase.id)
+        db.select(Publication)
+        .where(Publication.state == PublicationState.AWAITING_APPROVAL)
+        .order_by(Publication.written_at, Publication.id)
     )
     return list(db.session.scalars(query))
 
 
-def in_state(state: PublicationState, *, limit: int) -> list[PublishedCase]:
+def in_state(state: PublicationState, *, limit: int) -> list[Publication]:
     """The newest summaries in one state (published: by approval; withdrawn: by withdrawal)."""
     key = (
-        PublishedCase.withdrawn_at
-        if state is PublicationState.WITHDRAWN
-        else PublishedCase.approved_at
+        Publication.withdrawn_at if state is PublicationState.WITHDRAWN else Publication.approved_at
     )
     query = (
-        db.select(PublishedCase)
-        .where(PublishedCase.state == state)
-        .order_by(key.desc(), PublishedCase.id.desc())
+        db.select(Publication)
+        .where(Publication.state == state)
+        .order_by(key.desc(), Publication.id.desc())
         .limit(limit)
     )
     return list(db.session.scalars(query))
@@ -310,7 +299,7 @@ def in_state(state: PublicationState, *, limit: int) -> list[PublishedCase]:
 
 def candidates(*, page: int, per_page: int) -> tuple[list[Report], bool]:
     """Resolved reports without a summary, most recently closed first; and whether more follow."""
-    written = db.select(PublishedCase.id).where(PublishedCase.report_id == Report.id).exists()
+    written = db.select(Publication.id).where(Publication.report_id == Report.id).exists()
     query = (
         db.select(Report)
         .where(Report.status == Status.RESOLVED, ~written)
@@ -325,7 +314,7 @@ def candidates(*, page: int, per_page: int) -> tuple[list[Report], bool]:
 # --- changes -----------------------------------------------------------------------------
 
 
-def save_summary(*, report: Report, actor: Staff, title: str, summary: str) -> PublishedCase:
+def save_summary(*, report: Report, actor: Staff, title: str, summary: str) -> Publication:
     """Write or edit the summary; it then awaits a second member's approval.
 
     Saving unchanged text of a summary that is already awaiting approval or published
@@ -336,7 +325,7 @@ def save_summary(*, report: Report, actor: Staff, title: str, summary: str) -> P
     if report.status != Status.RESOLVED:
         raise NotResolved()
     if case is None:
-        case = PublishedCase(
+        case = Publication(
             report_id=report.id,
             title=title,
             summary=summary,
@@ -379,7 +368,7 @@ def save_summary(*, report: Report, actor: Staff, title: str, summary: str) -> P
     return case
 
 
-def approve(*, report: Report, actor: Staff, revision: int) -> PublishedCase:
+def approve(*, report: Report, actor: Staff, revision: int) -> Publication:
     """Publish the summary: only a member other than its author, only the text they read."""
 
     case = _lock(report)
@@ -416,7 +405,7 @@ def approve(*, report: Report, actor: Staff, revision: int) -> PublishedCase:
 
 def withdraw(
     *, report: Report, actor: Staff, reason: WithdrawalReason, note: str = ""
-) -> PublishedCase:
+) -> Publication:
     """Take a published summary down at once; one member suffices to remove (never to add).
 
     The reason category is audited; the free-text note stays on the row only.

@@ -22,7 +22,8 @@ from sqlalchemy import ColumnElement, Select, func, select, tuple_
 
 from portal import deadlines
 from portal.extensions import db
-from portal.models import Category, Report, Role, Service, Staff, Status, Unit
+from portal.models import Category, Report, Service, Staff, Status, Unit
+from portal.services import cases
 
 
 class Sort(StrEnum):
@@ -286,14 +287,11 @@ def _catalogue(model: type[Any]) -> list[Any]:
 
 def filter_options() -> FilterOptions:
     """Catalogue rows and the members reports can be assigned to, for the filter form."""
-    handlers = db.session.scalars(
-        select(Staff).where(Staff.role.in_([Role.ADMIN, Role.INVESTIGATOR])).order_by(Staff.email)
-    )
     return FilterOptions(
         categories=_catalogue(Category),
         services=_catalogue(Service),
         units=_catalogue(Unit),
-        handlers=list(handlers),
+        handlers=cases.assignable_staff(),
     )
 
 

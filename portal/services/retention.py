@@ -27,8 +27,8 @@ from portal.models import (
     Attachment,
     Message,
     PortalSession,
+    Publication,
     PublicationState,
-    PublishedCase,
     Report,
     Setting,
     Status,
@@ -135,7 +135,7 @@ def _measure(ids: list[int]) -> PurgeCounts:
             (StatusChange.internal_note_ct.is_not(None)) | (StatusChange.public_note != ""),
         ),
         sessions=_count(PortalSession, ids),
-        drafts=_count(PublishedCase, ids, PublishedCase.state != PublicationState.PUBLISHED),
+        drafts=_count(Publication, ids, Publication.state != PublicationState.PUBLISHED),
     )
 
 
@@ -145,12 +145,12 @@ def _shred(ids: list[int], day: date) -> None:
     db.session.execute(db.delete(Message).where(Message.report_id.in_(ids)))
     db.session.execute(db.delete(Attachment).where(Attachment.report_id.in_(ids)))
     db.session.execute(
-        db.delete(PublishedCase).where(
-            PublishedCase.report_id.in_(ids), PublishedCase.state != PublicationState.PUBLISHED
+        db.delete(Publication).where(
+            Publication.report_id.in_(ids), Publication.state != PublicationState.PUBLISHED
         )
     )
     db.session.execute(
-        update(PublishedCase).where(PublishedCase.report_id.in_(ids)).values(withdrawal_note=None)
+        update(Publication).where(Publication.report_id.in_(ids)).values(withdrawal_note=None)
     )
     db.session.execute(
         update(StatusChange)

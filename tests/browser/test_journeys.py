@@ -223,7 +223,7 @@ def test_citizen_files_a_report_without_javascript(
     # A reload re-posts the form: not filed twice, and the page says what to do.
     tab.page.reload()
     tab.check("receipt-reloaded", expect_status=409)
-    assert page.locator("a[href='/inbox']").count() >= 1
+    assert page.locator("a[href='/kotak-masuk']").count() >= 1
 
     tab.click("header nav a[href='/status']")
     tab.check("status-form", expect_status=200)
@@ -373,7 +373,7 @@ def test_citizen_reads_the_question_and_answers(lang: str, phone: Any, portal: P
     tab = phone(lang)
     tab.goto("/")
     _choose_language(tab, lang)
-    tab.click("header nav a[href='/inbox']")
+    tab.click("header nav a[href='/kotak-masuk']")
     tab.check("inbox-sign-in", expect_status=200)
     tab.page.fill("[name=code]", code)
     tab.page.fill("[name=receipt]", receipt)
@@ -422,7 +422,7 @@ def test_journalist_checks_status_statistics_and_open_data(
     tab.check("data-dictionary", expect_status=200)
     tab.click("header nav a[href='/layanan']")
     tab.check("catalogue", expect_status=200)
-    tab.goto("/kasus")
+    tab.goto("/publikasi")
     tab.check("published-cases", expect_status=200)
 
     # A poster, previewed on a phone before printing: nothing drawn over anything else.

@@ -9,12 +9,9 @@ from flask_babel import lazy_gettext as _l
 
 from portal import crypto
 from portal.extensions import db
-from portal.models import Priority, Report, Role, Side, Staff
+from portal.models import HANDLER_ROLES, Priority, Report, Side, Staff
 from portal.services import audit, inbox
 from portal.services.cases.base import CaseError, data_key
-
-# Who may be assigned a report: the roles that handle reports.
-HANDLER_ROLES = (Role.ADMIN, Role.INVESTIGATOR)
 
 
 class NotAssignable(CaseError):

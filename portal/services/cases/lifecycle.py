@@ -9,16 +9,14 @@ the caller's `atomic()` block commits (or rolls back a refused move).
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from portal import crypto, deadlines
 from portal.extensions import db
-from portal.i18n import status_label
 from portal.identifiers import TrackingCode
-from portal.models import Outcome, Report, Staff, Status, StatusChange
+from portal.labels import status_label
+from portal.models import Outcome, OutsideBody, Report, Sanction, Staff, Status, StatusChange
 from portal.models.base import today
 from portal.services import audit
 from portal.services.cases.base import CaseError, data_key, find_by_typed_code, note_aad
@@ -45,29 +43,6 @@ CLOSED_STATUSES = frozenset({Status.RESOLVED, Status.REJECTED})
 # even when needs_info -> in_progress skipped "verified": the date feeds the public
 # "median days to verification", which would otherwise miss those reports.
 VERIFYING_STATUSES = frozenset({Status.VERIFIED, Status.IN_PROGRESS, Status.REFERRED})
-
-
-class OutsideBody(StrEnum):
-    """Bodies a report can be referred to (DESIGN.md; never Saber Pungli, dissolved 2025)."""
-
-    OMBUDSMAN_BANTEN = "ombudsman_banten"
-    POLICE = "polri"
-    PROSECUTOR = "kejaksaan"
-    KPK = "kpk"
-    SP4N_LAPOR = "sp4n_lapor"
-    OWN_AGENCY = "instansi_terkait"
-
-
-class Sanction(StrEnum):
-    """The category of sanction imposed after a proven report."""
-
-    NONE = "none"
-    VERBAL_WARNING = "verbal_warning"
-    WRITTEN_WARNING = "written_warning"
-    DISCIPLINARY = "disciplinary"
-    DISMISSAL = "dismissal"
-    CRIMINAL_REFERRAL = "criminal_referral"
-    OTHER = "other"
 
 
 class IllegalTransition(CaseError):

@@ -16,6 +16,8 @@ Everything published is a public fact at month grain: nothing here reads content
 from __future__ import annotations
 
 from portal.models import StatsCell, StatsPublication
+from portal.months import month_key
+from portal.months import month_of as month_start
 from portal.services.stats.build import (
     compute,
     inspectorate_deadlines,
@@ -42,8 +44,6 @@ from portal.services.stats.periods import (
     Period,
     add_months,
     last_closed_quarter,
-    month_key,
-    month_start,
     parse_period,
     period_choices,
     quarter,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from portal.labels import OUTSIDE_BODY_LABELS
 
 # The breakdowns, in the order they are published. Each counts reports received in the
 # period; all share one total except referrals (reports ever referred, by outside body).
@@ -18,15 +18,8 @@ FIGURES = MEDIAN_FIGURES + SUM_FIGURES + DEADLINE_FIGURES
 MET, MISSED = "met", "missed"
 TOTAL_KEY = "reports"
 
-# Labels of the outside bodies a report may be referred to (services.cases.OutsideBody).
-REFERRAL_LABELS = {
-    "ombudsman_banten": _l("Ombudsman RI Perwakilan Banten"),
-    "polri": _l("Police (Polri)"),
-    "kejaksaan": _l("Prosecutor (Kejaksaan)"),
-    "kpk": _l("Corruption Eradication Commission (KPK)"),
-    "sp4n_lapor": _l("SP4N-LAPOR!"),
-    "instansi_terkait": _l("The service's own agency (instansi terkait)"),
-}
+# Labels of the outside bodies a report may be referred to, keyed by their stored value.
+REFERRAL_LABELS = {body.value: text for body, text in OUTSIDE_BODY_LABELS.items()}
 
 # Rows read per round trip while streaming the status history during a rebuild.
 HISTORY_BATCH = 20_000

@@ -15,20 +15,10 @@ from portal.services.stats.figures import (
 # --- periods ------------------------------------------------------------------------------
 
 
-def month_start(day: date) -> date:
-    """The first day of the month of `day`."""
-    return day.replace(day=1)
-
-
 def add_months(month: date, count: int) -> date:
     """The month `count` months after (or before) `month`."""
     index = month.year * 12 + month.month - 1 + count
     return date(index // 12, index % 12 + 1, 1)
-
-
-def month_key(month: date) -> str:
-    """A month as YYYY-MM, the only date grain published."""
-    return f"{month.year:04d}-{month.month:02d}"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import deadlines
 from portal.extensions import db
-from portal.i18n import CHANNEL_LABELS, STATUS_LABELS
+from portal.labels import CHANNEL_LABELS, STATUS_LABELS
 from portal.models import (
     Category,
     Channel,
@@ -33,6 +33,7 @@ from portal.models import (
     Status,
     Unit,
 )
+from portal.months import month_key, month_of
 from portal.services.reports import round_amount
 from portal.services.stats.build import (
     inspectorate_deadlines,
@@ -53,8 +54,6 @@ from portal.services.stats.periods import (
     Period,
     add_months,
     last_closed_quarter,
-    month_key,
-    month_start,
     quarter,
     quarter_key,
     quarter_start,
@@ -341,10 +340,10 @@ def _median(histogram: Counter[int]) -> float | int | None:
     return int(middle) if middle.is_integer() else middle
 
 
-def _labels(locale: str, texts: dict[str, Any]) -> dict[str, str]:
-    """Lazy labels rendered in one language."""
+def _labels(locale: str, texts: Mapping[Any, Any]) -> dict[str, str]:
+    """Lazy labels rendered in one language, keyed by the stored (string) value."""
     with force_locale(locale):
-        return {key: str(text) for key, text in texts.items()}
+        return {str(key): str(text) for key, text in texts.items()}
 
 
 def _catalogue(
@@ -573,7 +572,7 @@ def _quarter_stats(first: date, k: int) -> PeriodStats:
     return PeriodStats(
         period=period,
         k=k,
-        as_of_month=month_start(one.published_on or add_months(first, 3)),
+        as_of_month=month_of(one.published_on or add_months(first, 3)),
         deadlines=one.deadlines,
         total=breakdowns["status"].total,
         breakdowns=breakdowns,
