@@ -10,7 +10,7 @@ from portal.models.reports import Channel, Outcome, Priority, Report, Status, St
 from portal.models.sessions import PortalSession, SessionKind, UsedSubmission
 from portal.models.settings import Setting
 from portal.models.staff import Role, Staff
-from portal.models.stats import StatsCell, StatsPublication, StatsRefresh, StatsSnapshot
+from portal.models.stats import StatsCaseFact, StatsCell, StatsPublication, StatsSnapshot
 
 __all__ = [
     "ApiKey",
@@ -34,9 +34,9 @@ __all__ = [
     "Setting",
     "Side",
     "Staff",
+    "StatsCaseFact",
     "StatsCell",
     "StatsPublication",
-    "StatsRefresh",
     "StatsSnapshot",
     "Status",
     "StatusChange",

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import StringField
@@ -55,9 +55,9 @@ def licence_line() -> str:
     return f"{current_app.config['STATS_LICENCE']}, {publisher()}"
 
 
-def _filter(selected: str) -> dict[str, Any]:
+def _filter(selected: str, first: date | None) -> dict[str, Any]:
     """The filter's options: the newest closed quarter first, then years and quarters."""
-    groups = stats.period_choices(stats.first_month(), local_today())
+    groups = stats.period_choices(first, local_today())
     options = [("", str(_l("Newest published quarter")))]
     listed = {""} | {period.key for _, periods in groups for period in periods}
     if selected not in listed:  # a valid period older than the list, or the bad value typed
@@ -132,8 +132,7 @@ def _page(**context: Any) -> str:
         number=number,
         figure_text=figure_text,
         licence=licence_line(),
-        anchors=audit.published_anchors(),
-        **context,
+        **({"anchors": audit.published_anchors()} | context),
     )
 
 
@@ -142,13 +141,35 @@ def transparency() -> ResponseReturnValue:
     """The dashboard: reports and their handling for a period, small numbers suppressed."""
     form = PeriodForm(formdata=request.args)
     selected = (form.period.data or "").strip()
+    published = stats.publications()
+    first = min((stats.parse_quarter_key(key) for key in published), default=None)
     try:
         period = stats.parse_period(selected, local_today())
     except stats.InvalidPeriod as error:
         form.period.errors = [error.message]
-        return _page(form=form, report=None, charts={}, **_filter(selected)), 400
-    report = stats.period_stats(period)
-    return _page(form=form, report=report, charts=_charts(report), **_filter(period.key))
+        return _page(form=form, report=None, charts={}, **_filter(selected, first)), 400
+    anchors = audit.published_anchors()
+
+    def render() -> str:
+        """The whole page, rendered once per publication version (and language, path)."""
+        report = stats.period_stats(period)
+        return _page(
+            form=form,
+            report=report,
+            charts=_charts(report),
+            anchors=anchors,
+            **_filter(period.key, first),
+        )
+
+    key = (
+        "transparansi",
+        str(get_locale()),
+        request.full_path,
+        stats.quarter_key(stats.last_closed_quarter(local_today())),
+        stats.version(period, published),
+        tuple(anchors),
+    )
+    return stats.cached(key, render)
 
 
 @bp.get("/transparansi/kamus-data")
