@@ -153,7 +153,7 @@ def group(
 def seeded(app: Flask, client: FlaskClient) -> list[Filed]:
     """Twenty reports in four groups of five in one closed quarter: every count 0 or >= k."""
     old, recent = months_ago(4), months_ago(3)
-    return [
+    filed = [
         *group(
             app,
             client,
@@ -193,6 +193,14 @@ def seeded(app: Flask, client: FlaskClient) -> list[Filed]:
             referred_to="ombudsman_banten",
         ),
     ]
+    publish(app)
+    return filed
+
+
+def publish(app: Flask) -> list[str]:
+    """What the daily timer does (`flask stats publish`): freeze every quarter that ended."""
+    with app.app_context():
+        return stats.publish_due()
 
 
 # --- what the figures must be, recomputed here from the reports ---------------------------
@@ -359,7 +367,9 @@ def test_figures_change_only_when_a_quarter_is_published(app, client, runner):
     file_reports(client, 1)
     assert client.get(f"{API}/stats?period=2026").get_json() == before
     with moved_clock(lambda: datetime(2027, 1, 2, 5, 0, tzinfo=UTC)):
-        assert count() == 7  # 2026-Q4 has ended: published on the first request
+        assert count() == 0  # 2026-Q4 has ended, but requests never publish...
+        assert runner.invoke(args=["stats", "publish"]).exit_code == 0
+        assert count() == 7  # ...the timer does
         file_reports(client, 1)  # counted in 2027-Q1, published in April
         assert count("2026-Q4") == 7
         assert count("2026") == 7
@@ -390,8 +400,7 @@ def test_large_instances_publish_only_from_the_timer(app, client, runner):
 
 @many
 def test_requests_do_not_read_the_reports_table(app, client):
-    seeded(app, client)
-    client.get(f"{API}/stats")  # publishes the closed quarter
+    seeded(app, client)  # and published by the timer
     statements: list[str] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:

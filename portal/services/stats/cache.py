@@ -32,7 +32,8 @@ _lock = threading.Lock()
 
 def publications() -> dict[str, int]:
     """Every published quarter's key and row id (the statistics' version, one query)."""
-    return dict(db.session.execute(select(StatsPublication.period, StatsPublication.id)).tuples())
+    rows = db.session.execute(select(StatsPublication.period, StatsPublication.id))
+    return {period: row_id for period, row_id in rows}
 
 
 def version(period: Period, published: dict[str, int]) -> tuple[int | None, ...]:

@@ -107,13 +107,10 @@ def admit(report: Report) -> None:
     leaves every cell as uncertain as the rule asks, checked one by one in a fixed order.
     """
     period = quarter_key(quarter_start(report.received_on))
-    written = set(
-        db.session.execute(
-            select(StatsCaseFact.figure, StatsCaseFact.key).where(
-                StatsCaseFact.report_id == report.id
-            )
-        ).tuples()
+    rows = db.session.execute(
+        select(StatsCaseFact.figure, StatsCaseFact.key).where(StatsCaseFact.report_id == report.id)
     )
+    written = {(figure, key) for figure, key in rows}
     wanted = [fact for fact in facts_of(report) if fact not in written]
     if not wanted:
         return
