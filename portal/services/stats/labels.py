@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from flask import current_app, has_request_context
 from flask_babel import force_locale, format_date
 from sqlalchemy import select
 
@@ -59,10 +58,6 @@ def key_order(period: Period) -> KeyOrder:
     quarter keeps this on publication, so renaming or retiring an entry later changes
     only quarters published after it.
     """
-    if not has_request_context():
-        # Flask-Babel translates only inside a request: the timer's command has none.
-        with current_app.test_request_context():
-            return key_order(period)
     statuses = [status.value for status in Status]
     status_id, status_en = _labels("id", STATUS_LABELS), _labels("en", STATUS_LABELS)
     channels = [channel.value for channel in Channel]
