@@ -334,6 +334,10 @@ def _year_stats(period: Period) -> PeriodStats:
             rows = tuple(row for part in parts for row in part.breakdowns[name].rows)
             breakdowns[name] = Breakdown(name, rows, total)
             continue
+        if not any(part.breakdowns[name].rows for part in parts):
+            # Every quarter withheld its rows: so does the year (a zero would be a guess).
+            breakdowns[name] = Breakdown(name, (), total)
+            continue
         keys = {row.key for part in parts for row in part.breakdowns[name].rows}
         cells = {}
         for key in keys:
@@ -344,7 +348,9 @@ def _year_stats(period: Period) -> PeriodStats:
                 if match:
                     found.append(match[0])
                 elif total_cell.mark is Mark.SMALL:
-                    found.append(Cell(0, Mark.SMALL, Interval(0, one.k - 1)))
+                    found.append(
+                        Cell(one.data.counts[name][key], Mark.SMALL, Interval(0, one.k - 1))
+                    )
                 elif part.breakdowns[name].rows or total_cell.value == 0:
                     found.append(Cell(0, Mark.SHOWN, exactly(0)))
                 else:  # withheld beside its cases: the quarter tells nothing of the cell
