@@ -19,11 +19,14 @@ from sqlalchemy import event, select
 
 from portal import deadlines
 from portal.extensions import db
-from portal.models import Report, StatsPublication, StatusChange
+from portal.models import Category, Report, StatsPublication, StatusChange
 from portal.models.base import moved_clock
+from portal.services import catalog, stats
 from portal.services import setup as setup_service
-from portal.services import stats
 from portal.services.reports import round_amount
+from portal.services.stats import cache as stats_cache
+from portal.services.stats import tables as stats_tables
+from portal.transaction import atomic
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app
 
 K = 5
@@ -508,3 +511,93 @@ def test_statistics_on_postgres(instance_folder, postgres_url):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@many
+def test_a_published_quarter_never_changes_with_settings_or_catalogue(app, client):
+    seeded(app, client)  # 2026-Q3, published
+    urls = [
+        f"{API}/stats?period=2026-Q3",
+        f"{API}/stats.csv?period=2026-Q3",
+        "/transparansi?period=2026-Q3",
+        f"{API}/stats?period=2026",
+    ]
+    before = {url: client.get(url).get_data() for url in urls}
+    client.get("/bahasa/en?next=/")
+    before_en = {url: client.get(url).get_data() for url in urls}
+    # Later: the admin lowers k, renames one category and retires another.
+    app.config["STATS_MIN_CELL"] = 3
+    with app.app_context(), atomic():
+        pungli = db.session.scalars(select(Category).where(Category.code == "pungli")).one()
+        catalog.update(
+            pungli, actor=ADMIN_EMAIL, values={"name_id": "Pungli (baru)", "name_en": "Levy (new)"}
+        )
+        calo = db.session.scalars(select(Category).where(Category.code == "calo")).one()
+        catalog.update(calo, actor=ADMIN_EMAIL, values={"active": False})
+    # A fresh app server (nothing cached) renders the frozen quarter from its row alone.
+    stats_cache._cache.clear()
+    stats_tables._cache.clear()
+    assert {url: client.get(url).get_data() for url in urls} == before_en
+    client.get("/bahasa/id?next=/")
+    after = {url: client.get(url).get_data() for url in urls}
+    assert after == before
+    assert b"Pungli (baru)" not in after["/transparansi?period=2026-Q3"]
+    body = client.get(f"{API}/stats?period=2026-Q3").get_json()
+    assert body["min_cell"] == K
+
+
+@pytest.mark.parametrize("app_config", [MANY])
+def test_sums_and_medians_are_rounded_and_hidden_under_k(app, client):
+    # 2026-Q3: five resolved reports refunded 123,457 x 1..5 (sum 1,851,855).
+    group(
+        app,
+        client,
+        month=months_ago(4),
+        category="pungli",
+        service="ktp_el",
+        unit="mpp",
+        plan=[("verified", 1), ("in_progress", 2), ("resolved", 9)],
+        refund=123_457,
+    )
+    # 2026-Q2: four resolved and refunded, one more report: fewer than k behind each sum.
+    group(
+        app,
+        client,
+        month=months_ago(7),
+        category="pungli",
+        service="ktp_el",
+        unit="mpp",
+        plan=[("verified", 1), ("in_progress", 2), ("resolved", 9)],
+        refund=123_457,
+        count=K - 1,
+    )
+    group(
+        app,
+        client,
+        month=months_ago(7),
+        category="calo",
+        service="kk",
+        unit="mpp",
+        plan=[],
+        count=1,
+    )
+    publish(app)
+    figures = client.get(f"{API}/stats?period=2026-Q3").get_json()["figures"]
+    refunded = figures["rupiah_refunded"]
+    assert refunded["value"] == round_amount(123_457 * 15) == 1_900_000  # like each amount
+    demanded = figures["rupiah_demanded"]
+    assert demanded["value"] == round_amount(sum(50_000 * i for i in range(1, K + 1)))
+    assert isinstance(figures["median_working_days_to_completion"]["value"], int)
+    small = client.get(f"{API}/stats?period=2026-Q2").get_json()["figures"]
+    for name in ("rupiah_refunded", "median_working_days_to_completion"):
+        assert small[name]["value"] is None and small[name]["display"] == f"n < {K}", name
+    # The demanded sum is over all five reports: shown, rounded.
+    assert small["rupiah_demanded"]["value"] == round_amount(
+        sum(50_000 * i for i in range(1, K)) + 50_000
+    )
+    rows = {
+        row["key"]: row
+        for row in csv_rows(client, "?period=2026-Q2")
+        if row["breakdown"] == "figure"
+    }
+    assert rows["rupiah_refunded"]["value"] == "" and rows["rupiah_refunded"]["display"] == "n < 5"
