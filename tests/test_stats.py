@@ -15,19 +15,22 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select
 
 from portal import deadlines
 from portal.extensions import db
 from portal.models import Category, Report, StatsPublication, StatusChange
 from portal.models.base import moved_clock
-from portal.services import catalog, stats
+from portal.services import catalog, publication, stats
+from portal.services import reports as reports_service
 from portal.services import setup as setup_service
+from portal.services import staff as staff_service
 from portal.services.reports import round_amount
 from portal.services.stats import cache as stats_cache
 from portal.services.stats import tables as stats_tables
 from portal.transaction import atomic
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app, make_staff
+from tests.test_publication import resolve
 
 K = 5
 API = "/api/v1"
@@ -601,3 +604,54 @@ def test_sums_and_medians_are_rounded_and_hidden_under_k(app, client):
         if row["breakdown"] == "figure"
     }
     assert rows["rupiah_refunded"]["value"] == "" and rows["rupiah_refunded"]["display"] == "n < 5"
+
+
+@many
+def test_a_case_published_after_its_quarter_shows_no_fact_that_narrows_it(app, client):
+    seeded(app, client)  # 20 reports in 2026-Q3, published
+    place = group(
+        app,
+        client,
+        month=months_ago(3),
+        category="pungli",
+        service="ktp_el",
+        unit="kec_serang",
+        plan=[],
+        count=K + 2,
+    )
+    with app.app_context():
+        db.session.execute(delete(StatsPublication))  # publish again, with the seven
+        db.session.commit()
+    publish(app)
+    frozen = client.get(f"{API}/stats?period=2026-Q3").get_data()
+    units = client.get(f"{API}/stats?period=2026-Q3").get_json()["breakdowns"]["unit"]["cells"]
+    assert {cell["key"]: cell["display"] for cell in units}["kec_serang"] == str(K + 2)
+    author, approver = make_staff(app), make_staff(app)
+    published = []
+    for one in place[:3]:
+        resolve(app, one.code)
+        with app.app_context():
+            report = reports_service.find(one.code)
+            case = publication.save_summary(
+                report=report,
+                actor=staff_service.find_by_email(author.email),
+                title="Kasus",
+                summary="Ringkasan.",
+            )
+            publication.approve(
+                report=report,
+                actor=staff_service.find_by_email(approver.email),
+                revision=case.revision,
+            )
+            published.append(case.public_id)
+    cases = {case["id"]: case for case in client.get(f"{API}/cases").get_json()["cases"]}
+    # Two cases beside seven reports leave five others: shown. A third would leave four.
+    assert [cases[public_id]["unit"] for public_id in published] == [
+        "kec_serang",
+        "kec_serang",
+        "",
+    ]
+    assert all(cases[public_id]["category"] == "pungli" for public_id in published)
+    page = client.get(f"/kasus/{published[2]}").get_data(as_text=True)
+    assert "disamarkan untuk melindungi pelapor" in page
+    assert client.get(f"{API}/stats?period=2026-Q3").get_data() == frozen  # never changes
