@@ -170,8 +170,11 @@ def _admissible(
 
 
 def admit_public() -> int:
-    """Admit the facts of every public case that has none written (cases approved before
-    facts were kept); run by `stats publish` before it freezes anything. How many."""
+    """Admit the facts of public cases that have none written yet; how many were tried.
+
+    Cases approved before facts were kept are not listed until then; `stats publish`
+    (the daily timer) runs this first, before it freezes anything.
+    """
     missing = ~exists().where(StatsCaseFact.report_id == Report.id)
     reports = list(
         db.session.scalars(

@@ -96,10 +96,10 @@ def publish_due() -> list[str]:
     servers may try at once: the period is unique, so one wins and the others keep its row.
     """
     today = deadlines.local_today()
+    with atomic():
+        admit_public()  # cases approved before their facts were kept are listed from now on
     if not due(today):
         return []
-    with atomic():
-        admit_public()  # cases approved before their facts were kept count from now on
     k = int(current_app.config["STATS_MIN_CELL"])
     published = []
     for first in due(today):
