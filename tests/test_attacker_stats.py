@@ -7,9 +7,13 @@ It polls every period's JSON, CSV and dashboard before and after each of many fi
 moved across quarter boundaries by the portal's clock, and turns everything it ever saw
 into one system of interval constraints: every breakdown adds up to its total, every year
 to its quarters, every version of a year to the quarters it covered then, its own reports
-are lower bounds. It never learns the exact number of a cell that holds 1..k-1 reports.
-What padding with its own reports does reveal (how many others share a padded cell) is
-measured, and must stay inside the cells it padded.
+are lower bounds, and so is every published case it ever read in the register (placed in
+its quarter, counted in its category, service, place, month and, if resolved before the
+quarter was published, status). It never learns the exact number of a cell where 1..k-1
+reports lie beside the published cases. What padding with its own reports does reveal (how
+many others share a padded cell) is measured, and must stay inside the cells it padded.
+Mutation runs switch one protection off in the portal and require the same attacker to
+catch the leak.
 """
 
 from __future__ import annotations
