@@ -655,3 +655,51 @@ def test_a_case_published_after_its_quarter_shows_no_fact_that_narrows_it(app, c
     page = client.get(f"/kasus/{published[2]}").get_data(as_text=True)
     assert "disamarkan untuk melindungi pelapor" in page
     assert client.get(f"{API}/stats?period=2026-Q3").get_data() == frozen  # never changes
+
+
+@many
+def test_a_quarter_frozen_after_its_cases_protects_the_reports_beside_them(app, client):
+    month = months_ago(3)  # 2026-Q3, not published yet
+    place = group(
+        app,
+        client,
+        month=month,
+        category="pungli",
+        service="ktp_el",
+        unit="kec_serang",
+        plan=[],
+        count=K + 2,
+    )
+    group(app, client, month=month, category="calo", service="kk", unit="mpp", plan=[], count=2 * K)
+    author, approver = make_staff(app), make_staff(app)
+    for index, one in enumerate(place):
+        resolve(app, one.code)  # proven, refunded
+        if index >= 3:
+            continue
+        with app.app_context():
+            report = reports_service.find(one.code)
+            case = publication.save_summary(
+                report=report,
+                actor=staff_service.find_by_email(author.email),
+                title="Kasus",
+                summary="Ringkasan.",
+            )
+            publication.approve(
+                report=report,
+                actor=staff_service.find_by_email(approver.email),
+                revision=case.revision,
+            )
+    publish(app)
+    body = client.get(f"{API}/stats?period=2026-Q3").get_json()
+    units = {cell["key"]: cell["display"] for cell in body["breakdowns"]["unit"]["cells"]}
+    # Seven reports there, three of them published cases: "7" would tell four others.
+    assert units["kec_serang"] == "x"
+    resolved = {c["key"]: c["display"] for c in body["breakdowns"]["status"]["cells"]}
+    assert resolved["resolved"] == "x"
+    # Seven refunds, three shown by the cases: the sum would give the other four's away.
+    assert body["figures"]["rupiah_refunded"]["display"] == "x"
+    assert body["figures"]["rupiah_refunded"]["value"] is None
+    # All three cases are listed with every fact (they were counted when it was frozen).
+    cases = client.get(f"{API}/cases").get_json()["cases"]
+    assert len(cases) == 3 and all(case["unit"] == "kec_serang" for case in cases)
+    assert all(case["refund_rupiah"] and case["resolved_month"] for case in cases)
