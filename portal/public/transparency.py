@@ -16,7 +16,7 @@ from wtforms import StringField
 from portal import charts
 from portal.deadlines import local_today
 from portal.extensions import db
-from portal.forms import PortalForm
+from portal.forms import PortalForm, clean_text
 from portal.i18n import format_rupiah
 from portal.models import AuditAnchor
 from portal.public import bp
@@ -145,20 +145,27 @@ def _page(**context: Any) -> str:
 @bp.get("/transparansi")
 def transparency() -> ResponseReturnValue:
     """The dashboard: reports and their handling for a period, small numbers suppressed."""
-    form = PeriodForm(formdata=request.args)
-    selected = (form.period.data or "").strip()
+    # The form's own reading of the field, without building the form: a cached page
+    # needs no form at all.
+    selected = (clean_text(request.args.get("period")) or "").strip()
     published = stats.publications()
     first = min((stats.parse_quarter_key(key) for key in published), default=None)
     try:
         period = stats.parse_period(selected, local_today())
     except stats.InvalidPeriod as error:
+        form = PeriodForm(formdata=request.args)
         form.period.errors = [error.message]
         return _page(form=form, report=None, charts={}, **_filter(selected, first)), 400
 
     def render() -> str:
         """The whole page, rendered once per publication version (and language, path)."""
         report = stats.period_stats(period)
-        return _page(form=form, report=report, charts=_charts(report), **_filter(period.key, first))
+        return _page(
+            form=PeriodForm(formdata=request.args),
+            report=report,
+            charts=_charts(report),
+            **_filter(period.key, first),
+        )
 
     key = (
         "transparansi",
