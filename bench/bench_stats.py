@@ -1,13 +1,15 @@
 """Transparency statistics benchmark: a million reports, the dashboard and the stats API timed.
 
-`make bench` builds a throw-away SQLite database of 1,000,000 reports and their status
-history (about 2.6 million steps) in a temporary folder with bulk executemany, then
-times what a journalist's visit costs: the dashboard and /api/v1/stats (JSON and CSV) for
-the default 12 months, a year and a month, with a warm snapshot; and the cold rebuild of
-the snapshot from the reports table (`flask stats refresh`, or the one request that finds
-it older than STATS_MAX_AGE_SECONDS). Each time is printed in milliseconds and as a ratio
-to floors measured in the same run (`SELECT 1`, and `GET /api/v1/catalog` over HTTP), so
-numbers from different machines compare; nothing asserts on absolute times.
+`make bench-queries` builds a throw-away SQLite database of 1,000,000 reports and their
+status history (about 2.6 million steps) in a temporary folder with bulk executemany,
+publishes every closed quarter, then times what the daily timer costs (`stats publish`
+on a day nothing is due, and on the day a quarter ends: that quarter's reports only),
+the full rebuild of the working snapshot it replaced (`stats refresh`), and what a
+journalist's visit costs: the dashboard and /api/v1/stats (JSON and CSV) for the newest
+quarter and a year, cached per publication and on first render. Each time is printed in
+milliseconds and as a ratio to floors measured in the same run (`SELECT 1`, and
+`GET /api/v1/catalog` over HTTP), so numbers from different machines compare; nothing
+asserts on absolute times.
 
     .venv/bin/python bench/bench_stats.py [--reports N] [--repeat R] [--rebuilds B]
         [--database postgresql://user@host/db]   # an empty PostgreSQL database instead
@@ -43,7 +45,7 @@ from common import (
     where,
 )
 from flask import Flask
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 YEARS = 3  # reports spread over this many years up to today
 
@@ -205,14 +207,15 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
     """Time every case and print the table."""
     from portal.deadlines import local_today
     from portal.extensions import db
-    from portal.models import Report, StatsCell, StatsSnapshot, StatusChange
-    from portal.models.base import utcnow
+    from portal.models import Report, StatsPublication, StatusChange
     from portal.services import stats
+    from portal.services.stats import cache as stats_cache
+    from portal.services.stats import tables as stats_tables
 
     browser = app.test_client()
     today = local_today()
-    this_year = str(today.year)
-    last_month = stats.month_key(stats.add_months(stats.month_start(today), -1))
+    newest = stats.last_closed_quarter(today)
+    year = str(newest.year)
 
     def get(url: str) -> Callable[[], int]:
         def fetch() -> int:
@@ -225,71 +228,76 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
     with app.app_context():
         reports = db.session.scalar(select(func.count()).select_from(Report)) or 0
         steps = db.session.scalar(select(func.count()).select_from(StatusChange)) or 0
-        started = time.perf_counter()
-        snapshot = stats.refresh()
-        first_build = time.perf_counter() - started
-        cells = db.session.scalar(
-            select(func.count()).select_from(StatsCell).where(StatsCell.snapshot_id == snapshot.id)
+        quarter_reports = db.session.scalar(
+            select(func.count())
+            .select_from(Report)
+            .where(
+                Report.received_on >= newest,
+                Report.received_on < stats.add_months(newest, 3),
+            )
         )
+        started = time.perf_counter()
+        published = stats.publish_due()  # every closed quarter, as the first timer run does
+        first_publish = time.perf_counter() - started
         timings = [
             measure("floor: SELECT 1", lambda: db.session.execute(text("SELECT 1")).all(), repeat),
         ]
         db.session.rollback()
     timings.append(measure("floor: GET /api/v1/catalog", get("/api/v1/catalog"), repeat))
-    warm = [
-        ("warm: GET /api/v1/stats (last 12 months)", "/api/v1/stats"),
-        ("warm: GET /api/v1/stats?period=<year>", f"/api/v1/stats?period={this_year}"),
-        ("warm: GET /api/v1/stats?period=<month>", f"/api/v1/stats?period={last_month}"),
-        ("warm: GET /api/v1/stats.csv (12 months)", "/api/v1/stats.csv"),
-        ("warm: GET /transparansi (12 months)", "/transparansi"),
-        ("warm: GET /transparansi?periode=<year>", f"/transparansi?periode={this_year}"),
-        ("warm: GET /transparansi?periode=<month>", f"/transparansi?periode={last_month}"),
-    ]
-    for name, url in warm:
-        timings.append(measure(name, get(url), repeat))
 
-    def uncached(url: str) -> Callable[[], int]:
-        fetch = get(url)
+    def daily() -> None:
+        with app.app_context():
+            assert stats.publish_due() == []  # nothing due: what the timer does most days
 
-        def run_once() -> int:
-            stats._cache.clear()  # this process has not protected the period yet
-            return fetch()
+    timings.append(measure("timer: stats publish, nothing due", daily, repeat))
 
-        return run_once
+    def quarter_end() -> None:
+        with app.app_context():
+            # The day a quarter ends: only its own reports are read and frozen.
+            k = int(app.config["STATS_MIN_CELL"])
+            row = stats.freeze(newest, today=today, k=k)
+            row.period = "bench"  # not the real key: nothing published changes
+            db.session.add(row)
+            db.session.flush()
+            db.session.rollback()
 
-    for name, url in (
-        ("warm, period not cached: /api/v1/stats", "/api/v1/stats"),
-        ("warm, period not cached: /transparansi", "/transparansi"),
-    ):
-        timings.append(measure(name, uncached(url), repeat))
+    timings.append(measure("timer: stats publish on quarter end", quarter_end, rebuilds, warmup=0))
 
     def rebuild() -> None:
         with app.app_context():
             stats.refresh()
 
-    timings.append(measure("cold: rebuild (flask stats refresh)", rebuild, rebuilds, warmup=0))
+    timings.append(measure("before: full rebuild (stats refresh)", rebuild, rebuilds, warmup=0))
+    pages = [
+        ("GET /api/v1/stats (newest quarter)", "/api/v1/stats"),
+        ("GET /api/v1/stats?period=<year>", f"/api/v1/stats?period={year}"),
+        ("GET /api/v1/stats.csv", "/api/v1/stats.csv"),
+        ("GET /transparansi", "/transparansi"),
+        ("GET /transparansi?periode=<year>", f"/transparansi?periode={year}"),
+    ]
+    for name, url in pages:
+        timings.append(measure(f"cached: {name}", get(url), repeat))
 
-    def stale_request() -> int:
-        with app.app_context():
-            # Every snapshot a year old: the request finds it stale and rebuilds first.
-            db.session.execute(
-                update(StatsSnapshot).values(built_at=utcnow() - timedelta(days=365))
-            )
-            db.session.commit()
-        app.config["STATS_MAX_AGE_SECONDS"] = 600
-        try:
-            return get("/api/v1/stats")()
-        finally:
-            app.config["STATS_MAX_AGE_SECONDS"] = 10**9
+    def uncached(url: str) -> Callable[[], int]:
+        fetch = get(url)
 
-    timings.append(
-        measure("cold: GET /api/v1/stats, snapshot stale", stale_request, rebuilds, warmup=0)
-    )
+        def run_once() -> int:
+            stats_cache._cache.clear()  # a server that has not rendered this version yet
+            stats_tables._cache.clear()
+            return fetch()
 
+        return run_once
+
+    for name, url in pages:
+        timings.append(measure(f"first render: {name}", uncached(url), repeat))
+
+    with app.app_context():
+        publications = db.session.scalar(select(func.count()).select_from(StatsPublication))
     floor_sql, floor_http = timings[0].median_ms, timings[1].median_ms
-    print(f"\n{reports:,} reports, {steps:,} status steps; snapshot of {cells:,} monthly cells")
+    print(f"\n{reports:,} reports, {steps:,} status steps; {publications} quarters published")
+    print(f"newest closed quarter: {stats.quarter_key(newest)}, {quarter_reports:,} reports")
     print(f"database: {where(app.config['SQLALCHEMY_DATABASE_URI'])}")
-    print(f"first build of the snapshot: {first_build:.1f} s")
+    print(f"first publication of every closed quarter ({len(published)}): {first_publish:.1f} s")
     print("median and 90th percentile; ratios = median / floor\n")
     print_table(
         timings,
@@ -308,13 +316,7 @@ def main() -> None:
     with scratch_folder(options.keep, prefix="lapor-bench-stats-") as folder:
         database_url = options.database or f"sqlite:///{folder / 'bench.db'}"
         built = folder / "built"
-        # Snapshots never go stale by age.
-        app = make_app(
-            database_url,
-            folder / "instance",
-            RATELIMIT_ENABLED=False,
-            STATS_MAX_AGE_SECONDS=10**9,
-        )
+        app = make_app(database_url, folder / "instance", RATELIMIT_ENABLED=False)
         if options.keep and built.exists() and not options.database:
             print(f"Reusing the database in {folder}")
         else:

@@ -313,7 +313,7 @@ def build(database_url: str, folder: Path, count: int) -> dict[str, Any]:
             with db.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         started = time.perf_counter()
-        stats.refresh()  # what `flask stats refresh` (the timer) does before the first visitor
+        stats.publish_due()  # what `flask stats publish` (the timer) does before the first visitor
         db.session.commit()
         rebuild = time.perf_counter() - started
         print(f"  statistics built in {rebuild:.1f} s", flush=True)
@@ -706,7 +706,9 @@ def time_incremental_refresh(database_url: str, folder: Path, count: int) -> flo
         )
         db.session.commit()
         started = time.perf_counter()
-        stats.refresh()
+        # The daily timer: a day's reports change nothing published until their quarter
+        # ends (then only that quarter is read: bench/bench_stats.py times it).
+        stats.publish_due()
         db.session.commit()
         seconds = time.perf_counter() - started
         db.engine.dispose()

@@ -19,7 +19,7 @@ Zero is always shown: "no report" points at nobody.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -141,7 +141,12 @@ def _display_range(mark: Mark, k: int, upper: int | None = None) -> Interval:
 
 @dataclass
 class _State:
-    """Working state of one breakdown while it is being protected."""
+    """Working state of one breakdown while it is being protected.
+
+    `floors` are what published cases already show of each cell (at least that many
+    reports), `total_floor` of the total: the numbers to protect are what lies above them
+    (the reports nobody published), which must never be known as 1..k-1.
+    """
 
     values: list[int]
     priors: list[Interval]
@@ -149,7 +154,13 @@ class _State:
     k: int
     marks: list[Mark]
     total_mark: Mark
-    complementary: set[int] = field(default_factory=set)
+    floors: list[int] = field(default_factory=list)
+    total_floor: int = 0
+
+    def __post_init__(self) -> None:
+        """No floors given: nothing is published of any cell elsewhere."""
+        if not self.floors:
+            self.floors = [0] * len(self.values)
 
     @property
     def total(self) -> int:
@@ -166,42 +177,75 @@ class _State:
 
     def knowledge(self) -> tuple[list[Interval], Interval]:
         """What an outsider can deduce of every cell and of the total, as things stand."""
-        # Hidden cells were chosen smallest first among the candidates, so an outsider who
-        # knows the rule knows each is at most the smallest candidate still shown.
+        # Hidden cells are chosen smallest first among the candidates, so an outsider who
+        # knows the rule knows each is at most the smallest candidate still shown; a cell
+        # with published cases in it may instead be hidden for its few other reports
+        # (floor + 1 .. floor + k - 1), so its bound is the larger of the two.
         remaining = [self.values[index] for index in self.candidates()]
         upper = min(remaining) if remaining else None
         hidden = [index for index, mark in enumerate(self.marks) if mark is not Mark.SHOWN]
-        ranges = [
-            _display_range(
-                self.marks[index], self.k, upper if index in self.complementary else None
-            ).meet(self.priors[index])
-            for index in hidden
-        ]
+        ranges = []
+        for index in hidden:
+            bound = upper
+            if bound is not None and self.floors[index]:
+                bound = max(bound, self.floors[index] + self.k - 1)
+            ranges.append(_display_range(self.marks[index], self.k, bound).meet(self.priors[index]))
         if self.total_mark is Mark.SHOWN:
             total = exactly(self.total)
         else:
             total = _display_range(self.total_mark, self.k).meet(self.total_prior)
-        shown = sum(
-            value for value, mark in zip(self.values, self.marks, strict=True) if mark is Mark.SHOWN
-        )
-        narrowed, total_known = _feasible(shown, ranges, total)
+        narrowed, total_known = _feasible(self._shown_sum(), ranges, total)
         known = [exactly(value) for value in self.values]
         for index, interval in zip(hidden, narrowed, strict=True):
             known[index] = interval
         return known, total_known
 
-    def leaks(self) -> bool:
-        """Whether a hidden number (not already public elsewhere) can be worked out."""
-        known, total_known = self.knowledge()
-        for index, mark in enumerate(self.marks):
-            if mark is not Mark.SHOWN and known[index].exact and not self.priors[index].exact:
-                return True
-        if self.total_mark is not Mark.SHOWN:
-            return total_known.exact and not self.total_prior.exact
-        remainder = self.total - sum(
+    def _shown_sum(self) -> int:
+        """The sum of the cells published as numbers."""
+        return sum(
             value for value, mark in zip(self.values, self.marks, strict=True) if mark is Mark.SHOWN
         )
+
+    def _given_away(self, interval: Interval, value: int, prior: Interval, floor: int) -> bool:
+        """Whether a suppressed number is worked out: exact, and not public or all cases."""
+        return interval.exact and not prior.exact and value != floor
+
+    def cells_leak(self) -> bool:
+        """Whether a suppressed cell can be worked out, or a shown one has few others."""
+        known, _ = self.knowledge()
+        for index, mark in enumerate(self.marks):
+            if mark is Mark.SHOWN:
+                if 0 < self.values[index] - self.floors[index] < self.k:
+                    return True
+            elif self._given_away(
+                known[index], self.values[index], self.priors[index], self.floors[index]
+            ):
+                return True
+        return False
+
+    def leaks(self) -> bool:
+        """Whether anything suppressed (a cell, the total, the remainder) can be worked out."""
+        if self.cells_leak():
+            return True
+        if self.total_mark is not Mark.SHOWN:
+            _, total_known = self.knowledge()
+            return self._given_away(total_known, self.total, self.total_prior, self.total_floor)
+        # What the shown cells leave unexplained, less what cases show of the hidden ones.
+        remainder = self.total - self._shown_sum()
+        remainder -= sum(
+            floor
+            for floor, mark in zip(self.floors, self.marks, strict=True)
+            if mark is not Mark.SHOWN
+        )
         return 0 < remainder < self.k
+
+    def own_total(self) -> Interval:
+        """What the breakdown alone (and the cases) tells about its hidden total."""
+        prior, self.total_prior = self.total_prior, Interval(self.total_floor)
+        try:
+            return self.knowledge()[1]
+        finally:
+            self.total_prior = prior
 
 
 def _protect_state(
@@ -210,25 +254,30 @@ def _protect_state(
     k: int,
     priors: Sequence[Interval] | None = None,
     total_prior: Interval = UNKNOWN,
-    forced: Collection[int] = (),
+    floors: Sequence[int] = (),
+    total_floor: int = 0,
     hide_total: bool = False,
 ) -> _State:
     """The working state of one breakdown once protected (see protect_line)."""
     count = len(values)
+    floors = list(floors) or [0] * count
     state = _State(
         values=list(values),
-        priors=list(priors) if priors is not None else [UNKNOWN] * count,
-        total_prior=total_prior,
+        priors=(
+            list(priors)
+            if priors is not None
+            else [Interval(floor) if floor else UNKNOWN for floor in floors]
+        ),
+        total_prior=total_prior.meet(Interval(total_floor)),
         k=k,
         marks=[
-            Mark.SMALL
-            if 0 < value < k
-            else Mark.HIDDEN
-            if index in forced and value > 0
-            else Mark.SHOWN
-            for index, value in enumerate(values)
+            # Few reports, or few beside the published cases: never a number.
+            Mark.SMALL if 0 < value < k else Mark.HIDDEN if 0 < value - floor < k else Mark.SHOWN
+            for value, floor in zip(values, floors, strict=True)
         ],
         total_mark=Mark.SHOWN,
+        floors=floors,
+        total_floor=total_floor,
     )
     total = state.total
     if 0 < total < k:
@@ -240,20 +289,22 @@ def _protect_state(
         if candidates:
             chosen = min(candidates, key=lambda index: (state.values[index], index))
             state.marks[chosen] = Mark.HIDDEN
-            state.complementary.add(chosen)
         elif state.total_mark is Mark.SHOWN and total > 0 and not state.total_prior.exact:
             state.total_mark = Mark.HIDDEN
         else:
-            # Nothing left that would help: hide every non-zero number (never reached when
-            # the parts were protected first, but a leak must never be the fallback).
-            state.marks = [
-                mark if value == 0 or mark is not Mark.SHOWN else Mark.HIDDEN
-                for value, mark in zip(state.values, state.marks, strict=True)
-            ]
-            if state.total_mark is Mark.SHOWN and total > 0:
-                state.total_mark = Mark.HIDDEN
+            _hide_all(state)
             break
     return state
+
+
+def _hide_all(state: _State) -> None:
+    """Hide every non-zero number: the fallback when nothing else helps (never a leak)."""
+    state.marks = [
+        mark if value == 0 or mark is not Mark.SHOWN else Mark.HIDDEN
+        for value, mark in zip(state.values, state.marks, strict=True)
+    ]
+    if state.total_mark is Mark.SHOWN and state.total > 0:
+        state.total_mark = Mark.HIDDEN
 
 
 def _line(state: _State) -> Line:
@@ -271,61 +322,18 @@ def protect_line(
     *,
     k: int,
     priors: Sequence[Interval] | None = None,
-    total_prior: Interval = UNKNOWN,
-    forced: Collection[int] = (),
+    floors: Sequence[int] = (),
     hide_total: bool = False,
 ) -> Line:
     """Protect one breakdown whose total (the sum of `values`) is published with it.
 
     `priors` say what other tables already tell about each cell (default: nothing);
-    `forced` cells are hidden whatever their size (another table needs it); `hide_total`
-    hides the total. Cells of 1..k-1 become small; then the smallest shown cells are
-    hidden one by one until nothing hidden can be worked out; the total goes last.
+    `floors` how many reports of each cell published cases show; `hide_total` hides the
+    total. Cells of 1..k-1 become small, cells with 1..k-1 reports beside their cases
+    hidden; then the smallest shown cells are hidden one by one until nothing hidden can
+    be worked out; the total goes last.
     """
-    return _line(
-        _protect_state(
-            values,
-            k=k,
-            priors=priors,
-            total_prior=total_prior,
-            forced=forced,
-            hide_total=hide_total,
-        )
-    )
-
-
-def audit_parts(parts: Sequence[Interval], value: int, k: int) -> tuple[bool, Interval]:
-    """Would publishing `value`, the sum of `parts`, give a hidden part away? And its prior.
-
-    `parts` are what is already known of each part (an exact interval for a published
-    one). The prior is what the parts alone tell about `value`.
-    """
-    if not parts:
-        return False, UNKNOWN
-    low = sum(part.lo for part in parts)
-    high: int | None = 0
-    for part in parts:
-        high = _add(high, part.hi)
-    prior = Interval(low, high)
-    if prior.exact:
-        return False, prior  # already public through its parts
-    hidden = [part for part in parts if not part.exact]
-    known_sum = sum(part.lo for part in parts if part.exact)
-    remainder = value - known_sum
-    if 0 < remainder < k:
-        return True, prior
-    narrowed, _ = _feasible(known_sum, hidden, exactly(value))
-    return any(interval.exact for interval in narrowed), prior
-
-
-def protect_single(value: int, parts: Sequence[Interval], *, k: int) -> Cell:
-    """Protect a number published alone (no total beside it), given its parts' knowledge."""
-    leak, prior = audit_parts(parts, value, k)
-    if 0 < value < k:
-        return Cell(value, Mark.SMALL, Interval(1, k - 1).meet(prior))
-    if leak and value > 0:
-        return Cell(value, Mark.HIDDEN, Interval(k).meet(prior))
-    return Cell(value, Mark.SHOWN, exactly(value))
+    return _line(_protect_state(values, k=k, priors=priors, floors=floors, hide_total=hide_total))
 
 
 @dataclass(frozen=True)
@@ -341,6 +349,24 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class Floors:
+    """What published cases show of one period: at least this many reports per cell.
+
+    `tables`: breakdown name -> key -> cases; `totals`: group -> cases in the period.
+    """
+
+    tables: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    totals: Mapping[str, int] = field(default_factory=dict)
+
+    def cell(self, table: str, key: str) -> int:
+        """The cases counted in one cell."""
+        return self.tables.get(table, {}).get(key, 0)
+
+
+NO_FLOORS = Floors()
+
+
+@dataclass(frozen=True)
 class Protected:
     """The protected figures of one period, as published."""
 
@@ -351,129 +377,45 @@ class Protected:
     withheld: frozenset[str] = frozenset()
 
 
-def _part_knowledge(parts: Sequence[Protected], table: str, key: str) -> list[Interval]:
-    """What each part already publishes about one cell (a missing key is an exact zero)."""
-    known = []
-    for part in parts:
-        cell = part.tables.get(table, {}).get(key)
-        known.append(cell.known if cell is not None else exactly(0))
-    return known
-
-
-def protect_period(
-    counts: Counts,
-    *,
-    k: int,
-    groups: Mapping[str, str],
-    parts: Sequence[Protected] = (),
-) -> Protected:
-    """Protect every breakdown and single figure of a period, consistently with its parts.
-
-    `groups` maps each breakdown to the total it shares with others (every breakdown of
-    all reports shares one total; referrals by outside body have their own). `parts` are
-    the already protected sub-periods that together make this period (months of a
-    quarter, quarters of a year); empty for a month.
-    """
-    singles = {
-        name: protect_single(
-            value,
-            [part.singles[name].known if name in part.singles else exactly(0) for part in parts],
-            k=k,
-        )
-        for name, value in counts.singles.items()
-    }
-    tables: dict[str, dict[str, Cell]] = {}
-    totals: dict[str, Cell] = {}
-    for group in sorted(set(groups.values())):
-        names = [name for name in counts.tables if groups[name] == group]
-        if not names:
-            continue
-        group_total = sum(counts.tables[names[0]].values())
-        total_leak, total_prior = audit_parts(
-            [part.totals[group].known if group in part.totals else exactly(0) for part in parts],
-            group_total,
-            k,
-        )
-        hide_total = total_leak
-        while True:
-            lines: dict[str, tuple[list[str], Line]] = {}
-            for name in names:
-                keys = list(counts.tables[name])
-                values = [counts.tables[name][key] for key in keys]
-                priors, forced = [], set()
-                for index, key in enumerate(keys):
-                    leak, prior = audit_parts(_part_knowledge(parts, name, key), values[index], k)
-                    priors.append(prior)
-                    if leak:
-                        forced.add(index)
-                line = protect_line(
-                    values,
-                    k=k,
-                    priors=priors,
-                    total_prior=total_prior,
-                    forced=forced,
-                    hide_total=hide_total,
-                )
-                lines[name] = (keys, line)
-            if hide_total or all(line.total.mark is not Mark.HIDDEN for _, line in lines.values()):
-                break
-            hide_total = True  # one breakdown needed its total hidden: it is the same total
-        known = total_prior
-        for name, (keys, line) in lines.items():
-            tables[name] = dict(zip(keys, line.cells, strict=True))
-            known = known.meet(line.total.known)
-        first = lines[names[0]][1].total
-        totals[group] = Cell(first.value, first.mark, known)
-    return Protected(tables, totals, singles)
-
-
-def _cells_leak(state: _State) -> bool:
-    """Whether a suppressed cell of the breakdown can be worked out exactly."""
-    known, _ = state.knowledge()
-    return any(
-        mark is not Mark.SHOWN and interval.exact
-        for mark, interval in zip(state.marks, known, strict=True)
-    )
-
-
-def _own_total(state: _State) -> Interval:
-    """What the breakdown alone tells about its (hidden) total."""
-    prior, state.total_prior = state.total_prior, UNKNOWN
-    try:
-        return state.knowledge()[1]
-    finally:
-        state.total_prior = prior
-
-
-def _protect_group(lines: Sequence[Sequence[int]], k: int) -> tuple[list[Line], bool]:
+def _protect_group(states: list[_State]) -> bool:
     """Protect breakdowns that share one total (each a partition of the same reports).
 
     With the total shown, the breakdowns are independent: each is protected alone. When one
     of them can only be protected by hiding the total, the total is hidden in all, and what
     every breakdown tells about it is put together (as an outsider would): while a hidden
     cell can still be worked out from that, the breakdown that pins the total hardest hides
-    its smallest shown cell. Returns the lines and whether the whole group is withheld
-    (nothing left to hide; never seen in practice, but a leak must never be the fallback).
+    its smallest shown cell. Changes `states` in place; returns whether the whole group is
+    withheld (nothing left to hide; never seen in practice, but a leak is never the fallback).
     """
-    states = [_protect_state(values, k=k) for values in lines]
     if all(state.total_mark is not Mark.HIDDEN for state in states):
-        return [_line(state) for state in states], False
-    states = [_protect_state(values, k=k, hide_total=True) for values in lines]
+        return False
+    for index, state in enumerate(states):
+        states[index] = _protect_state(
+            state.values,
+            k=state.k,
+            floors=state.floors,
+            total_floor=state.total_floor,
+            hide_total=True,
+        )
     while True:
-        known = Interval(k)
-        for state in states:
-            known = known.meet(_own_total(state))
-        for state in states:
-            state.total_prior = known
-        if not any(_cells_leak(state) for state in states):
-            return [_line(state) for state in states], False
+        _share_total(states)
+        if not any(state.cells_leak() for state in states):
+            return False
         widenable = [state for state in states if state.candidates()]
         if not widenable:
-            return [_line(state) for state in states], True
-        narrowest = min(widenable, key=lambda state: _width(_own_total(state)))
+            return True
+        narrowest = min(widenable, key=lambda state: _width(state.own_total()))
         chosen = min(narrowest.candidates(), key=lambda index: (narrowest.values[index], index))
         narrowest.marks[chosen] = Mark.HIDDEN
-        narrowest.complementary.add(chosen)
+
+
+def _share_total(states: Sequence[_State]) -> None:
+    """Give every breakdown of a group what all of them together tell about the total."""
+    known = Interval(states[0].k)
+    for state in states:
+        known = known.meet(state.own_total())
+    for state in states:
+        state.total_prior = known
 
 
 def _width(interval: Interval) -> float:
@@ -481,46 +423,119 @@ def _width(interval: Interval) -> float:
     return float("inf") if interval.hi is None else interval.hi - interval.lo
 
 
-def protect_table(counts: Counts, *, k: int, groups: Mapping[str, str]) -> Protected:
-    """Protect one period published on its own: no other published period shares a report.
+@dataclass
+class _Group:
+    """One group's protected breakdowns (working state), before it is published."""
 
-    Every breakdown of a group shares its total. A total of 1..k-1 withholds the group's
-    breakdowns altogether (their cells all read "< k", zeros too: which cells are empty
-    would otherwise tell how the few reports split). Single figures are protected by the
-    caller (stats), which publishes them only over k reports or more.
-    """
-    tables: dict[str, dict[str, Cell]] = {}
-    totals: dict[str, Cell] = {}
-    withheld: set[str] = set()
+    names: list[str]
+    keys: dict[str, list[str]]
+    states: list[_State]
+    withheld: bool
+
+
+def _protect_groups(
+    counts: Counts, *, k: int, groups: Mapping[str, str], floors: Floors
+) -> dict[str, _Group]:
+    """Every group of a period protected: its breakdowns' states, keyed by group."""
+    result: dict[str, _Group] = {}
     for group in sorted(set(groups.values())):
         names = [name for name in counts.tables if groups[name] == group]
         if not names:
             continue
-        keyed = {name: sorted(counts.tables[name]) for name in names}
+        keys = {name: sorted(counts.tables[name]) for name in names}
         total = sum(counts.tables[names[0]].values())
-        if 0 < total < k:
-            small = Interval(0, k - 1)
-            for name in names:
+        total_floor = floors.totals.get(group, 0)
+        states = [
+            _protect_state(
+                [counts.tables[name][key] for key in keys[name]],
+                k=k,
+                floors=[floors.cell(name, key) for key in keys[name]],
+                total_floor=total_floor,
+            )
+            for name in names
+        ]
+        # A total of 1..k-1, or with 1..k-1 reports beside the published cases: no
+        # breakdown at all (which cells are empty would tell how the few reports split).
+        withheld = 0 < total < k or 0 < total - total_floor < k or _protect_group(states)
+        result[group] = _Group(names, keys, states, withheld)
+    return result
+
+
+def protect_table(
+    counts: Counts, *, k: int, groups: Mapping[str, str], floors: Floors = NO_FLOORS
+) -> Protected:
+    """Protect one period published on its own: no other published period shares a report.
+
+    Every breakdown of a group shares its total. A total of 1..k-1 withholds the group's
+    breakdowns altogether (their cells all read "< k", zeros too: which cells are empty
+    would otherwise tell how the few reports split). `floors` are what published cases
+    show of the period: the reports beside them are protected the same way. Single figures
+    are protected by the caller (stats), which publishes them only over k reports or more.
+    """
+    tables: dict[str, dict[str, Cell]] = {}
+    totals: dict[str, Cell] = {}
+    withheld: set[str] = set()
+    for group, protected in _protect_groups(counts, k=k, groups=groups, floors=floors).items():
+        total = protected.states[0].total
+        total_floor = floors.totals.get(group, 0)
+        if 0 < total < k or 0 < total - total_floor < k:
+            small = 0 < total < k
+            mark = Mark.SMALL if small else Mark.HIDDEN
+            cell_known = Interval(0, k - 1) if small else UNKNOWN
+            for name in protected.names:
                 tables[name] = {
-                    key: Cell(counts.tables[name][key], Mark.SMALL, small) for key in keyed[name]
+                    key: Cell(counts.tables[name][key], mark, cell_known)
+                    for key in protected.keys[name]
                 }
-            totals[group] = Cell(total, Mark.SMALL, Interval(1, k - 1))
+            totals[group] = Cell(total, mark, Interval(1, k - 1) if small else Interval(k))
             withheld.add(group)
             continue
-        lines, withhold = _protect_group(
-            [[counts.tables[name][key] for key in keyed[name]] for name in names], k
-        )
-        if withhold:
+        lines = [_line(state) for state in protected.states]
+        if protected.withheld:
             withheld.add(group)
-        known = UNKNOWN
-        for name, line in zip(names, lines, strict=True):
-            tables[name] = dict(zip(keyed[name], line.cells, strict=True))
+        known = Interval(total_floor)
+        for name, line in zip(protected.names, lines, strict=True):
+            tables[name] = dict(zip(protected.keys[name], line.cells, strict=True))
             known = known.meet(line.total.known)
         first = lines[0].total
         # A withheld group publishes no cell, so its total gives nothing away.
         totals[group] = (
             Cell(first.value, Mark.SHOWN, exactly(first.value))
-            if withhold
+            if protected.withheld
             else Cell(first.value, first.mark, known)
         )
     return Protected(tables, totals, {}, frozenset(withheld))
+
+
+def narrows(
+    counts: Counts, *, k: int, groups: Mapping[str, str], frozen: Floors, seen: Floors
+) -> bool:
+    """Would a period protected with `frozen` floors give a number away, once `seen` is known?
+
+    A published period never changes; published cases keep coming. A case's facts may only
+    be shown when, added to everything cases ever showed of the period (`seen`), they leave
+    every suppressed number of the period's frozen tables as uncertain as the rule asks.
+    """
+    for group, protected in _protect_groups(counts, k=k, groups=groups, floors=frozen).items():
+        total = protected.states[0].total
+        total_floor = seen.totals.get(group, 0)
+        if total_floor > total:
+            return True  # the cases claim more than there is: an outsider is misled, refuse
+        if 0 < total < k or 0 < total - frozen.totals.get(group, 0) < k:
+            continue  # withheld: no cell published, its total is "< k" or "x" whatever it is
+        if 0 < total - total_floor < k:
+            return True
+        if protected.withheld:
+            continue
+        for name, state in zip(protected.names, protected.states, strict=True):
+            state.floors = [seen.cell(name, key) for key in protected.keys[name]]
+            if any(floor > value for floor, value in zip(state.floors, state.values, strict=True)):
+                return True
+            state.priors = [Interval(floor) if floor else UNKNOWN for floor in state.floors]
+            state.total_floor = total_floor
+            state.total_prior = Interval(total_floor)
+        if protected.states[0].total_mark is not Mark.SHOWN:
+            _share_total(protected.states)
+        if any(state.leaks() for state in protected.states):
+            return True
+    return False

@@ -7,9 +7,13 @@ It polls every period's JSON, CSV and dashboard before and after each of many fi
 moved across quarter boundaries by the portal's clock, and turns everything it ever saw
 into one system of interval constraints: every breakdown adds up to its total, every year
 to its quarters, every version of a year to the quarters it covered then, its own reports
-are lower bounds. It never learns the exact number of a cell that holds 1..k-1 reports.
-What padding with its own reports does reveal (how many others share a padded cell) is
-measured, and must stay inside the cells it padded.
+are lower bounds, and so is every published case it ever read in the register (placed in
+its quarter, counted in its category, service, place, month and, if resolved before the
+quarter was published, status). It never learns the exact number of a cell where 1..k-1
+reports lie beside the published cases. What padding with its own reports does reveal (how
+many others share a padded cell) is measured, and must stay inside the cells it padded.
+Mutation runs switch one protection off in the portal and require the same attacker to
+catch the leak.
 """
 
 from __future__ import annotations
@@ -31,8 +35,22 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Category, Channel, Service, Unit
 from portal.models.base import LOCAL_TIMEZONE, moved_clock
-from portal.services import stats
-from tests.conftest import VALID_JSON
+from portal.services import publication, stats
+from portal.services import reports as reports_service
+from portal.services import staff as staff_service
+from portal.services.stats import cases as stats_cases
+from portal.services.stats import publish as stats_publish
+from portal.services.stats import views as stats_views
+from portal.suppression import NO_FLOORS, Cell, Mark, exactly
+from portal.transaction import atomic
+from tests.conftest import VALID_JSON, make_staff
+from tests.test_publication import resolve
+
+
+def current_app_context(client: FlaskClient) -> Any:
+    """The app context of the client's application (for the timer's command)."""
+    return client.application.app_context()
+
 
 K = 5
 API = "/api/v1"
@@ -61,11 +79,16 @@ class World:
     own: defaultdict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     polls: list[dict[str, dict[str, Any]]] = field(default_factory=list)
     channel: str = "api"  # every report here comes through the JSON API
+    filed: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # code: quarter
+    # Every published case the attacker ever read (by id): the facts the register showed.
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The day each quarter was first seen published.
+    published_on: dict[str, date] = field(default_factory=dict)
 
 
 def file_one(
     client: FlaskClient, world: World, clock: Clock, facts: dict[str, str], own: bool
-) -> None:
+) -> str:
     """File one report through the API on the clock's day, and note it in the ledger."""
     day = clock.day()
     response = client.post(
@@ -86,10 +109,45 @@ def file_one(
         world.truth[(quarter, line, key)] += 1
         if own:
             world.own[(quarter, line, key)] += 1
+    code = response.get_json()["tracking_code"]
+    world.filed[code] = (quarter, facts)
+    return code
+
+
+def publish_case(app: Flask, world: World, clock: Clock, code: str, staff: tuple[Any, Any]) -> None:
+    """Resolve a report (proven, refunded) and publish its summary with four eyes.
+
+    A report resolved while its quarter runs is counted as resolved when the quarter is
+    frozen; one resolved after the freeze stays as the frozen table counted it.
+    """
+    resolve(app, code)
+    quarter, _ = world.filed[code]
+    if quarter == stats.quarter_key(stats.quarter_start(clock.day())):
+        world.truth[(quarter, "status", "received")] -= 1
+        world.truth[(quarter, "status", "resolved")] += 1
+    author, approver = staff
+    with app.app_context(), atomic():
+        report = reports_service.find(code)
+        case = publication.save_summary(
+            report=report,
+            actor=staff_service.find_by_email(author.email),
+            title="Kasus",
+            summary="Ringkasan.",
+        )
+        publication.approve(
+            report=report,
+            actor=staff_service.find_by_email(approver.email),
+            revision=case.revision,
+        )
 
 
 def poll(client: FlaskClient, world: World, clock: Clock) -> None:
-    """Read every published period in JSON, CSV and HTML; check the three agree."""
+    """Read every published period in JSON, CSV and HTML; check the three agree.
+
+    The daily timer (`flask stats publish`) has run before the attacker reads.
+    """
+    with current_app_context(client):
+        stats.publish_due()
     today = clock.day()
     seen: dict[str, dict[str, Any]] = {}
     assert (
@@ -128,6 +186,19 @@ def poll(client: FlaskClient, world: World, clock: Clock) -> None:
                         for key, value in html_cells.items()
                     } == json_cells, (period.key, name)
             seen[period.key] = data
+            if "-Q" in period.key:
+                world.published_on.setdefault(period.key, today)
+    page = 1
+    while True:
+        listing = client.get(f"{API}/publications?page={page}").get_json()
+        for case in listing["publications"]:
+            known = world.cases.setdefault(case["id"], {})
+            for name, value in case.items():
+                if value not in (None, ""):
+                    known[name] = value  # a fact once shown stays known
+        if not listing["next_page"]:
+            break
+        page += 1
     world.polls.append(seen)
 
 
@@ -149,11 +220,37 @@ class Attacker:
     def __init__(self, keys: dict[str, list[str]], world: World) -> None:
         self.keys = keys
         self.world = world
+        self.floors = self.case_floors()
         self.bounds: defaultdict[Var, Bounds] = defaultdict(Bounds)
         # Each constraint: sum of `plus` == sum of `minus` (all coefficients one).
         self.equations: list[tuple[list[Var], list[Var]]] = []
         self.constants: dict[Var, int] = {}
         self.counter = 0
+
+    def case_floors(self) -> defaultdict[Var, int]:
+        """What the register shows: each case counts in its quarter's cells (at least one).
+
+        The attacker places a case in the quarter of its incident month (here filed the
+        same day), and counts it as resolved in the frozen table when it was resolved in
+        a month before the quarter was first seen published.
+        """
+        floors: defaultdict[Var, int] = defaultdict(int)
+        for case in self.world.cases.values():
+            if "incident_month" not in case:
+                continue
+            month = date.fromisoformat(case["incident_month"] + "-01")
+            quarter = stats.quarter_key(stats.quarter_start(month))
+            facts = [("_total", "reports"), ("month", case["incident_month"])]
+            facts += [
+                (line, case[line]) for line in ("category", "service", "unit") if line in case
+            ]
+            published = self.world.published_on.get(quarter)
+            resolved = case.get("resolved_month")
+            if resolved and published and resolved < stats.month_key(published):
+                facts.append(("status", "resolved"))
+            for line, key in facts:
+                floors[(quarter, line, key)] += 1
+        return floors
 
     def constant(self, value: int) -> Var:
         """A variable fixed to a published number."""
@@ -215,7 +312,10 @@ class Attacker:
                 elif kind == "small":
                     self.narrow(var, 1, K - 1)
                 else:
-                    self.narrow(var, K, smallest)
+                    # x: complementary (at most the smallest shown), or hidden for its few
+                    # reports beside the cases in it (at most cases + k - 1).
+                    floor = self.floors.get(var, 0)
+                    self.narrow(var, K, max(smallest, floor + K - 1) if floor else smallest)
 
     def learn_year(self, data: dict[str, Any]) -> None:
         quarters = data["quarters"]
@@ -239,8 +339,9 @@ class Attacker:
                     self.equations.append((parts, [bound]))
 
     def learn_own(self) -> None:
-        for var, count in self.world.own.items():
-            self.narrow(var, count, float("inf"))
+        """Its own reports and the published cases (never its own) are lower bounds."""
+        for var in set(self.world.own) | set(self.floors):
+            self.narrow(var, self.world.own.get(var, 0) + self.floors.get(var, 0), float("inf"))
 
     def propagate(self) -> None:
         """Bounds consistency over every equation until nothing moves."""
@@ -286,11 +387,37 @@ def catalogue(app: Flask) -> dict[str, list[str]]:
     "app_config",
     [{"RATELIMIT_REPORT_SUBMIT": "10000 per hour", "RATELIMIT_DEFAULT": "100000 per minute"}],
 )
-@pytest.mark.parametrize("seed", [1])
-def test_a_polling_padding_attacker_learns_no_small_cell(app, client, seed):
+@pytest.mark.parametrize(
+    ("seed", "mutation"), [(1, None), (1, "cases_unprotected"), (1, "years_exact")]
+)
+def test_a_polling_padding_attacker_learns_no_small_cell(app, client, monkeypatch, seed, mutation):
+    """The attacker never learns a small cell; with a protection switched off, it does.
+
+    Each mutation removes one protection from the portal and the same attacker must then
+    catch a leak (not merely a contradiction in its own reasoning): published cases'
+    facts left out of the protection, or years published as exact sums of their quarters.
+    """
+    if mutation == "cases_unprotected":
+        monkeypatch.setattr(stats_publish, "quarter_floors", lambda period: (NO_FLOORS, {}))
+        monkeypatch.setattr(stats_cases, "narrows", lambda *args, **kwargs: False)
+        monkeypatch.setattr(stats_cases, "_refund_narrows", lambda *args: False)
+    elif mutation == "years_exact":
+        monkeypatch.setattr(
+            stats_views,
+            "_sum_cells",
+            lambda cells, k: Cell(
+                sum(c.value for c in cells), Mark.SHOWN, exactly(sum(c.value for c in cells))
+            ),
+        )
     rng = random.Random(seed)
     keys = catalogue(app)
     world = World()
+    staff = (make_staff(app), make_staff(app))
+    # Two places only the case scripts below use: a quarter's six reports there, two of
+    # them published while the quarter runs; seven in another quarter, three published
+    # after it was frozen.
+    case_unit, late_unit = keys["unit"][3], keys["unit"][4]
+    late_codes: list[str] = []
     clock = Clock(datetime(2026, 3, 20, 5, 0, tzinfo=UTC))
     rare_unit = keys["unit"][-1]
     rare_category = keys["category"][-1]
@@ -349,7 +476,42 @@ def test_a_polling_padding_attacker_learns_no_small_cell(app, client, seed):
             clock.current = start + timedelta(days=offset, hours=rng.randint(0, 10))
             poll(client, world, clock)
             kind = rng.random()
-            if step % 7 == 3:
+            if offset == 20:  # 2026-Q2, running: six reports in one place, two published
+                codes = [
+                    file_one(
+                        client,
+                        world,
+                        clock,
+                        {
+                            "category": rng.choice(keys["category"]),
+                            "service": keys["service"][0],
+                            "unit": case_unit,
+                        },
+                        own=False,
+                    )
+                    for _ in range(K + 1)
+                ]
+                for code in codes[:2]:
+                    publish_case(app, world, clock, code, staff)
+            elif offset == 120:  # 2026-Q3: seven reports in another place
+                late_codes = [
+                    file_one(
+                        client,
+                        world,
+                        clock,
+                        {
+                            "category": keys["category"][0],
+                            "service": keys["service"][0],
+                            "unit": late_unit,
+                        },
+                        own=False,
+                    )
+                    for _ in range(K + 2)
+                ]
+            elif offset == 200:  # 2026-Q4: Q3 is frozen; three of the seven published now
+                for code in late_codes[:3]:
+                    publish_case(app, world, clock, code, staff)
+            elif step % 7 == 3:
                 # Padding: the attacker files k-1 reports of its own in the rare place...
                 for _ in range(K - 1):
                     file_one(
@@ -447,14 +609,21 @@ def test_a_polling_padding_attacker_learns_no_small_cell(app, client, seed):
     for var, value in world.truth.items():
         bound = attacker.bounds[var]
         assert bound.lo <= value <= bound.hi, (var, value, bound)
-    # ...and no cell of 1..k-1 reports that holds someone else's report is known exactly
-    # (one holding only the attacker's own reports tells it "nobody else": it points at nobody).
+    # ...and no cell where 1..k-1 reports lie beside the published cases, one of them someone
+    # else's, is known exactly (a cell holding only the attacker's own reports and published
+    # cases tells it "nobody else": it points at nobody).
     exact = {var for var in world.truth if attacker.bounds[var].lo == attacker.bounds[var].hi}
-    learned = [
+    learned = sorted(
         (var, world.truth[var])
         for var in exact
-        if 0 < world.truth[var] < K and world.truth[var] > world.own.get(var, 0)
-    ]
+        if 0 < world.truth[var] - attacker.floors.get(var, 0) < K
+        and world.truth[var] - attacker.floors.get(var, 0) > world.own.get(var, 0)
+    )
+    assert attacker.floors, "the attacker read no published case"
+    if mutation is not None:
+        assert learned, f"with {mutation}, the attacker should have caught a leak"
+        print(f"{mutation}: the attacker learned {learned}")
+        return
     assert learned == []
     # What remains: in a cell the attacker padded past k, it learns how many others are there.
     padded = sorted(

@@ -15,16 +15,22 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select
 
 from portal import deadlines
 from portal.extensions import db
-from portal.models import Report, StatsPublication, StatusChange
+from portal.models import Category, Report, StatsPublication, StatusChange
 from portal.models.base import moved_clock
+from portal.services import catalog, publication, stats
+from portal.services import reports as reports_service
 from portal.services import setup as setup_service
-from portal.services import stats
+from portal.services import staff as staff_service
 from portal.services.reports import round_amount
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app
+from portal.services.stats import cache as stats_cache
+from portal.services.stats import tables as stats_tables
+from portal.transaction import atomic
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app, make_staff
+from tests.test_publication import resolve
 
 K = 5
 API = "/api/v1"
@@ -153,7 +159,7 @@ def group(
 def seeded(app: Flask, client: FlaskClient) -> list[Filed]:
     """Twenty reports in four groups of five in one closed quarter: every count 0 or >= k."""
     old, recent = months_ago(4), months_ago(3)
-    return [
+    filed = [
         *group(
             app,
             client,
@@ -193,6 +199,14 @@ def seeded(app: Flask, client: FlaskClient) -> list[Filed]:
             referred_to="ombudsman_banten",
         ),
     ]
+    publish(app)
+    return filed
+
+
+def publish(app: Flask) -> list[str]:
+    """What the daily timer does (`flask stats publish`): freeze every quarter that ended."""
+    with app.app_context():
+        return stats.publish_due()
 
 
 # --- what the figures must be, recomputed here from the reports ---------------------------
@@ -359,7 +373,9 @@ def test_figures_change_only_when_a_quarter_is_published(app, client, runner):
     file_reports(client, 1)
     assert client.get(f"{API}/stats?period=2026").get_json() == before
     with moved_clock(lambda: datetime(2027, 1, 2, 5, 0, tzinfo=UTC)):
-        assert count() == 7  # 2026-Q4 has ended: published on the first request
+        assert count() == 0  # 2026-Q4 has ended, but requests never publish...
+        assert runner.invoke(args=["stats", "publish"]).exit_code == 0
+        assert count() == 7  # ...the timer does
         file_reports(client, 1)  # counted in 2027-Q1, published in April
         assert count("2026-Q4") == 7
         assert count("2026") == 7
@@ -390,8 +406,7 @@ def test_large_instances_publish_only_from_the_timer(app, client, runner):
 
 @many
 def test_requests_do_not_read_the_reports_table(app, client):
-    seeded(app, client)
-    client.get(f"{API}/stats")  # publishes the closed quarter
+    seeded(app, client)  # and published by the timer
     statements: list[str] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -499,3 +514,194 @@ def test_statistics_on_postgres(instance_folder, postgres_url):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@many
+def test_a_published_quarter_never_changes_with_settings_or_catalogue(app, client):
+    seeded(app, client)  # 2026-Q3, published
+    urls = [
+        f"{API}/stats?period=2026-Q3",
+        f"{API}/stats.csv?period=2026-Q3",
+        "/transparansi?periode=2026-Q3",
+        f"{API}/stats?period=2026",
+    ]
+    before = {url: client.get(url).get_data() for url in urls}
+    client.get("/bahasa/en?next=/")
+    before_en = {url: client.get(url).get_data() for url in urls}
+    # Later: the admin lowers k, renames one category and retires another.
+    app.config["STATS_MIN_CELL"] = 3
+    with app.app_context(), atomic():
+        pungli = db.session.scalars(select(Category).where(Category.code == "pungli")).one()
+        catalog.update(
+            pungli, actor=ADMIN_EMAIL, values={"name_id": "Pungli (baru)", "name_en": "Levy (new)"}
+        )
+        calo = db.session.scalars(select(Category).where(Category.code == "calo")).one()
+        catalog.update(calo, actor=ADMIN_EMAIL, values={"active": False})
+    # A fresh app server (nothing cached) renders the frozen quarter from its row alone.
+    stats_cache._cache.clear()
+    stats_tables._cache.clear()
+    assert {url: client.get(url).get_data() for url in urls} == before_en
+    client.get("/bahasa/id?next=/")
+    after = {url: client.get(url).get_data() for url in urls}
+    assert after == before
+    assert b"Pungli (baru)" not in after["/transparansi?periode=2026-Q3"]
+    body = client.get(f"{API}/stats?period=2026-Q3").get_json()
+    assert body["min_cell"] == K
+
+
+@pytest.mark.parametrize("app_config", [MANY])
+def test_sums_and_medians_are_rounded_and_hidden_under_k(app, client):
+    # 2026-Q3: five resolved reports refunded 123,457 x 1..5 (sum 1,851,855).
+    group(
+        app,
+        client,
+        month=months_ago(4),
+        category="pungli",
+        service="ktp_el",
+        unit="mpp",
+        plan=[("verified", 1), ("in_progress", 2), ("resolved", 9)],
+        refund=123_457,
+    )
+    # 2026-Q2: four resolved and refunded, one more report: fewer than k behind each sum.
+    group(
+        app,
+        client,
+        month=months_ago(7),
+        category="pungli",
+        service="ktp_el",
+        unit="mpp",
+        plan=[("verified", 1), ("in_progress", 2), ("resolved", 9)],
+        refund=123_457,
+        count=K - 1,
+    )
+    group(
+        app,
+        client,
+        month=months_ago(7),
+        category="calo",
+        service="kk",
+        unit="mpp",
+        plan=[],
+        count=1,
+    )
+    publish(app)
+    figures = client.get(f"{API}/stats?period=2026-Q3").get_json()["figures"]
+    refunded = figures["rupiah_refunded"]
+    assert refunded["value"] == round_amount(123_457 * 15) == 1_900_000  # like each amount
+    demanded = figures["rupiah_demanded"]
+    assert demanded["value"] == round_amount(sum(50_000 * i for i in range(1, K + 1)))
+    assert isinstance(figures["median_working_days_to_completion"]["value"], int)
+    small = client.get(f"{API}/stats?period=2026-Q2").get_json()["figures"]
+    for name in ("rupiah_refunded", "median_working_days_to_completion"):
+        assert small[name]["value"] is None and small[name]["display"] == f"n < {K}", name
+    # The demanded sum is over all five reports: shown, rounded.
+    assert small["rupiah_demanded"]["value"] == round_amount(
+        sum(50_000 * i for i in range(1, K)) + 50_000
+    )
+    rows = {
+        row["key"]: row
+        for row in csv_rows(client, "?period=2026-Q2")
+        if row["breakdown"] == "figure"
+    }
+    assert rows["rupiah_refunded"]["value"] == "" and rows["rupiah_refunded"]["display"] == "n < 5"
+
+
+@many
+def test_a_case_published_after_its_quarter_shows_no_fact_that_narrows_it(app, client):
+    seeded(app, client)  # 20 reports in 2026-Q3, published
+    place = group(
+        app,
+        client,
+        month=months_ago(3),
+        category="pungli",
+        service="ktp_el",
+        unit="kec_serang",
+        plan=[],
+        count=K + 2,
+    )
+    with app.app_context():
+        db.session.execute(delete(StatsPublication))  # publish again, with the seven
+        db.session.commit()
+    publish(app)
+    frozen = client.get(f"{API}/stats?period=2026-Q3").get_data()
+    units = client.get(f"{API}/stats?period=2026-Q3").get_json()["breakdowns"]["unit"]["cells"]
+    assert {cell["key"]: cell["display"] for cell in units}["kec_serang"] == str(K + 2)
+    author, approver = make_staff(app), make_staff(app)
+    published = []
+    for one in place[:3]:
+        resolve(app, one.code)
+        with app.app_context(), atomic():
+            report = reports_service.find(one.code)
+            case = publication.save_summary(
+                report=report,
+                actor=staff_service.find_by_email(author.email),
+                title="Kasus",
+                summary="Ringkasan.",
+            )
+            publication.approve(
+                report=report,
+                actor=staff_service.find_by_email(approver.email),
+                revision=case.revision,
+            )
+            published.append(case.public_id)
+    cases = {
+        case["id"]: case for case in client.get(f"{API}/publications").get_json()["publications"]
+    }
+    # Two cases beside seven reports leave five others: shown. A third would leave four.
+    assert [cases[public_id]["unit"] for public_id in published] == [
+        "kec_serang",
+        "kec_serang",
+        "",
+    ]
+    assert all(cases[public_id]["category"] == "pungli" for public_id in published)
+    page = client.get(f"/publikasi/{published[2]}").get_data(as_text=True)
+    assert "disamarkan untuk melindungi pelapor" in page
+    assert client.get(f"{API}/stats?period=2026-Q3").get_data() == frozen  # never changes
+
+
+@many
+def test_a_quarter_frozen_after_its_cases_protects_the_reports_beside_them(app, client):
+    month = months_ago(3)  # 2026-Q3, not published yet
+    place = group(
+        app,
+        client,
+        month=month,
+        category="pungli",
+        service="ktp_el",
+        unit="kec_serang",
+        plan=[],
+        count=K + 2,
+    )
+    group(app, client, month=month, category="calo", service="kk", unit="mpp", plan=[], count=2 * K)
+    author, approver = make_staff(app), make_staff(app)
+    for index, one in enumerate(place):
+        resolve(app, one.code)  # proven, refunded
+        if index >= 3:
+            continue
+        with app.app_context(), atomic():
+            report = reports_service.find(one.code)
+            case = publication.save_summary(
+                report=report,
+                actor=staff_service.find_by_email(author.email),
+                title="Kasus",
+                summary="Ringkasan.",
+            )
+            publication.approve(
+                report=report,
+                actor=staff_service.find_by_email(approver.email),
+                revision=case.revision,
+            )
+    publish(app)
+    body = client.get(f"{API}/stats?period=2026-Q3").get_json()
+    units = {cell["key"]: cell["display"] for cell in body["breakdowns"]["unit"]["cells"]}
+    # Seven reports there, three of them published cases: "7" would tell four others.
+    assert units["kec_serang"] == "x"
+    resolved = {c["key"]: c["display"] for c in body["breakdowns"]["status"]["cells"]}
+    assert resolved["resolved"] == "x"
+    # Seven refunds, three shown by the cases: the sum would give the other four's away.
+    assert body["figures"]["rupiah_refunded"]["display"] == "x"
+    assert body["figures"]["rupiah_refunded"]["value"] is None
+    # All three cases are listed with every fact (they were counted when it was frozen).
+    cases = client.get(f"{API}/publications").get_json()["publications"]
+    assert len(cases) == 3 and all(case["unit"] == "kec_serang" for case in cases)
+    assert all(case["refund_rupiah"] and case["resolved_month"] for case in cases)

@@ -8,18 +8,19 @@ import random
 import pytest
 
 from portal.suppression import (
+    NO_FLOORS,
     Cell,
     Counts,
+    Floors,
     Interval,
     Mark,
     exactly,
+    narrows,
     protect_line,
-    protect_period,
-    protect_single,
+    protect_table,
 )
 
 K = 5
-GROUPS = {"category": "reports", "month": "reports"}
 
 
 def possible_values(values: list[int], marks: list[Mark], total_shown: bool, k: int) -> list[set]:
@@ -115,91 +116,92 @@ def test_a_value_published_elsewhere_is_no_help():
     assert [cell.mark for cell in line.cells] == [Mark.SMALL, Mark.SHOWN, Mark.HIDDEN]
 
 
-def test_a_single_figure_needs_k_reports_and_its_parts():
-    assert protect_single(4, [], k=K).mark is Mark.SMALL
-    assert protect_single(0, [], k=K).mark is Mark.SHOWN
-    assert protect_single(12, [], k=K).mark is Mark.SHOWN
-    # 12 = 9 shown + one hidden month of 1..4: publishing 12 gives the month away.
-    assert protect_single(12, [exactly(9), Interval(1, 4)], k=K).mark is Mark.HIDDEN
-    # Two hidden months: their sum (7) is known but neither is (3 + 4 or 4 + 3).
-    assert protect_single(16, [exactly(9), Interval(1, 4), Interval(1, 4)], k=K).mark is Mark.SHOWN
-    # ... unless the sum pins both down: 8 can only be 4 + 4.
-    assert protect_single(17, [exactly(9), Interval(1, 4), Interval(1, 4)], k=K).mark is Mark.HIDDEN
+def residual_options(
+    values: list[int], floors: list[int], marks: list[Mark], total_shown: bool, k: int
+) -> list[set[int]]:
+    """Every number of *unpublished* reports each cell could hold, given the display and
+    the published cases (at least `floor` reports each); brute force, as an outsider would.
+
+    A hidden "x" is at least k and, unless cases sit in it, at most the smallest shown cell.
+    """
+    total = sum(values)
+    shown = [v for v, m in zip(values, marks, strict=True) if m is Mark.SHOWN and v]
+    smallest = min(shown) if shown else max(total, k) + k  # unbounded: enough to see two
+    ranges = []
+    for value, floor, mark in zip(values, floors, marks, strict=True):
+        if mark is Mark.SHOWN:
+            ranges.append(range(value, value + 1))
+        elif mark is Mark.SMALL:
+            ranges.append(range(max(1, floor), k))
+        else:
+            top = max(smallest, floor + k - 1) if floor else smallest
+            ranges.append(range(max(k, floor), max(top, k) + 1))
+    seen: list[set[int]] = [set() for _ in values]
+    for guess in itertools.product(*ranges):
+        if total_shown and sum(guess) != total:
+            continue
+        for index, value in enumerate(guess):
+            seen[index].add(value - floors[index])
+    return seen
 
 
-def _months(*tables: dict[str, int]) -> list:
-    return [
-        protect_period(
-            Counts({"category": table, "month": {f"m{i}": sum(table.values())}}, {}),
-            k=K,
-            groups=GROUPS,
-        )
-        for i, table in enumerate(tables)
-    ]
+@pytest.mark.parametrize(
+    ("values", "floors"),
+    [
+        ([6, 9, 12], [2, 0, 0]),  # 6 shown beside 2 cases: 4 others, exactly
+        ([8, 4, 12], [7, 0, 0]),  # 8 as x (5..8) and 4 small: cases pin the x at 8
+        ([4, 4, 20], [4, 0, 0]),  # all four in the first cell are published: nobody else
+        ([9, 5, 3, 10], [1, 2, 0, 3]),
+        ([7, 7, 7], [3, 3, 3]),
+    ],
+)
+def test_published_cases_never_narrow_the_other_reports_below_k(values, floors):
+    check_with_cases(values, floors)
 
 
-def test_a_quarter_does_not_give_a_month_away():
-    months = _months({"calo": 4, "pungli": 9}, {"calo": 5, "pungli": 7}, {"pungli": 8})
-    # Hidden in the first month: calo < 5 and pungli x.
-    assert months[0].tables["category"]["calo"].mark is Mark.SMALL
-    assert months[0].tables["category"]["pungli"].mark is Mark.HIDDEN
-    merged = {"calo": 9, "pungli": 24}
-    quarter = protect_period(
-        Counts(
-            {
-                "category": merged,
-                "month": {
-                    f"m{i}": sum(t.values())
-                    for i, t in enumerate(
-                        [{"calo": 4, "pungli": 9}, {"calo": 5, "pungli": 7}, {"pungli": 8}]
-                    )
-                },
-            },
-            {},
-        ),
-        k=K,
-        groups=GROUPS,
-        parts=months,
-    )
-    # Showing calo = 9 would give away the first month's calo (9 - 5 = 4).
-    calo = quarter.tables["category"]["calo"]
-    assert not calo.shown
-    pungli = quarter.tables["category"]["pungli"]
-    assert not pungli.shown  # else calo = total - pungli
-    assert quarter.totals["reports"].shown
+def check_with_cases(values: list[int], floors: list[int]) -> None:
+    line = protect_line(values, k=K, floors=floors)
+    marks = [cell.mark for cell in line.cells]
+    options = residual_options(values, floors, marks, line.total.shown, K)
+    for value, floor, mark, possible in zip(values, floors, marks, options, strict=True):
+        others = value - floor
+        if mark is Mark.SHOWN:
+            assert others == 0 or others >= K, (values, floors, marks)
+        elif others:
+            assert len(possible) >= 2, (values, floors, marks, possible)
+    hidden = [v - f for v, f, m in zip(values, floors, marks, strict=True) if m is not Mark.SHOWN]
+    if line.total.shown:
+        assert sum(hidden) == 0 or sum(hidden) >= K, (values, floors, marks)
 
 
-def test_a_shown_quarter_keeps_months_uncertain():
-    rng = random.Random(11)
-    for _ in range(60):
-        tables = [
-            {key: rng.choice([0, 1, 3, 5, 6, 8]) for key in ("a", "b", "c")} for _ in range(3)
-        ]
-        months = _months(*tables)
-        merged = {key: sum(t[key] for t in tables) for key in ("a", "b", "c")}
-        month_totals = {f"m{i}": sum(t.values()) for i, t in enumerate(tables)}
-        quarter = protect_period(
-            Counts({"category": merged, "month": month_totals}, {}),
-            k=K,
-            groups=GROUPS,
-            parts=months,
-        )
-        for key, cell in quarter.tables["category"].items():
-            if not cell.shown:
-                continue
-            # The quarter's count minus the months' shown counts: never one small month.
-            hidden = [
-                m.tables["category"][key]
-                for m in months
-                if key in m.tables["category"] and not m.tables["category"][key].shown
-            ]
-            remainder = cell.value - sum(
-                m.tables["category"][key].value
-                for m in months
-                if key in m.tables["category"] and m.tables["category"][key].shown
-            )
-            assert remainder == 0 or remainder >= K, (tables, key)
-            assert remainder == 0 or len(hidden) >= 2 or hidden[0].value >= K, (tables, key)
+def test_random_breakdowns_with_cases_are_protected():
+    rng = random.Random(7)
+    for _ in range(300):
+        size = rng.randint(1, 4)
+        values = [rng.choice([0, 1, 2, 4, 5, 6, 7, 9, 12]) for _ in range(size)]
+        floors = [rng.randint(0, value) if rng.random() < 0.5 else 0 for value in values]
+        check_with_cases(values, floors)
+
+
+def test_a_frozen_table_refuses_a_case_that_would_narrow_it():
+    counts = Counts({"unit": {"a": 9, "b": 8, "c": 20}}, {})
+    groups = {"unit": "reports"}
+    # Frozen with no case: everything shown.
+    assert protect_table(counts, k=K, groups=groups).tables["unit"]["b"].shown
+    # Then cases appear: 3 in b leave 5 others (fine), 4 would leave 4 (refused).
+    three = Floors({"unit": {"b": 3}}, {"reports": 3})
+    four = Floors({"unit": {"b": 4}}, {"reports": 4})
+    assert not narrows(counts, k=K, groups=groups, frozen=NO_FLOORS, seen=three)
+    assert narrows(counts, k=K, groups=groups, frozen=NO_FLOORS, seen=four)
+    # A table frozen with those 4 cases hides b instead, and stays safe with them.
+    frozen = protect_table(counts, k=K, groups=groups, floors=four)
+    assert not frozen.tables["unit"]["b"].shown
+    assert not narrows(counts, k=K, groups=groups, frozen=four, seen=four)
+    # The quarter's total too: 37 reports, 33 of them published, leaves 4 others.
+    many = Floors({"unit": {"a": 9, "b": 4, "c": 20}}, {"reports": 33})
+    assert narrows(counts, k=K, groups=groups, frozen=NO_FLOORS, seen=many)
+    withheld = protect_table(counts, k=K, groups=groups, floors=many)
+    assert "reports" in withheld.withheld and withheld.totals["reports"].display(K) == "x"
 
 
 def test_cells_know_what_they_reveal():

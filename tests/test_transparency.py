@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale, format_date
 
 from portal.services import stats
-from tests.test_stats import API, MANY, clock, expected, group, months_ago, seeded
+from tests.test_stats import API, MANY, clock, expected, group, months_ago, publish, seeded
 
 __all__ = ["clock"]  # the fixed day of test_stats, for every test here too
 
@@ -174,6 +174,7 @@ def test_dashboard_figures_equal_the_reports(app, client):
 def test_a_cell_of_k_minus_one_shows_less_than_k_everywhere(app, client):
     month = months_ago(2)
     small_cell(app, client, month)
+    publish(app)
     key = "2026-Q3"
     english(client)
     cells, total = html_table(page(client, f"?period={key}"), "category")
@@ -212,6 +213,7 @@ def test_a_year_does_not_give_away_what_its_quarters_hide(app, client):
     other = months_ago(6)
     group(app, client, month=other, category="calo", service="kk", unit="mpp", plan=[])
     group(app, client, month=other, category="pungli", service="kk", unit="mpp", plan=[], count=6)
+    publish(app)
     quarters = {
         key: json_tables(client.get(f"{API}/stats?period={key}").get_json())
         for key in ("2026-Q1", "2026-Q2", "2026-Q3")
@@ -276,6 +278,7 @@ def test_a_bad_period_is_refused_with_400(client):
 def test_charts_are_server_side_svg_with_text_and_tables(app, client):
     month = months_ago(2)
     small_cell(app, client, month)
+    publish(app)
     html = page(english(client), "?period=2026-Q3")
     assert "<script" not in html and "style=" not in html
     svgs = re.findall(r"<svg[^>]*>.*?</svg>", html, re.S)
@@ -328,6 +331,7 @@ def test_k_comes_from_config(app, client):
     month = months_ago(2)
     group(app, client, month=month, category="calo", service="kk", unit="mpp", plan=[], count=2)
     group(app, client, month=month, category="pungli", service="kk", unit="mpp", plan=[], count=4)
+    publish(app)
     body = client.get(f"{API}/stats?period=2026-Q3").get_json()
     cells = {cell["key"]: cell for cell in body["breakdowns"]["category"]["cells"]}
     assert cells["calo"]["display"] == "< 3"

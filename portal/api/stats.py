@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Response, jsonify, request, url_for
+from flask import Response, current_app, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 
 from portal import spreadsheet
 from portal.api import bp
@@ -17,6 +18,8 @@ from portal.errors import api_error
 from portal.public.transparency import licence_line
 from portal.services import stats
 from portal.suppression import Cell
+
+T = TypeVar("T")
 
 # The CSV's columns, in order; documented on the data dictionary page. Never reorder.
 CSV_COLUMNS = (
@@ -148,38 +151,58 @@ def _flag(cell: Cell) -> str:
     return "false" if cell.shown else "true"
 
 
-def _report() -> stats.PeriodStats | tuple[Response, int]:
-    """The requested period's statistics, or the API's 400 for a bad period."""
+def _requested() -> stats.Period | tuple[Response, int]:
+    """The requested period, or the API's 400 for a bad period."""
     try:
-        period = stats.parse_period(request.args.get("period"), local_today())
+        return stats.parse_period(request.args.get("period"), local_today())
     except stats.InvalidPeriod as error:
         return api_error(400, "invalid_period", error.message, {"period": [error.message]})
-    return stats.period_stats(period)
+
+
+def _cached(kind: str, period: stats.Period, build: Callable[[], T]) -> T:
+    """`build()` once per version of the period's publications (and host and language)."""
+    key = (
+        kind,
+        period.key,
+        request.host_url,
+        str(get_locale()),
+        stats.version(period, stats.publications()),
+    )
+    return stats.cached(key, build)
 
 
 @bp.get("/stats")
 def stats_json() -> ResponseReturnValue:
     """The statistics of a closed quarter or a year (default: the newest quarter) as JSON."""
-    report = _report()
-    if isinstance(report, tuple):
-        return report
-    return jsonify(as_json(report))
+    period = _requested()
+    if isinstance(period, tuple):
+        return period
+    body = _cached(
+        "json", period, lambda: current_app.json.dumps(as_json(stats.period_stats(period))) + "\n"
+    )
+    return Response(body, mimetype="application/json")
 
 
-@bp.get("/stats.csv")
-def stats_csv() -> ResponseReturnValue:
-    """The statistics of a period as CSV, one row per cell; columns in CSV_COLUMNS."""
-    report = _report()
-    if isinstance(report, tuple):
-        return report
+def _csv(report: stats.PeriodStats) -> str:
+    """The CSV file of a period."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     # Labels are admin-edited catalogue names: never let a spreadsheet run one.
     writer.writerows([tuple(spreadsheet.cell(value) for value in row) for row in as_rows(report)])
-    name = f"statistik-{report.period.key}.csv"
+    return buffer.getvalue()
+
+
+@bp.get("/stats.csv")
+def stats_csv() -> ResponseReturnValue:
+    """The statistics of a period as CSV, one row per cell; columns in CSV_COLUMNS."""
+    period = _requested()
+    if isinstance(period, tuple):
+        return period
+    body = _cached("csv", period, lambda: _csv(stats.period_stats(period)))
+    name = f"statistik-{period.key}.csv"
     return Response(
-        buffer.getvalue(),
+        body,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

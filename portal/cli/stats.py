@@ -1,4 +1,4 @@
-"""`flask stats refresh`: rebuild the public statistics snapshot (run it from cron)."""
+"""`flask stats publish` (the daily timer) and `flask stats refresh` (a working snapshot)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def stats_group() -> None:
 def publish_command() -> None:
     """Publish (freeze) every quarter that has ended; run it daily from a timer.
 
-    The first request after a quarter ends would publish it too; this way none has to.
-    A published quarter never changes again.
+    Requests never publish: until this runs, the quarter just ended is not shown. Only the
+    due quarter's reports are read. A published quarter never changes again.
     """
     published = stats.publish_due()
     click.echo("Published: " + (", ".join(published) if published else "nothing due"))
@@ -33,11 +33,10 @@ def publish_command() -> None:
 @stats_group.command("refresh")
 @with_appcontext
 def refresh_command() -> None:
-    """Rebuild the internal working snapshot (nothing published changes until a quarter ends).
+    """Rebuild the internal working snapshot (published nowhere; nothing depends on it).
 
-    Pages and the API rebuild a snapshot older than STATS_MAX_AGE_SECONDS themselves,
-    but a rebuild over a large table takes a while: run this every few minutes from cron
-    so no request has to. Safe while app servers serve, and on several servers at once.
+    A full rebuild over the reports table, for inspection. Publishing does not need it:
+    `stats publish` reads the due quarter's reports itself. Safe while app servers serve.
     """
     started = time.perf_counter()
     snapshot = stats.refresh()

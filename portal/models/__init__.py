@@ -20,7 +20,7 @@ from portal.models.reports import (
 from portal.models.sessions import PortalSession, SessionKind, UsedSubmission
 from portal.models.settings import Setting
 from portal.models.staff import HANDLER_ROLES, OVERSIGHT_ROLES, Role, Staff
-from portal.models.stats import StatsCell, StatsPublication, StatsRefresh, StatsSnapshot
+from portal.models.stats import StatsCaseFact, StatsCell, StatsPublication, StatsSnapshot
 
 __all__ = [
     "HANDLER_ROLES",
@@ -49,9 +49,9 @@ __all__ = [
     "Setting",
     "Side",
     "Staff",
+    "StatsCaseFact",
     "StatsCell",
     "StatsPublication",
-    "StatsRefresh",
     "StatsSnapshot",
     "Status",
     "StatusChange",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -48,14 +48,6 @@ class StatsCell(db.Model):  # type: ignore[name-defined]
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class StatsRefresh(db.Model):  # type: ignore[name-defined]
-    """The lease that lets one app server at a time rebuild the snapshot (one row, id 1)."""
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    holder: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[datetime | None]
-
-
 class StatsPublication(db.Model):  # type: ignore[name-defined]
     """The frozen figures of one closed quarter: written once, never changed.
 
@@ -73,3 +65,30 @@ class StatsPublication(db.Model):  # type: ignore[name-defined]
     published_on: Mapped[date]
     deadlines: Mapped[str] = mapped_column(Text)
     cells: Mapped[str] = mapped_column(Text)
+    # Everything else the published figures depend on, as it was on publication day, so
+    # that a later change of the minimum cell size or of the catalogue never alters them:
+    # k, the labels and order of every breakdown's keys (JSON), and what published cases
+    # then showed of the quarter (JSON floors: breakdown -> key -> cases, and totals).
+    k: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    labels: Mapped[str | None] = mapped_column(Text)
+    floors: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+
+
+class StatsCaseFact(db.Model):  # type: ignore[name-defined]
+    """One fact of a published case that counts as published in the statistics.
+
+    Written when a case is approved, never removed (withdrawing a case does not make anyone
+    forget it): `figure`/`key` name the statistics cell the case is known to count in
+    (`_total`/`reports` for the quarter itself), `period` the quarter whose tables it counts
+    in (None: shown, but no published table can have counted it, e.g. a refund granted
+    after the quarter was frozen). A fact that would narrow a frozen quarter's cell is not
+    written, and the register does not show it.
+    """
+
+    __table_args__ = (UniqueConstraint("report_id", "figure", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    period: Mapped[str | None] = mapped_column(String(7), index=True)
+    figure: Mapped[str] = mapped_column(String(24))
+    key: Mapped[str] = mapped_column(String(40))

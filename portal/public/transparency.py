@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
 from portal import charts
 from portal.deadlines import local_today
-from portal.forms import PortalForm
+from portal.extensions import db
+from portal.forms import PortalForm, clean_text
 from portal.i18n import format_rupiah
+from portal.models import AuditAnchor
 from portal.months import month_from_key
 from portal.public import bp
 from portal.services import audit, stats
 from portal.suppression import Cell
+
+# The newest anchored day (built once; read without the ORM's per-query work).
+_NEWEST_ANCHOR = select(func.max(AuditAnchor.day))
 
 # Per breakdown: the chart's title and the table's first column heading.
 BREAKDOWN_TITLES = {
@@ -57,9 +64,9 @@ def licence_line() -> str:
     return f"{current_app.config['STATS_LICENCE']}, {publisher()}"
 
 
-def _filter(selected: str) -> dict[str, Any]:
+def _filter(selected: str, first: date | None) -> dict[str, Any]:
     """The filter's options: the newest closed quarter first, then years and quarters."""
-    groups = stats.period_choices(stats.first_month(), local_today())
+    groups = stats.period_choices(first, local_today())
     options = [("", str(_l("Newest published quarter")))]
     listed = {""} | {period.key for _, periods in groups for period in periods}
     if selected not in listed:  # a valid period older than the list, or the bad value typed
@@ -134,26 +141,48 @@ def _page(**context: Any) -> str:
         number=number,
         figure_text=figure_text,
         licence=licence_line(),
-        anchors=audit.published_anchors(),
-        **context,
+        **({"anchors": audit.published_anchors()} | context),
     )
 
 
 @bp.get("/transparansi")
 def transparency() -> ResponseReturnValue:
     """The dashboard: reports and their handling for a period, small numbers suppressed."""
+    # The form's own reading of the field, without building the form: a cached page
+    # needs no form at all.
     args = request.args
     if "periode" not in args and "period" in args:
         args = MultiDict({"periode": args["period"]})
-    form = PeriodForm(formdata=args)
-    selected = (form.periode.data or "").strip()
+    selected = (clean_text(args.get("periode")) or "").strip()
+    published = stats.publications()
+    first = min((stats.parse_quarter_key(key) for key in published), default=None)
     try:
         period = stats.parse_period(selected, local_today())
     except stats.InvalidPeriod as error:
+        form = PeriodForm(formdata=args)
         form.periode.errors = [error.message]
-        return _page(form=form, report=None, charts={}, **_filter(selected)), 400
-    report = stats.period_stats(period)
-    return _page(form=form, report=report, charts=_charts(report), **_filter(period.key))
+        return _page(form=form, report=None, charts={}, **_filter(selected, first)), 400
+
+    def render() -> str:
+        """The whole page, rendered once per publication version (and language, path)."""
+        report = stats.period_stats(period)
+        return _page(
+            form=PeriodForm(formdata=args),
+            report=report,
+            charts=_charts(report),
+            **_filter(period.key, first),
+        )
+
+    key = (
+        "transparansi",
+        str(get_locale()),
+        request.full_path,
+        stats.quarter_key(stats.last_closed_quarter(local_today())),
+        stats.version(period, published),
+        # The audit chain's daily anchors on the page: a new day's anchor, a new page.
+        db.session.connection().execute(_NEWEST_ANCHOR).scalar(),
+    )
+    return stats.cached(key, render)
 
 
 @bp.get("/transparansi/kamus-data")

@@ -37,6 +37,10 @@ from portal.months import month_of
 from portal.services import audit, four_eyes
 from portal.services.errors import DomainError
 from portal.services.reports import round_amount
+from portal.services.stats import cases as stats_cases
+
+# Shown instead of a fact that would let someone narrow a published statistic.
+WITHHELD = _l("withheld to protect reporters")
 
 
 class PublicationError(DomainError):
@@ -203,7 +207,7 @@ def _public_query() -> Select[Publication]:
     return (
         db.select(Publication)
         .join(Report, Report.id == Publication.report_id)
-        .where(_public_condition())
+        .where(_public_condition(), stats_cases.listed())
         # One query per page, not one per case for its report and catalogue names.
         .options(
             report.joinedload(Report.category),
@@ -214,30 +218,45 @@ def _public_query() -> Select[Publication]:
     )
 
 
-def _public_view(case: Publication) -> PublicationView:
-    """The public facts of a case: months, rounded Rupiah, catalogue names; no people."""
+def _public_view(case: Publication, shown: set[str]) -> PublicationView:
+    """The public facts of a publication: months, rounded Rupiah, catalogue names; no people.
+
+    `shown` are the facts the statistics allow it to show (services.stats.cases): one
+    that would narrow a published quarter's figures reads "withheld" instead.
+    """
     report = case.report
+    withheld = str(WITHHELD)
     proven = report.outcome == Outcome.PROVEN
     approved = case.approved_at or case.written_at
     return PublicationView(
         public_id=case.public_id,
         title=case.title,
         summary=case.summary,
-        category_code=report.category_code,
-        service_code=report.service_code,
-        unit_code=report.unit_code,
-        category_name=report.category.name,
-        service_name=report.service.name,
-        unit_name=report.unit.name,
+        category_code=report.category_code if "category" in shown else "",
+        service_code=report.service_code if "service" in shown else "",
+        unit_code=report.unit_code if "unit" in shown else "",
+        category_name=report.category.name if "category" in shown else withheld,
+        service_name=report.service.name if "service" in shown else withheld,
+        unit_name=report.unit.name if "unit" in shown else withheld,
         incident_month=month_of(report.incident_month),
-        resolved_month=month_of(report.closed_on) if report.closed_on else None,
+        resolved_month=(
+            month_of(report.closed_on) if report.closed_on and "status" in shown else None
+        ),
         published_month=month_of(approved),
         outcome=report.outcome or "",
         # A sanction or refund only follows a proven report (services.cases enforces it);
         # "none" is shown as no sanction.
         sanction=report.sanction if proven and report.sanction not in (None, "none") else None,
-        refund_rupiah=round_amount(report.refund_rupiah) if proven else None,
+        refund_rupiah=(
+            round_amount(report.refund_rupiah) if proven and "refunded" in shown else None
+        ),
     )
+
+
+def _public_views(cases: list[Publication]) -> list[PublicationView]:
+    """The public facts of several publications (one query for what each may show)."""
+    shown = stats_cases.shown(case.report_id for case in cases)
+    return [_public_view(case, shown[case.report_id]) for case in cases]
 
 
 def public_page(*, page: int, per_page: int) -> PublicationPage:
@@ -246,7 +265,7 @@ def public_page(*, page: int, per_page: int) -> PublicationPage:
         db.session.scalars(_public_query().offset((page - 1) * per_page).limit(per_page + 1))
     )
     return PublicationPage(
-        publications=[_public_view(case) for case in rows[:per_page]],
+        publications=_public_views(rows[:per_page]),
         page=page,
         has_next=len(rows) > per_page,
     )
@@ -254,14 +273,14 @@ def public_page(*, page: int, per_page: int) -> PublicationPage:
 
 def public_latest(*, limit: int) -> list[PublicationView]:
     """The newest public cases, for the feed."""
-    return [_public_view(case) for case in db.session.scalars(_public_query().limit(limit))]
+    return _public_views(list(db.session.scalars(_public_query().limit(limit))))
 
 
 def find_public(public_id: str) -> PublicationView | None:
     """One public case by its public id; None if unknown or not (or no longer) public."""
     query = _public_query().where(Publication.public_id == public_id)
     case = db.session.scalars(query).first()
-    return _public_view(case) if case is not None else None
+    return _public_views([case])[0] if case is not None else None
 
 
 def last_public_change() -> date | None:
@@ -394,6 +413,7 @@ def approve(*, report: Report, actor: Staff, revision: int) -> Publication:
     case.withdrawn_at = None
     case.withdrawal_reason = None
     case.withdrawal_note = None
+    stats_cases.admit(report)  # what the register may show of it, beside the statistics
     audit.record(
         actor=actor.email,
         action="publication.approved",

@@ -1,16 +1,18 @@
 """Public statistics: closed quarters, frozen once published, protected as one table each.
 
-Requests never scan the reports table. `refresh()` reads it once (grouped queries and
-one pass over the status history) into a working snapshot of per-month cells; it is
-internal and never published. `publish_due()` copies each quarter that has ended into a
-`StatsPublication` row, once: a published quarter never changes, and nothing of the
-quarter still running is published, so an outsider who polls every figure learns
-nothing about when a report arrived. Quarters share no report, so one quarter's table
-cannot be subtracted from another's; each is protected on its own with
-`portal.suppression.protect_table`. A year is computed from its published quarters'
-*published* numbers only (exact where all are shown), so it can never tell more than
-they do. Medians over a quarter come from per-month histograms of working days.
-Everything published is a public fact at month grain: nothing here reads content.
+Requests never scan the reports table and never build anything: they read publication
+rows. `publish_due()` (the daily timer's `flask stats publish`) reads each quarter that has
+ended, and only its reports, into a `StatsPublication` row, once, with the minimum cell
+size, labels and published cases' facts it is protected with: a published quarter never
+changes, and nothing of the quarter still running is published, so an outsider who polls
+every figure learns nothing about when a report arrived. Quarters share no report, so one
+quarter's table cannot be subtracted from another's; each is protected on its own with
+`portal.suppression.protect_table`, with what published cases show of it as floors
+(`cases`). A year is computed from its published quarters' *published* numbers only
+(exact where all are shown), so it can never tell more than they do. Medians over a
+quarter come from per-month histograms of working days. `refresh()` builds an internal
+working snapshot (never published). Everything published is a public fact at month
+grain: nothing here reads content.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from portal.services.stats.build import (
     inspectorate_deadlines,
     refresh,
 )
+from portal.services.stats.cache import cached, publications, version
 from portal.services.stats.figures import (
     BREAKDOWNS,
     DEADLINE_FIGURES,
@@ -45,24 +48,24 @@ from portal.services.stats.periods import (
     add_months,
     last_closed_quarter,
     parse_period,
+    parse_quarter_key,
     period_choices,
     quarter,
     quarter_key,
     quarter_start,
 )
-from portal.services.stats.publish import (
+from portal.services.stats.publish import due, freeze, publish_due
+from portal.services.stats.tables import MonthData
+from portal.services.stats.views import (
     FIGURE_LABELS,
     PUBLIC_FIGURES,
     Breakdown,
     Figure,
-    MonthData,
     PeriodStats,
     Row,
     _median,
-    ensure_published,
     first_month,
     period_stats,
-    publish_due,
 )
 
 __all__ = [
@@ -93,19 +96,24 @@ __all__ = [
     "StatsPublication",
     "_median",
     "add_months",
+    "cached",
     "compute",
-    "ensure_published",
+    "due",
     "first_month",
+    "freeze",
     "inspectorate_deadlines",
     "last_closed_quarter",
     "month_key",
     "month_start",
     "parse_period",
+    "parse_quarter_key",
     "period_choices",
     "period_stats",
+    "publications",
     "publish_due",
     "quarter",
     "quarter_key",
     "quarter_start",
     "refresh",
+    "version",
 ]

@@ -38,6 +38,7 @@ from portal.services.stats.figures import (
     MISSED,
     TOTAL_KEY,
 )
+from portal.services.stats.periods import add_months
 
 # --- building a snapshot ------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ def _span(as_of: date, days: dict[str, int]) -> tuple[date, date]:
 
 
 def _deadline_cells(
-    builder: _Builder, calendar: _Calendar, as_of: date, days: dict[str, int]
+    builder: _Builder, calendar: _Calendar, as_of: date, days: dict[str, int], where: list[Any]
 ) -> None:
     """Per report and inspectorate stage: was every deadline of the stage met or missed?
 
@@ -204,6 +205,7 @@ def _deadline_cells(
             _day(Report.received_on),
         )
         .join(Report, Report.id == StatusChange.report_id)
+        .where(*where)
         .order_by(StatusChange.report_id, StatusChange.id)
     )
     current_id: int | None = None
@@ -224,7 +226,7 @@ def _deadline_cells(
         builder.add(month, "deadline_all", MISSED if 2 in result else MET, count)
 
 
-def _report_cells(builder: _Builder, calendar: _Calendar) -> None:
+def _report_cells(builder: _Builder, calendar: _Calendar, where: list[Any]) -> None:
     """Breakdowns, sums and working-day histograms, from grouped queries per day received.
 
     Each query returns a few thousand rows (days x keys), whatever the number of reports;
@@ -239,14 +241,14 @@ def _report_cells(builder: _Builder, calendar: _Calendar) -> None:
         "channel": Report.channel,
     }
     for figure, column in columns.items():
-        statement = select(received, column, func.count()).group_by(received, column)
+        statement = select(received, column, func.count()).where(*where).group_by(received, column)
         for day, key, count in _rows(statement):
             builder.add(day, figure, str(key), count)
             if figure == "status":
                 builder.add(day, "month", TOTAL_KEY, count)
     statement = (
         select(received, Report.referred_to, func.count())
-        .where(Report.referred_to.is_not(None))
+        .where(Report.referred_to.is_not(None), *where)
         .group_by(received, Report.referred_to)
     )
     for day, key, count in _rows(statement):
@@ -259,9 +261,11 @@ def _report_cells(builder: _Builder, calendar: _Calendar) -> None:
             [Report.status == Status.RESOLVED, Report.refund_rupiah > 0],
         ),
     )
-    for figure, summed, where in sums:
+    for figure, summed, condition in sums:
         statement = (
-            select(received, func.count(), func.sum(summed)).where(*where).group_by(received)
+            select(received, func.count(), func.sum(summed))
+            .where(*condition, *where)
+            .group_by(received)
         )
         for day, count, amount in _rows(statement):
             builder.add(day, figure, "", count, int(amount or 0))
@@ -273,26 +277,38 @@ def _report_cells(builder: _Builder, calendar: _Calendar) -> None:
             [Report.status == Status.RESOLVED, Report.closed_on.is_not(None)],
         ),
     )
-    for figure, end_column, where in durations:
+    for figure, end_column, condition in durations:
         end = _day(end_column)
-        statement = select(received, end, func.count()).where(*where).group_by(received, end)
+        statement = (
+            select(received, end, func.count()).where(*condition, *where).group_by(received, end)
+        )
         for day, finished, count in _rows(statement):
             builder.add(day, figure, str(calendar.between(day, finished)), count)
 
 
-def compute(as_of: date, days: dict[str, int]) -> tuple[list[dict[str, Any]], date | None]:
+def compute(
+    as_of: date, days: dict[str, int], months: tuple[date, date] | None = None
+) -> tuple[list[dict[str, Any]], date | None]:
     """Every monthly cell from the reports table, and the first month with a report.
 
     Two passes: the reports (public facts only) and the status history in report order.
-    Days are grouped into months in Python, so the SQL stays portable.
+    Days are grouped into months in Python, so the SQL stays portable. `months` (first,
+    last) limits the work to reports received in those months: a quarter being published
+    reads only its own reports, through the index on the day received.
     """
     builder = _Builder()
+    where: list[Any] = []
+    if months is not None:
+        where = [
+            Report.received_on >= months[0],
+            Report.received_on < add_months(months[1], 1),
+        ]
     first, last = _span(as_of, days)
     calendar = _Calendar(first, last)
-    _report_cells(builder, calendar)
-    _deadline_cells(builder, calendar, as_of, days)
-    months = {key[0] for key in builder.cells}
-    first_month = date.fromisoformat(min(months) + "-01") if months else None
+    _report_cells(builder, calendar, where)
+    _deadline_cells(builder, calendar, as_of, days, where)
+    seen = {key[0] for key in builder.cells}
+    first_month = date.fromisoformat(min(seen) + "-01") if seen else None
     rows = [
         {
             "month": date.fromisoformat(month + "-01"),

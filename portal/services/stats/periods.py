@@ -75,6 +75,11 @@ def quarter_key(first: date) -> str:
     return f"{first.year:04d}-Q{(first.month - 1) // 3 + 1}"
 
 
+def parse_quarter_key(key: str) -> date:
+    """The first month of a quarter written YYYY-Qn (a publication's own key)."""
+    return date(int(key[:4]), 3 * int(key[-1]) - 2, 1)
+
+
 def quarter(first: date) -> Period:
     """The quarter starting on `first`."""
     return Period("quarter", quarter_key(first), first, add_months(first, 2))

@@ -1,0 +1,62 @@
+"""Rendered statistics cached per app server under the publications they were made from.
+
+Published figures change only when a quarter is published (a new row, a new id), so a
+page, document or file rendered from a period's publications is valid for as long as
+those rows are the ones the database holds. Every request reads the current ids (one
+small query: a few rows a year) and looks its output up under them, so a publication
+made through any server is served by every server at the next request, and nothing is
+ever stale. Keys also hold everything else an output depends on (language, host, the
+newest closed quarter). Bounded, least recently used first out: keys a visitor can vary
+(the period typed, the host) cannot grow memory without limit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import StatsPublication
+from portal.services.stats.periods import Period, quarter
+
+T = TypeVar("T")
+
+CACHE_SIZE = 512
+_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+# Built once per process; run on the session's connection, without the ORM's per-query
+# work (every statistics request reads it, and it is most of what a cached request does).
+_PUBLICATIONS = select(StatsPublication.period, StatsPublication.id)
+
+
+def publications() -> dict[str, int]:
+    """Every published quarter's key and row id (the statistics' version, one query)."""
+    rows = db.session.connection().execute(_PUBLICATIONS)
+    return {period: row_id for period, row_id in rows}
+
+
+def version(period: Period, published: dict[str, int]) -> tuple[int | None, ...]:
+    """The ids of the publications a period is made from (None: a quarter never published)."""
+    firsts = period.quarters if period.kind == "year" else [period.first]
+    return tuple(published.get(quarter(first).key) for first in firsts)
+
+
+def cached(key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """`build()` once per key on this app server; the key must name all the output depends on."""
+    full = (str(db.engine.url), *key)
+    with _lock:
+        if full in _cache:
+            _cache.move_to_end(full)
+            return _cache[full]
+    value = build()
+    with _lock:
+        _cache[full] = value
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return value
