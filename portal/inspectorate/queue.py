@@ -40,6 +40,8 @@ SORT_LABELS = {
     Sort.OLDEST: _l("Oldest first"),
     Sort.DEADLINE: _l("Deadline soonest"),
 }
+# Asks for exact counts per status where no maintained ones cover the filters.
+COUNT_PARAMETER = "counts"
 # A cursor is a few dozen characters; anything much longer was not made by us.
 CURSOR_MAX_LENGTH = 200
 
@@ -130,6 +132,7 @@ def _render(status: int, **context: Any) -> ResponseReturnValue:
     """The queue page with the defaults every branch shares."""
     context.setdefault("page", None)
     context.setdefault("counts", None)
+    context.setdefault("count_url", None)
     context.setdefault("problem", None)
     return render_template("inspectorate/queue.html", **context), status
 
@@ -160,6 +163,16 @@ def report_queue() -> ResponseReturnValue:
         return _render(400, form=form, problem=problem)
     parameters = _view_parameters()
     without_status = {name: value for name, value in parameters.items() if name != "status"}
+    # Counts per status: maintained ones where they exist (most views); an exact count of
+    # a rarer combination only when asked for, since it reads every matching report.
+    counts = queue.stored_counts(filters=filters)
+    count_url = None
+    if counts is None:
+        if request.args.get(COUNT_PARAMETER) == "1":
+            counts = queue.status_counts(filters=filters)
+            without_status[COUNT_PARAMETER] = "1"
+        else:
+            count_url = url_for("inspectorate.queue", **{**parameters, COUNT_PARAMETER: "1"})
     next_url = (
         url_for("inspectorate.queue", **parameters, cursor=page.next_cursor)
         if page.next_cursor
@@ -169,7 +182,8 @@ def report_queue() -> ResponseReturnValue:
         200,
         form=form,
         page=page,
-        counts=queue.status_counts(filters=filters),
+        counts=counts,
+        count_url=count_url,
         current_status=filters.status,
         without_status=without_status,
         first_url=url_for("inspectorate.queue", **parameters) if form.cursor.data else None,

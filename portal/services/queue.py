@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from portal import deadlines
 from portal.extensions import db
 from portal.models import Category, Report, Role, Service, Staff, Status, Unit
+from portal.services import status_counts as maintained
 
 
 class Sort(StrEnum):
@@ -277,6 +278,37 @@ def status_counts(*, filters: Filters, today: date | None = None) -> dict[str, i
     )
     counted = {status: count for status, count in db.session.execute(statement)}
     return {status.value: counted.get(status.value, 0) for status in Status}
+
+
+def stored_counts(*, filters: Filters, today: date | None = None) -> dict[str, int] | None:
+    """Reports per status under every filter except the status one, from the maintained
+    counts (services/status_counts.py, a few rows), or None for a view they do not cover.
+
+    Covered: no filter, one of category / service / unit / channel / priority / assignee
+    (or unassigned), or overdue alone. Other combinations are counted exactly, on demand
+    (`status_counts`), because every such count reads the matching reports.
+    """
+    equal: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("category", filters.category),
+            ("service", filters.service),
+            ("unit", filters.unit),
+            ("channel", filters.channel),
+            ("priority", filters.priority),
+        )
+        if value
+    }
+    if filters.unassigned:
+        equal["assignee"] = None
+    elif filters.assignee_id is not None:
+        equal["assignee"] = filters.assignee_id
+    chosen = maintained.selection(
+        equal=equal,
+        overdue_before=(today or deadlines.local_today()) if filters.overdue else None,
+        other_filters=bool(filters.received_from or filters.received_to),
+    )
+    return maintained.stored(chosen) if chosen is not None else None
 
 
 def _catalogue(model: type[Any]) -> list[Any]:
