@@ -60,7 +60,7 @@ def login() -> ResponseReturnValue:
             form.password.data or "",
             form.code.data or "",
             client=client_address(),
-            device=(device.member_id, device.device_id) if device else None,
+            device=(device.member_id, device.device_id, device.generation) if device else None,
         )
     except staff.AccountLocked:
         form.code.errors = [_("Too many failed attempts for this account. Try again later.")]
@@ -77,7 +77,7 @@ def login() -> ResponseReturnValue:
     )
     response = redirect(url_for("inspectorate.home"), 303)
     set_staff_cookie(response, token)
-    devices.remember(response, unlocked.member.id, device)
+    devices.remember(response, unlocked.member.id, unlocked.member.device_generation, device)
     return response
 
 
