@@ -657,3 +657,25 @@ def test_counts_check_command_finds_and_repairs_a_drift(app, runner):
     result = runner.invoke(args=["counts", "check", "--repair"])
     assert result.exit_code == 0, result.output
     assert runner.invoke(args=["counts", "check"]).exit_code == 0
+
+
+def test_the_quick_select_renders_what_wtforms_renders(app):
+    from wtforms import Form, SelectField
+    from wtforms.fields.choices import SelectChoice
+    from wtforms.widgets import Select
+
+    from portal.inspectorate.queue import QuickSelect
+
+    pairs = [("", "Any"), ("a&b", 'Tom "&" <Jerry>'), ("<x>", "x"), ("plain", "")]
+    choices = [SelectChoice(value, label) for value, label in pairs]
+
+    class Plain(Form):
+        pick = SelectField(choices=choices, widget=Select())
+
+    class Quick(Form):
+        pick = SelectField(choices=choices, widget=QuickSelect())
+
+    for chosen in ("", "a&b", "<x>", "plain", "none"):
+        data = {"pick": chosen}
+        assert str(Quick(data=data).pick()) == str(Plain(data=data).pick()), chosen
+        assert str(Quick(data=data).pick(class_="x")) == str(Plain(data=data).pick(class_="x"))

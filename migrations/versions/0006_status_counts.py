@@ -6,6 +6,7 @@ Create Date: 2026-12-02
 
 One small table (portal/models/counts.py, kept up by portal/services/status_counts.py);
 the data migration counts the reports once, exactly as `flask counts check --repair` does.
+And one partial index, open reports by (received_on, id, due_on), for the overdue page.
 """
 
 from __future__ import annotations
@@ -42,7 +43,14 @@ def _text(value: Any) -> str:
 
 
 def upgrade() -> None:
-    """Create status_count and count the reports into it."""
+    """Create status_count and count the reports into it; index the open reports by date."""
+    op.create_index(
+        "ix_report_open_received",
+        "report",
+        ["received_on", "id", "due_on"],
+        sqlite_where=sa.text("due_on IS NOT NULL"),
+        postgresql_where=sa.text("due_on IS NOT NULL"),
+    )
     table = op.create_table(
         "status_count",
         sa.Column("dimension", sa.String(length=16), nullable=False),
@@ -79,5 +87,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop status_count (the queue then counts on every view again)."""
+    """Drop status_count (the queue then counts on every view again) and the index."""
     op.drop_table("status_count")
+    op.drop_index("ix_report_open_received", table_name="report")
