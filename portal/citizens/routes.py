@@ -9,11 +9,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from portal import pages
 from portal.citizens import bp
 from portal.citizens.forms import ReportForm
 from portal.crypto import DerivationBusy
 from portal.evidence import EvidenceRejected
 from portal.extensions import limiter
+from portal.i18n import current_locale, today_iso
 from portal.models import Category, Service, Unit
 from portal.security import submit_limit
 from portal.services import catalog, inbox, sessions
@@ -35,12 +37,24 @@ def _public_facts(form: ReportForm) -> dict[str, object]:
 @bp.get("/lapor")
 def report_form() -> ResponseReturnValue:
     """Empty report form; `?layanan=` and `?unit=` pre-select a service or place."""
-    form = ReportForm()
-    if catalog.find_active(Service, request.args.get("layanan", "")):
-        form.service.data = request.args["layanan"]
-    if catalog.find_active(Unit, request.args.get("unit", "")):
-        form.unit.data = request.args["unit"]
-    return render_template("citizens/report_form.html", form=form)
+    service = request.args.get("layanan", "")
+    unit = request.args.get("unit", "")
+    service = service if catalog.find_active(Service, service) else ""
+    unit = unit if catalog.find_active(Unit, unit) else ""
+
+    def render() -> str:
+        form = ReportForm()
+        if service:
+            form.service.data = service
+        if unit:
+            form.unit.data = unit
+        return render_template("citizens/report_form.html", form=form)
+
+    # The same for everyone in a language but the CSRF token: rendered once per catalogue
+    # version (an admin's edit shows at once), day (the date field's max) and
+    # pre-selection; the token is put in per visit.
+    key = ("report_form", catalog.version(), today_iso(), current_locale(), request.path)
+    return pages.cached((*key, service, unit), render)
 
 
 @bp.post("/lapor")
