@@ -6,7 +6,7 @@ import logging
 import re
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -68,8 +68,15 @@ def client_address() -> str:
 
 
 def client_key() -> str:
-    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret."""
-    return limitkeys.key("rate-limit", client_address())
+    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret.
+
+    Made once per request (every limit of a route asks for it) and kept on `g`, which
+    ends with the request.
+    """
+    key = g.get("_portal_client_key")
+    if key is None:
+        key = g._portal_client_key = limitkeys.key("rate-limit", client_address())
+    return str(key)
 
 
 def limit(name: str) -> str:
