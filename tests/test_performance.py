@@ -128,3 +128,10 @@ def test_the_stored_pages_follow_the_language(app: Flask):
     client.set_cookie("lang", "en")
     english = client.get("/").get_data(as_text=True)
     assert 'lang="id"' in indonesian and 'lang="en"' in english
+
+
+def test_a_head_request_does_not_change_the_stored_page(app: Flask):
+    client = app.test_client()
+    assert client.head("/lapor").status_code == 200
+    page = client.get("/lapor").get_data(as_text=True)
+    assert "next=/lapor" in page or "next=%2Flapor" in page

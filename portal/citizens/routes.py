@@ -53,8 +53,9 @@ def report_form() -> ResponseReturnValue:
     # The same for everyone in a language but the CSRF token: rendered once per catalogue
     # version (an admin's edit shows at once), day (the date field's max) and
     # pre-selection; the token is put in per visit.
+    # (HEAD renders the language link differently: base.html.)
     key = ("report_form", catalog.version(), today_iso(), current_locale(), request.path)
-    return pages.cached((*key, service, unit), render)
+    return pages.cached((*key, request.method, service, unit), render)
 
 
 @bp.post("/lapor")

@@ -25,7 +25,7 @@ def home() -> ResponseReturnValue:
     """Landing page: what the portal is, how to report, how to check a status."""
     # The same for everyone in a language but the form's CSRF token: rendered once.
     return pages.cached(
-        ("home", current_locale(), request.path),
+        ("home", current_locale(), request.path, request.method),
         lambda: render_template("public/home.html", status_form=StatusForm()),
     )
 
