@@ -264,7 +264,9 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
     timings.append(measure("timer: stats publish on quarter end", quarter_end, rebuilds, warmup=0))
 
     def rebuild() -> None:
-        with app.app_context():
+        from portal.transaction import atomic
+
+        with app.app_context(), atomic():
             stats.refresh()
 
     timings.append(measure("before: full rebuild (stats refresh)", rebuild, rebuilds, warmup=0))

@@ -31,6 +31,7 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
     from portal import database, i18n, sanitize, schema
     from portal.extensions import babel, csrf, db, limiter, migrate
+    from portal.services import status_counts
 
     db.init_app(app)
     database.init_app(app)
@@ -39,6 +40,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     i18n.init_app(app, babel)
     sanitize.init_app(app)
+    status_counts.install()  # the queue's counts follow every report change
 
 
 def register_security(app: Flask) -> None:

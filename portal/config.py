@@ -110,6 +110,10 @@ class DefaultConfig:
     KDF_FORBID_HELD_CONNECTION = False
 
     # Rate limits (Flask-Limiter syntax). Keys are keyed hashes of the address.
+    # False switches the request limits off (load tests), never the guessing counters
+    # (services/throttle.py). Set explicitly: Flask-Limiter would otherwise keep the last
+    # app's value on its process-wide object.
+    RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     # Limiter keys are hashed under an in-memory secret that changes this often and is
     # forgotten two periods later (portal.limitkeys); at least the longest limit window.

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -68,8 +68,15 @@ def client_address() -> str:
 
 
 def client_key() -> str:
-    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret."""
-    return limitkeys.key("rate-limit", client_address())
+    """Rate-limit key: a keyed hash of the client address under a rotating in-memory secret.
+
+    Made once per request (every limit of a route asks for it) and kept on `g`, which
+    ends with the request.
+    """
+    key = g.get("_portal_client_key")
+    if key is None:
+        key = g._portal_client_key = limitkeys.key("rate-limit", client_address())
+    return str(key)
 
 
 def limit(name: str) -> str:
@@ -88,10 +95,17 @@ def lookup_limit() -> str:
     return limit("STATUS_LOOKUP")
 
 
+_STATIC_HEADER_NAMES = {name.lower(): name for name in STATIC_HEADERS}
+
+
 def add_headers(response: Response) -> Response:
     """Set the strict headers on every response; no-store on everything but static files."""
-    for name, value in STATIC_HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    # The headers a view set itself win (as setdefault would), found in one pass.
+    own = {key.lower() for key, _value in headers.items()} & _STATIC_HEADER_NAMES.keys()
+    for lower, name in _STATIC_HEADER_NAMES.items():
+        if lower not in own:
+            headers.add(name, STATIC_HEADERS[name])
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
@@ -151,10 +165,21 @@ class DayStampSessionInterface(SecureCookieSessionInterface):
     """
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        """Flask's serializer (secret key and fallbacks) with the day-stamp signer."""
+        """Flask's serializer (secret key and fallbacks) with the day-stamp signer.
+
+        Made once per set of keys and kept on the app: every request opens a session.
+        """
         if not app.secret_key:
             return None
         keys: list[str | bytes] = [*(app.config["SECRET_KEY_FALLBACKS"] or []), app.secret_key]
+        kept = app.extensions.get("portal.session_serializer")
+        if kept is not None and kept[0] == keys:
+            return kept[1]
+        serializer = self._serializer(keys)
+        app.extensions["portal.session_serializer"] = (keys, serializer)
+        return serializer
+
+    def _serializer(self, keys: list[str | bytes]) -> URLSafeTimedSerializer:
         return _DayStampSerializer(
             keys,  # type: ignore[arg-type]
             salt=self.salt,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token, make_staff, staff_login, totp_for
+from portal.transaction import atomic
+from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, staff_login, totp_for
 
 WRONG_RECEIPT = "0000-1111-2222-3333-4444"
 
@@ -135,3 +137,46 @@ def test_the_device_cookie_is_http_only_strict_and_sign_in_only(app):
         "/inspectorate/logout", data={"csrf_token": csrf_token(own, "/inspectorate/")}
     )
     assert "cookies" not in logout.headers["Clear-Site-Data"]
+
+
+def test_a_password_reset_revokes_the_members_trusted_devices(app):
+    """A reset answers a suspected takeover: a browser that signed in before must not keep
+    a budget of its own (the thief's browser may be one of them)."""
+    from portal.services import setup as setup_service
+    from portal.services import staff as staff_service
+
+    member = make_staff(app)
+    own = app.test_client()
+    assert staff_login(app, own, member).status_code == 303
+    own.post("/inspectorate/logout", data={"csrf_token": csrf_token(own, "/inspectorate/")})
+    with app.test_request_context(), atomic():
+        admin = staff_service.find_by_email(ADMIN_EMAIL)
+        key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
+        one_time = staff_service.reset_password(
+            staff_service.find_by_email(member.email), actor=admin, private_key=key
+        )
+    stranger = app.test_client()
+    for index in range(12):  # past the account's budget for browsers it does not trust
+        staff_sign_in(stranger, member.email, "guess", "", f"192.0.2.{index}")
+    # The old device cookie no longer lets its browser try: it is a stranger now.
+    answer = staff_sign_in(own, member.email, one_time, "", "192.0.2.1")
+    assert answer.status_code == 429
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": False}])
+def test_sign_ins_work_and_guesses_stay_bounded_with_request_limits_off(app, file_report):
+    code, receipt = file_report()
+    stranger = app.test_client()
+    answers = [sign_in(stranger, code, WRONG_RECEIPT, "198.51.100.9").status_code for _ in range(8)]
+    assert answers[:5] == [401] * 5  # the guessing counters still apply
+    assert set(answers[5:]) == {429}
+    assert sign_in(app.test_client(), code, receipt, "203.0.113.5").status_code == 303
+    member = make_staff(app)
+    guesses = [
+        staff_sign_in(stranger, member.email, "guess", "000000", "192.0.2.66").status_code
+        for _ in range(7)
+    ]
+    assert guesses[:5] == [401] * 5 and set(guesses[5:]) == {429}
+    code = totp_for(app, member)
+    own = app.test_client()
+    assert staff_sign_in(own, member.email, member.password, code, "203.0.113.7").status_code == 303

@@ -74,6 +74,7 @@ def test_an_edit_on_one_server_shows_on_another_at_the_next_request(app: Flask):
     here, there = app.test_client(), other.test_client()
     for client in (here, there):  # both servers have built and cached both answers
         assert "KTP-el (KTP elektronik)" in client.get("/layanan").get_data(as_text=True)
+        assert "KTP-el (KTP elektronik)" in client.get("/lapor").get_data(as_text=True)
         assert client.get("/api/v1/catalog").status_code == 200
     with other.app_context(), atomic():
         service = db.session.get(Service, "ktp_el")
@@ -81,6 +82,8 @@ def test_an_edit_on_one_server_shows_on_another_at_the_next_request(app: Flask):
         catalog.update(service, actor="admin@example.test", values={"name_id": "KTP-el Baru"})
     for client in (here, there):
         assert "KTP-el Baru" in client.get("/layanan").get_data(as_text=True)
+        # The report form, rendered once per catalogue version, shows the edit too.
+        assert "KTP-el Baru" in client.get("/lapor").get_data(as_text=True)
         names = {
             row["code"]: row["name_id"]
             for row in client.get("/api/v1/catalog").get_json()["services"]
@@ -90,3 +93,46 @@ def test_an_edit_on_one_server_shows_on_another_at_the_next_request(app: Flask):
         here.get("/api/v1/catalog")
     # Cached: the version check is the only read.
     assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
+
+
+def _token(page: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def test_pages_rendered_once_still_give_each_visitor_their_own_csrf_token(app: Flask):
+    """Home and the report form are stored rendered; the token is still per browser, and
+    checked: one visitor's token is refused in another's session."""
+    from portal import pages
+
+    first, second = app.test_client(), app.test_client()
+    for path in ("/", "/lapor", "/lapor?layanan=kk", "/?x=1"):
+        one, two = (c.get(path).get_data(as_text=True) for c in (first, second))
+        assert _token(one) != _token(two), path
+        assert pages._PLACEHOLDER not in one + two
+        assert one.replace(_token(one), "") == two.replace(_token(two), ""), path
+    # The pre-selection still applies to the stored form.
+    form = first.get("/lapor?layanan=kk").get_data(as_text=True)
+    assert '<option selected value="kk">' in form or 'selected value="kk"' in form
+    token = _token(first.get("/").get_data(as_text=True))
+    code = "SRG-0000-0000-00"
+    assert first.post("/status", data={"code": code, "csrf_token": token}).status_code != 400
+    assert second.post("/status", data={"code": code, "csrf_token": token}).status_code == 400
+
+
+def test_the_stored_pages_follow_the_language(app: Flask):
+    client = app.test_client()
+    indonesian = client.get("/").get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    english = client.get("/").get_data(as_text=True)
+    assert 'lang="id"' in indonesian and 'lang="en"' in english
+
+
+def test_a_head_request_does_not_change_the_stored_page(app: Flask):
+    client = app.test_client()
+    assert client.head("/lapor").status_code == 200
+    page = client.get("/lapor").get_data(as_text=True)
+    assert "next=/lapor" in page or "next=%2Flapor" in page

@@ -17,8 +17,9 @@ from sqlalchemy import insert
 from portal import deadlines
 from portal.extensions import db
 from portal.models import Report, Staff
-from portal.services import queue
+from portal.services import queue, status_counts
 from portal.services import setup as setup_service
+from portal.transaction import atomic
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -71,6 +72,9 @@ def insert_reports(app, *specs: dict[str, Any]) -> list[str]:
         )
     with app.app_context():
         db.session.execute(insert(Report), rows)
+        # A bulk insert bypasses the ORM, so the maintained counts are rebuilt (as the
+        # benchmark's loader and a restore do).
+        status_counts.recount(db.session.connection())
         db.session.commit()
     return [row["tracking_code"] for row in rows]
 
@@ -434,3 +438,253 @@ def test_keyset_pages_on_postgres(instance_folder, postgres_url):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+# -- maintained counts -------------------------------------------------------------------------
+
+UNITS = ("mpp", "disdukcapil", "keliling")
+CATEGORIES = ("pungli", "calo")
+
+
+def _file_reports(app, count: int, rng) -> list[str]:
+    """File `count` reports through the service, as the form and the API do."""
+    from portal.models import Channel
+    from portal.services import reports as reports_service
+
+    codes = []
+    with app.test_request_context():
+        for _ in range(count):
+            report = reports_service.ReportInput(
+                category=rng.choice(CATEGORIES),
+                service="ktp_el",
+                unit=rng.choice(UNITS),
+                channel=rng.choice([Channel.WEB, Channel.API, Channel.WALK_IN]),
+                content=reports_service.ReportContent(
+                    incident_date=date(2026, 5, 1),
+                    who_asked="petugas loket",
+                    amount_demanded=50_000,
+                    paid=False,
+                    promised="KTP cepat",
+                    person_description="",
+                    chronology="Diminta uang tambahan.",
+                ),
+            )
+            receipt = reports_service.new_receipt_key()
+            with atomic():
+                filed = reports_service.file_report(report, receipt)
+            codes.append(filed.tracking_code)
+    return codes
+
+
+def _random_change(app, codes: list[str], members: list[int], rng) -> None:
+    """One random staff action on a random report, refused ones included (they roll back)."""
+    from portal.models import Outcome, Priority, Status
+    from portal.services import cases, staff
+    from portal.services.errors import DomainError
+
+    with app.test_request_context():
+        actor = staff.find_by_email(ADMIN_EMAIL)
+        key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
+        action = rng.randrange(6)
+        try:
+            with atomic():
+                report = cases.find_for_update(rng.choice(codes))
+                if action == 0:
+                    cases.assign(
+                        report=report, actor=actor, assignee_id=rng.choice([None, *members])
+                    )
+                elif action == 1:
+                    cases.set_priority(
+                        report=report, actor=actor, priority=rng.choice(list(Priority))
+                    )
+                elif action == 2:
+                    cases.refer(
+                        report=report,
+                        actor=actor,
+                        private_key=key,
+                        body=cases.OutsideBody.KPK,
+                        reference="R-1",
+                        public_note="dirujuk",
+                    )
+                elif action == 3:
+                    cases.record_outcome(
+                        report=report,
+                        actor=actor,
+                        private_key=key,
+                        outcome=Outcome.NOT_PROVEN,
+                        sanction=cases.Sanction.NONE,
+                        refund_rupiah=None,
+                        public_note="selesai",
+                    )
+                else:
+                    # Any status, allowed or not: a refused move must leave the counts alone.
+                    target = rng.choice([s for s in Status if s not in cases.DETAILED_STATUSES])
+                    cases.change_status(
+                        report=report, actor=actor, private_key=key, target=target, public_note="ok"
+                    )
+        except DomainError:
+            pass  # the block rolled the refused action back
+
+
+def _assert_counts_exact(app, members: list[int]) -> None:
+    """The stored table equals a recount, and every view it serves shows exact counts."""
+    with app.test_request_context():
+        assert status_counts.differences(db.session.connection()) == {}
+        views = [
+            queue.Filters(),
+            queue.Filters(overdue=True),
+            queue.Filters(unassigned=True),
+            *(queue.Filters(unit=unit) for unit in UNITS),
+            *(queue.Filters(category=category) for category in CATEGORIES),
+            *(queue.Filters(channel=channel) for channel in ("web", "api", "walk_in")),
+            *(queue.Filters(priority=priority) for priority in ("low", "urgent")),
+            *(queue.Filters(assignee_id=member) for member in members),
+        ]
+        for filters in views:
+            for today in (None, date.today() + timedelta(days=30)):
+                stored = queue.stored_counts(filters=filters, today=today)
+                assert stored == queue.status_counts(filters=filters, today=today), filters
+
+
+def test_maintained_counts_equal_a_recount_after_many_random_changes(app):
+    import random
+
+    rng = random.Random(14)
+    codes = _file_reports(app, 12, rng)
+    members = [staff_id(app, make_staff(app).email) for _ in range(2)]
+    for step in range(150):
+        _random_change(app, codes, members, rng)
+        if step % 50 == 49:
+            _assert_counts_exact(app, members)
+    # More reports filed among the changes are counted too.
+    codes += _file_reports(app, 3, rng)
+    _assert_counts_exact(app, members)
+
+
+def test_maintained_counts_stay_exact_under_two_concurrent_writers(instance_folder, postgres_url):
+    """Two threads change the same reports at once on PostgreSQL (row locks, real concurrency)."""
+    import random
+    import threading
+
+    app = make_app(instance_folder, SQLALCHEMY_DATABASE_URI=postgres_url)
+    try:
+        with app.app_context():
+            result = setup_service.initialise(
+                admin_email=ADMIN_EMAIL, admin_password=ADMIN_PASSWORD
+            )
+        app.config["TEST_INSTANCE"] = Instance(
+            instance_folder, result.recovery_key, result.totp_secret
+        )
+        codes = _file_reports(app, 6, random.Random(1))
+        members = [staff_id(app, make_staff(app).email)]
+        failures: list[BaseException] = []
+
+        def writer(seed: int) -> None:
+            rng = random.Random(seed)
+            try:
+                for _ in range(60):
+                    _random_change(app, codes, members, rng)
+                    if rng.random() < 0.1:
+                        _file_reports(app, 1, rng)
+            except BaseException as error:  # reported below
+                failures.append(error)
+            finally:
+                with app.app_context():
+                    db.session.remove()
+
+        threads = [threading.Thread(target=writer, args=(seed,)) for seed in (2, 3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        _assert_counts_exact(app, members)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_rolled_back_change_leaves_the_counts(app):
+    import random
+
+    from portal.transaction import atomic
+
+    codes = _file_reports(app, 2, random.Random(5))
+    with app.test_request_context():
+        before = queue.stored_counts(filters=queue.Filters())
+        report = db.session.scalars(db.select(Report).where(Report.tracking_code == codes[0])).one()
+        with pytest.raises(RuntimeError), atomic():
+            report.status = "verified"
+            report.unit_code = "keliling"
+            db.session.flush()
+            raise RuntimeError("something failed after the flush")
+        assert (
+            queue.stored_counts(filters=queue.Filters())
+            == before
+            == {
+                **dict.fromkeys(before, 0),
+                "received": 2,
+            }
+        )
+        assert status_counts.differences(db.session.connection()) == {}
+
+
+def test_rare_filter_combinations_are_counted_on_demand(app, investigator):
+    insert_reports(
+        app,
+        *[{"status": "received", "channel": "sms"}] * 2,
+        {"status": "verified", "channel": "sms"},
+        {"status": "verified", "channel": "web"},
+    )
+    # One filter: maintained counts, shown at once.
+    text = investigator.get(f"{QUEUE}?channel=sms").get_data(as_text=True)
+    assert "All statuses (3)" in text and "Received (2)" in text
+    # Two filters: no count unless asked for; then exact, and kept by the status links.
+    text = investigator.get(f"{QUEUE}?channel=sms&unit=mpp").get_data(as_text=True)
+    assert "All statuses" not in text
+    link = re.search(r'href="([^"]*counts=1[^"]*)">Count the matching reports per status', text)
+    assert link
+    text = investigator.get(html.unescape(link.group(1))).get_data(as_text=True)
+    assert "All statuses (3)" in text and "Verified (1)" in text
+    assert "status=verified&amp;counts=1" in text or "counts=1&amp;status=verified" in text
+
+
+def test_counts_check_command_finds_and_repairs_a_drift(app, runner):
+    insert_reports(app, {"status": "received"}, {"status": "verified", "unit_code": "keliling"})
+    result = runner.invoke(args=["counts", "check"])
+    assert result.exit_code == 0, result.output
+    assert "match" in result.output
+    with app.app_context():
+        # A bulk statement past the ORM: the counts no longer match.
+        db.session.execute(db.update(Report).values(status="rejected"))
+        db.session.commit()
+    result = runner.invoke(args=["counts", "check"])
+    assert result.exit_code == 1
+    assert "all/-/received: stored 1, counted 0" in result.output
+    assert "all/-/rejected: stored 0, counted 2" in result.output
+    result = runner.invoke(args=["counts", "check", "--repair"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["counts", "check"]).exit_code == 0
+
+
+def test_the_quick_select_renders_what_wtforms_renders(app):
+    from wtforms import Form, SelectField
+    from wtforms.fields.choices import SelectChoice
+    from wtforms.widgets import Select
+
+    from portal.inspectorate.queue import QuickSelect
+
+    pairs = [("", "Any"), ("a&b", 'Tom "&" <Jerry>'), ("<x>", "x"), ("plain", "")]
+    choices = [SelectChoice(value, label) for value, label in pairs]
+
+    class Plain(Form):
+        pick = SelectField(choices=choices, widget=Select())
+
+    class Quick(Form):
+        pick = SelectField(choices=choices, widget=QuickSelect())
+
+    for chosen in ("", "a&b", "<x>", "plain", "none"):
+        data = {"pick": chosen}
+        assert str(Quick(data=data).pick()) == str(Plain(data=data).pick()), chosen
+        assert str(Quick(data=data).pick(class_="x")) == str(Plain(data=data).pick(class_="x"))

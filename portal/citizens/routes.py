@@ -8,9 +8,11 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
+from portal import pages
 from portal.citizens import bp
 from portal.citizens.forms import ReportForm
 from portal.extensions import limiter
+from portal.i18n import current_locale, today_iso
 from portal.models import Category, Service, Unit
 from portal.security import submit_limit
 from portal.services import catalog, evidence_store, intake, reports, sessions
@@ -36,13 +38,24 @@ def report_form() -> ResponseReturnValue:
 
     `?unit=` is read too: the QR codes of posters printed before it was renamed carry it.
     """
-    form = ReportForm()
-    if catalog.find_active(Service, request.args.get("layanan", "")):
-        form.service.data = request.args["layanan"]
-    place = request.args.get("tempat", request.args.get("unit", ""))
-    if catalog.find_active(Unit, place):
-        form.unit.data = place
-    return render_template("citizens/report_form.html", form=form)
+    service = request.args.get("layanan", "")
+    unit = request.args.get("tempat", request.args.get("unit", ""))
+    service = service if catalog.find_active(Service, service) else ""
+    unit = unit if catalog.find_active(Unit, unit) else ""
+
+    def render() -> str:
+        form = ReportForm()
+        if service:
+            form.service.data = service
+        if unit:
+            form.unit.data = unit
+        return render_template("citizens/report_form.html", form=form)
+
+    # The same for everyone in a language but the CSRF token: rendered once per catalogue
+    # version (an admin's edit shows at once), day (the date field's max) and
+    # pre-selection; the token is put in per visit.
+    key = ("report_form", catalog.version(), today_iso(), current_locale(), request.path)
+    return pages.cached((*key, request.method, service, unit), render)
 
 
 @bp.post("/lapor")

@@ -20,6 +20,7 @@ def register(app: Flask) -> None:
     """Attach every command to the app's CLI; all but `setup` need a set-up instance."""
     from portal.cli.audit import audit_group
     from portal.cli.backup import backup_command, restore_command
+    from portal.cli.counts import counts_group
     from portal.cli.keys import keys_group
     from portal.cli.notify import notify_group
     from portal.cli.purge import purge_command
@@ -41,6 +42,7 @@ def register(app: Flask) -> None:
         restore_command,
         keys_group,
         sessions_group,
+        counts_group,
     ):
         app.cli.add_command(command)
     # Every command, however it was added: a new one is refused on a missing instance too.

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import StatsCell
 from portal.services import stats
+from portal.transaction import atomic
 
 
 @click.group("stats")
@@ -39,7 +40,8 @@ def refresh_command() -> None:
     `stats publish` reads the due quarter's reports itself. Safe while app servers serve.
     """
     started = time.perf_counter()
-    snapshot = stats.refresh()
+    with atomic():
+        snapshot = stats.refresh()
     cells = db.session.scalar(
         select(func.count()).select_from(StatsCell).where(StatsCell.snapshot_id == snapshot.id)
     )

@@ -64,7 +64,7 @@ def login() -> ResponseReturnValue:
                 form.password.data or "",
                 form.code.data or "",
                 client=client_address(),
-                device=(device.member_id, device.device_id) if device else None,
+                device=(device.member_id, device.device_id, device.generation) if device else None,
             )
             # A new token at every sign-in: a token planted before login is worth nothing.
             token = sessions.replace(
@@ -81,7 +81,7 @@ def login() -> ResponseReturnValue:
         return render_template("inspectorate/login.html", form=form), 401
     response = redirect(url_for("inspectorate.home"), 303)
     set_staff_cookie(response, token)
-    devices.remember(response, unlocked.member.id, device)
+    devices.remember(response, unlocked.member.id, unlocked.member.device_generation, device)
     return response
 
 

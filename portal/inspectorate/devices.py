@@ -22,10 +22,15 @@ _SALT = "staff-device"
 
 @dataclass(frozen=True)
 class Device:
-    """A browser that signed in to the account `member_id` before."""
+    """A browser that signed in to the account `member_id` before.
+
+    `generation` is the account's device generation when the cookie was made; a password
+    reset raises the account's, and the cookie stops counting (services/staff.py).
+    """
 
     member_id: int
     device_id: str
+    generation: int = 0
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -39,22 +44,29 @@ def current_device() -> Device | None:
         return None
     max_age = current_app.config["STAFF_DEVICE_DAYS"] * 86400
     try:
-        member_id, device_id = _serializer().loads(token, max_age=max_age)
+        loaded = _serializer().loads(token, max_age=max_age)
     except (BadSignature, ValueError, TypeError):
         return None
-    if not isinstance(member_id, int) or not isinstance(device_id, str):
+    if not isinstance(loaded, list) or len(loaded) not in (2, 3):
         return None
-    return Device(member_id, device_id)
+    # Cookies made before device generations existed carry none: generation 0.
+    member_id, device_id, generation = [*loaded, 0][:3]
+    numbers = (member_id, generation)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        return None
+    if not isinstance(device_id, str):
+        return None
+    return Device(member_id, device_id, generation)
 
 
-def remember(response: Response, member_id: int, device: Device | None) -> None:
+def remember(response: Response, member_id: int, generation: int, device: Device | None) -> None:
     """Mark this browser as a trusted device of `member_id` (keeping its id if it had one)."""
     device_id = (
         device.device_id if device and device.member_id == member_id else secrets.token_hex(16)
     )
     response.set_cookie(
         DEVICE_COOKIE,
-        _serializer().dumps([member_id, device_id]),
+        _serializer().dumps([member_id, device_id, generation]),
         max_age=current_app.config["STAFF_DEVICE_DAYS"] * 86400,
         path=DEVICE_PATH,
         httponly=True,

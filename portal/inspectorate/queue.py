@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from wtforms import BooleanField, DateField, HiddenField, SelectField
 from wtforms.validators import Length, Optional, ValidationError
+from wtforms.widgets import Select
 
 from portal.forms import PortalForm
 from portal.inspectorate import bp
@@ -40,8 +44,28 @@ SORT_LABELS = {
     Sort.OLDEST: _l("Oldest first"),
     Sort.DEADLINE: _l("Deadline soonest"),
 }
+# Asks for exact counts per status where no maintained ones cover the filters.
+COUNT_PARAMETER = "counts"
 # A cursor is a few dozen characters; anything much longer was not made by us.
 CURSOR_MAX_LENGTH = 200
+
+
+class QuickSelect(Select):
+    """WTForms' select with plain options built directly: the same HTML, a fifth of the cost.
+
+    The filter form renders about 70 options per view; WTForms builds each through
+    `html_params` and a formatter. Anything unusual (extra attributes) goes the usual way.
+    """
+
+    @classmethod
+    def render_option(cls, choice: Any, **kwargs: Any) -> Markup:
+        """`<option [selected] value="...">label</option>`, as html_params orders them."""
+        if kwargs or choice.render_kw or isinstance(choice.value, bool):
+            return super().render_option(choice, **kwargs)
+        selected = "selected " if choice.selected else ""
+        label = escape(choice.label or choice.value)
+        value = escape(choice.value)
+        return Markup(f'<option {selected}value="{value}">{label}</option>')  # noqa: S704 (escaped)
 
 
 class QueueFilterForm(PortalForm):
@@ -52,17 +76,17 @@ class QueueFilterForm(PortalForm):
 
         csrf = False
 
-    status = SelectField(_l("Status"), default="")
-    category = SelectField(_l("Category"), default="")
-    service = SelectField(_l("Service"), default="")
-    unit = SelectField(_l("Unit"), default="")
-    channel = SelectField(_l("Channel"), default="")
-    assignee = SelectField(_l("Assigned to"), default="")
-    priority = SelectField(_l("Priority"), default="")
+    status = SelectField(_l("Status"), default="", widget=QuickSelect())
+    category = SelectField(_l("Category"), default="", widget=QuickSelect())
+    service = SelectField(_l("Service"), default="", widget=QuickSelect())
+    unit = SelectField(_l("Unit"), default="", widget=QuickSelect())
+    channel = SelectField(_l("Channel"), default="", widget=QuickSelect())
+    assignee = SelectField(_l("Assigned to"), default="", widget=QuickSelect())
+    priority = SelectField(_l("Priority"), default="", widget=QuickSelect())
     overdue = BooleanField(_l("Overdue only"))
     received_from = DateField(_l("Received from"), validators=[Optional()])
     received_to = DateField(_l("Received until"), validators=[Optional()])
-    sort = SelectField(_l("Sort"), default=Sort.NEWEST.value)
+    sort = SelectField(_l("Sort"), default=Sort.NEWEST.value, widget=QuickSelect())
     cursor = HiddenField(validators=[Length(max=CURSOR_MAX_LENGTH)])
 
     def validate_received_to(self, field: DateField) -> None:
@@ -130,6 +154,7 @@ def _render(status: int, **context: Any) -> ResponseReturnValue:
     """The queue page with the defaults every branch shares."""
     context.setdefault("page", None)
     context.setdefault("counts", None)
+    context.setdefault("count_url", None)
     context.setdefault("problem", None)
     return render_template("inspectorate/queue.html", **context), status
 
@@ -160,6 +185,16 @@ def report_queue() -> ResponseReturnValue:
         return _render(400, form=form, problem=problem)
     parameters = _view_parameters()
     without_status = {name: value for name, value in parameters.items() if name != "status"}
+    # Counts per status: maintained ones where they exist (most views); an exact count of
+    # a rarer combination only when asked for, since it reads every matching report.
+    counts = queue.stored_counts(filters=filters)
+    count_url = None
+    if counts is None:
+        if request.args.get(COUNT_PARAMETER) == "1":
+            counts = queue.status_counts(filters=filters)
+            without_status[COUNT_PARAMETER] = "1"
+        else:
+            count_url = url_for("inspectorate.queue", **{**parameters, COUNT_PARAMETER: "1"})
     next_url = (
         url_for("inspectorate.queue", **parameters, cursor=page.next_cursor)
         if page.next_cursor
@@ -169,7 +204,8 @@ def report_queue() -> ResponseReturnValue:
         200,
         form=form,
         page=page,
-        counts=queue.status_counts(filters=filters),
+        counts=counts,
+        count_url=count_url,
         current_status=filters.status,
         without_status=without_status,
         first_url=url_for("inspectorate.queue", **parameters) if form.cursor.data else None,
@@ -182,5 +218,28 @@ def report_queue() -> ResponseReturnValue:
         assignees=queue.staff_emails(
             [row.assignee_id for row in page.rows if row.assignee_id is not None]
         ),
-        case_links="inspectorate.case" in current_app.view_functions,
+        # Per page, not per row: 50 rows x (3 labels + 2 dates + a URL) was most of the render.
+        labels={
+            "status": {status.value: status_label(status) for status in Status},
+            "channel": {code: str(label) for code, label in CHANNEL_LABELS.items()},
+            "priority": {code: str(label) for code, label in PRIORITY_LABELS.items()},
+        },
+        dates={
+            day: format_date(day)
+            for day in {row.received_on for row in page.rows}
+            | {row.due_on for row in page.rows if row.due_on is not None}
+        },
+        case_url=_case_url() if "inspectorate.case" in current_app.view_functions else None,
     )
+
+
+def _case_url() -> Callable[[str], str]:
+    """A tracking code's case page URL, built by url_for once per page.
+
+    Tracking codes are Crockford symbols and dashes, the same in a path escaped or not,
+    so putting one where url_for put a placeholder gives what url_for would.
+    """
+    placeholder = "SRG-PLACEHOLDER"
+    template = url_for("inspectorate.case", code=placeholder)
+    before, after = template.split(placeholder, 1)
+    return lambda code: before + code + after

@@ -3,6 +3,7 @@
 from portal.models.api_keys import ApiKey
 from portal.models.audit import AuditAnchor, AuditEntry, AuditHead
 from portal.models.catalog import Category, Service, Unit
+from portal.models.counts import StatusCount
 from portal.models.inbox import Attachment, Message, Side
 from portal.models.keys import InspectorateKey
 from portal.models.operator_filings import OperatorFiling
@@ -55,6 +56,7 @@ __all__ = [
     "StatsSnapshot",
     "Status",
     "StatusChange",
+    "StatusCount",
     "Unit",
     "UsedSubmission",
     "WithdrawalReason",

@@ -110,6 +110,16 @@ class Report(db.Model):  # type: ignore[name-defined]
         ),
         # Overdue reports (a due_on range) newest first, and counted, from the index alone.
         Index("ix_report_due_received", "due_on", "received_on", "id", "status"),
+        # Open reports (with a deadline) newest first, deadline included: the overdue
+        # page walks it and stops after a page of matches, reading open reports only.
+        Index(
+            "ix_report_open_received",
+            "received_on",
+            "id",
+            "due_on",
+            sqlite_where=text("due_on IS NOT NULL"),
+            postgresql_where=text("due_on IS NOT NULL"),
+        ),
         # Open reports (those with a deadline) of one status, unit, assignee ... by deadline,
         # and overdue under a filter. Partial, so each holds only the open reports: small,
         # and cheap to keep up. Without them SQLite reads every report of that unit or

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, LargeBinary, String, false
+from sqlalchemy import ForeignKey, LargeBinary, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -64,3 +64,6 @@ class Staff(db.Model):  # type: ignore[name-defined]
     admin_ever: Mapped[bool] = mapped_column(default=False, server_default=false())
     # An admin's request to reset this (admin) account, awaiting another admin.
     reset_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Raised by every password reset: a device cookie (inspectorate/devices.py) made under
+    # an older value no longer makes its browser a trusted device of this account.
+    device_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))

@@ -8,8 +8,9 @@ from flask import current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from portal import pages
 from portal.extensions import limiter
-from portal.i18n import LOCALE_COOKIE
+from portal.i18n import LOCALE_COOKIE, current_locale
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.public import bp
 from portal.public.forms import StatusForm
@@ -22,7 +23,11 @@ LOCALE_COOKIE_DAYS = 365
 @bp.get("/")
 def home() -> ResponseReturnValue:
     """Landing page: what the portal is, how to report, how to check a status."""
-    return render_template("public/home.html", status_form=StatusForm())
+    # The same for everyone in a language but the form's CSRF token: rendered once.
+    return pages.cached(
+        ("home", current_locale(), request.path, request.method),
+        lambda: render_template("public/home.html", status_form=StatusForm()),
+    )
 
 
 @bp.get("/status")

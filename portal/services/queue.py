@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -24,6 +24,7 @@ from portal import deadlines
 from portal.extensions import db
 from portal.models import Category, Report, Service, Staff, Status, Unit
 from portal.services import cases
+from portal.services import status_counts as maintained
 
 
 class Sort(StrEnum):
@@ -172,8 +173,9 @@ def _conditions(filters: Filters, today: date, *, with_status: bool = True) -> l
 
 def _fetch(statement: Select[*tuple[Any, ...]], today: date) -> list[QueueRow]:
     """Run a queue statement and mark the rows whose deadline has passed."""
+    # Positional: the statement's columns are _COLUMNS, in QueueRow's field order.
     return [
-        QueueRow(**row._mapping, overdue=row.due_on is not None and row.due_on < today)
+        QueueRow(*(*row, row.due_on is not None and row.due_on < today))
         for row in db.session.execute(statement)
     ]
 
@@ -209,6 +211,32 @@ def _by_received(
         terms = [Report.id.in_(first.limit(limit))]
     statement = select(*_COLUMNS).where(*terms)
     return statement.order_by(*ordered(Report.received_on, Report.id)).limit(limit)
+
+
+def _open_by_received(
+    terms: list[Any], after: Cursor | None, limit: int, *, newest: bool
+) -> Select[*tuple[Any, ...]]:
+    """Overdue alone: walk the open reports' (received_on, id, due_on) index in order.
+
+    The index holds open reports only and carries the deadline, so the walk tests each
+    entry without reading the table and stops after a page of matches: its cost follows
+    the open reports passed, never the closed ones. SQLite, which keeps no statistics,
+    is told to use it; PostgreSQL chooses it from its statistics.
+    """
+    position = tuple_(Report.received_on, Report.id)
+    if after is not None:
+        cursor = tuple_(after.key, after.id)
+        terms = [*terms, position < cursor if newest else position > cursor]
+    order = (
+        (Report.received_on.desc(), Report.id.desc()) if newest else (Report.received_on, Report.id)
+    )
+    return (
+        select(*_COLUMNS)
+        .where(*terms)
+        .order_by(*order)
+        .limit(limit)
+        .with_hint(Report, "INDEXED BY ix_report_open_received", "sqlite")
+    )
 
 
 def _by_deadline(terms: list[Any], after: Cursor | None, limit: int, today: date) -> list[QueueRow]:
@@ -258,9 +286,11 @@ def page(
     if sort is Sort.DEADLINE:
         rows = _by_deadline(terms, after, limit, today)
     else:
-        statement = _by_received(
-            terms, after, limit, newest=sort is Sort.NEWEST, set_first=filters.overdue
-        )
+        newest = sort is Sort.NEWEST
+        if filters.overdue and replace(filters, overdue=False) == Filters():
+            statement = _open_by_received(terms, after, limit, newest=newest)
+        else:
+            statement = _by_received(terms, after, limit, newest=newest, set_first=filters.overdue)
         rows = _fetch(statement, today)
     if len(rows) <= size:
         return QueuePage(rows, None)
@@ -278,6 +308,37 @@ def status_counts(*, filters: Filters, today: date | None = None) -> dict[str, i
     )
     counted = {status: count for status, count in db.session.execute(statement)}
     return {status.value: counted.get(status.value, 0) for status in Status}
+
+
+def stored_counts(*, filters: Filters, today: date | None = None) -> dict[str, int] | None:
+    """Reports per status under every filter except the status one, from the maintained
+    counts (services/status_counts.py, a few rows), or None for a view they do not cover.
+
+    Covered: no filter, one of category / service / unit / channel / priority / assignee
+    (or unassigned), or overdue alone. Other combinations are counted exactly, on demand
+    (`status_counts`), because every such count reads the matching reports.
+    """
+    equal: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("category", filters.category),
+            ("service", filters.service),
+            ("unit", filters.unit),
+            ("channel", filters.channel),
+            ("priority", filters.priority),
+        )
+        if value
+    }
+    if filters.unassigned:
+        equal["assignee"] = None
+    elif filters.assignee_id is not None:
+        equal["assignee"] = filters.assignee_id
+    chosen = maintained.selection(
+        equal=equal,
+        overdue_before=(today or deadlines.local_today()) if filters.overdue else None,
+        other_filters=bool(filters.received_from or filters.received_to),
+    )
+    return maintained.stored(chosen) if chosen is not None else None
 
 
 def _catalogue(model: type[Any]) -> list[Any]:

@@ -245,6 +245,7 @@ def reset_password(member: Staff, *, actor: Staff, private_key: crypto.PrivateKe
     member.vouched_by_id = actor.id
     requested_by_id, member.reset_requested_by_id = member.reset_requested_by_id, None
     sessions.end_all_for_staff(member.id)
+    member.device_generation += 1  # and its browsers are no longer trusted devices
     throttle.clear(
         ACCOUNT_SCOPE, member.email, current_app.config["RATELIMIT_STAFF_ACCOUNT_FAILURES"]
     )

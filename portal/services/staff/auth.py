@@ -59,12 +59,13 @@ def authenticate(
     code: str,
     *,
     client: str,
-    device: tuple[int, str] | None = None,
+    device: tuple[int, str, int] | None = None,
 ) -> Unlocked:
     """Check email, password and (once enrolled) TOTP; audit the attempt.
 
     `client` is the address (only ever hashed, under the rotating secret); `device` the
-    (member id, device id) of a browser that signed in before, from its signed cookie.
+    (member id, device id, device generation) of a browser that signed in before, from its
+    signed cookie.
     Failures count three ways (docs/threat-model.md, "Guessing"): per account and
     address, and per account from every untrusted device together; from a trusted device
     of this account, per device instead. Past a limit that way is locked (AccountLocked)
@@ -76,7 +77,13 @@ def authenticate(
     config = current_app.config
     subject = email.strip().lower()
     member = find_by_email(subject)
-    trusted = device is not None and member is not None and device[0] == member.id
+    # A cookie from before the account's last password reset is no longer trusted.
+    trusted = (
+        device is not None
+        and member is not None
+        and device[0] == member.id
+        and device[2] == member.device_generation
+    )
     # (scope, subject, limit) of every budget this attempt draws on.
     budgets = (
         [(DEVICE_SCOPE, f"{device[1]}/{subject}", config["RATELIMIT_STAFF_FAILURES"])]

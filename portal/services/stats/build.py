@@ -329,7 +329,7 @@ def inspectorate_deadlines() -> dict[str, int]:
 
 
 def refresh() -> StatsSnapshot:
-    """Rebuild the snapshot from the reports table and commit it whole.
+    """Rebuild the snapshot from the reports table (flushes; the caller's block commits it).
 
     Safe to run on several servers at once: each writes a complete snapshot of its own
     in one transaction and readers take the newest; the previous one is kept for readers
@@ -358,5 +358,5 @@ def refresh() -> StatsSnapshot:
             delete(StatsSnapshot).where(StatsSnapshot.id < previous),
         ):
             db.session.execute(statement.execution_options(synchronize_session=False))
-    db.session.commit()
+    db.session.flush()
     return snapshot
