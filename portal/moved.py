@@ -1,7 +1,7 @@
 """Old addresses that keep working: each answers 308 Permanent Redirect to today's.
 
 Posters, QR codes, newsrooms' links and reporters' bookmarks carry public addresses for
-years, so a renamed public page keeps its old address here (README, "URL rule"). Path
+years, so a renamed public page keeps its old address here (ARCHITECTURE.md, "The URL rule"). Path
 arguments and the query string are carried over; nothing is served at an old address.
 Only GET pages are kept: forms post to the addresses their page gives.
 """

@@ -1,4 +1,4 @@
-"""The URL rule (README, "URL rule"), checked over every route of the app.
+"""The URL rule (ARCHITECTURE.md, "The URL rule"), checked over every route of the app.
 
 Public paths, which posters, QR codes and newsrooms print, are Indonesian and stay put:
 a renamed one keeps answering with a redirect. Staff and API paths are English. Each
