@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from portal.extensions import db
 from portal.models import ApiKey, Attachment, PortalSession, Staff
 from portal.services import staff as staff_service
-from tests.conftest import (
+from tests.helpers import (
     admin_account,
     csrf_token,
     gateway_key,

@@ -14,7 +14,7 @@ from portal import crypto, deadlines
 from portal.extensions import db
 from portal.models import AuditEntry, PortalSession, Role, Setting, Staff
 from portal.services import reports, settings, staff
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     StaffAccount,
     admin_account,

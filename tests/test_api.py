@@ -28,7 +28,7 @@ from portal.models import Attachment, InspectorateKey, Report, Service
 from portal.models.base import today as local_today
 from portal.services import inbox
 from portal.services import reports as reports_service
-from tests.conftest import VALID_FORM, VALID_JSON, gateway_key, submit_report
+from tests.helpers import VALID_FORM, VALID_JSON, gateway_key, submit_report
 from tests.test_evidence import (
     MARKER,
     encoded,

@@ -32,7 +32,7 @@ from portal.extensions import db
 from portal.models import Category, Channel, Service, Unit
 from portal.models.base import LOCAL_TIMEZONE, moved_clock
 from portal.services import stats
-from tests.conftest import VALID_JSON
+from tests.helpers import VALID_JSON
 
 K = 5
 API = "/api/v1"

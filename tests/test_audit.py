@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.models import AuditEntry
 from portal.services import audit
 from portal.services import setup as setup_service
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     admin_account,

@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.models import AuditEntry, PortalSession, Report
 from portal.services import audit, reports, staff
 from portal.services import setup as setup_service
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     POSTGRES_ADMIN_URL,

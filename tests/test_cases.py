@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.models import Attachment, AuditEntry, Report, Staff, StatusChange
 from portal.models.base import today
 from portal.services import cases
-from tests.conftest import csrf_token, make_staff, submit_report
+from tests.helpers import csrf_token, make_staff, submit_report
 from tests.test_evidence import phone_jpeg
 
 CHRONOLOGY = "CASECHRONO77f1: the broker at counter 3 asked for money for a KTP-el."

@@ -12,7 +12,7 @@ import pytest
 from portal.extensions import db
 from portal.models import AuditEntry, Category, Service, Unit
 from portal.services import catalog
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 CATALOGUE = "/layanan"
 ADMIN = "/inspectorate/admin/catalog"

@@ -7,7 +7,7 @@ from portal.extensions import db
 from portal.models import InspectorateKey, Report, Staff
 from portal.services import staff
 from portal.services.setup import private_key_from_recovery
-from tests.conftest import make_app, submit_report
+from tests.helpers import make_app, submit_report
 
 PASSWORD = "a long operator password"
 

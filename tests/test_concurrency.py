@@ -37,7 +37,7 @@ from portal.identifiers import Receipt, TrackingCode
 from portal.models import Report, Role
 from portal.services import reports, staff
 from portal.services import setup as setup_service
-from tests.conftest import VALID_FORM, VALID_JSON, make_app, make_staff, staff_login
+from tests.helpers import VALID_FORM, VALID_JSON, make_app, make_staff, staff_login
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

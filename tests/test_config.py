@@ -22,7 +22,7 @@ import pytest
 
 from portal import config, create_app, instance
 from portal.cli import UNGUARDED
-from tests.conftest import VALID_JSON, make_app
+from tests.helpers import VALID_JSON, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 ONION = "http://" + "a" * 56 + ".onion"

@@ -22,7 +22,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
 
 from portal.services import setup as setup_service
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, gateway_key, make_app
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, gateway_key, make_app
 from tests.test_fuzz_forms import NO_LIMITS
 
 # CI may raise these (FUZZ_API_EXAMPLES=500 finds more, in minutes instead of seconds).

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from portal.extensions import db
-from tests.conftest import (
+from tests.helpers import (
     VALID_FORM,
     admin_account,
     csrf_token,

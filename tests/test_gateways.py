@@ -10,7 +10,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import ApiKey, AuditEntry, Report
-from tests.conftest import VALID_JSON, csrf_token, gateway_key
+from tests.helpers import VALID_JSON, csrf_token, gateway_key
 
 REPORTS = "/api/v1/reports"
 KEYS = "/inspectorate/admin/api-keys"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token, make_staff, staff_login, totp_for
+from tests.helpers import csrf_token, make_staff, staff_login, totp_for
 
 WRONG_RECEIPT = "0000-1111-2222-3333-4444"
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from portal.extensions import db
-from tests.conftest import copy_database, make_app
+from tests.helpers import copy_database, make_app
 from tests.test_migrations import ROOT, _free_port
 
 CHECKS = {"database", "schema", "inspectorate_key"}

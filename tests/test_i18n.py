@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.i18n import LOCALE_COOKIE, status_label
-from tests.conftest import submit_report
+from tests.helpers import submit_report
 
 ROOT = Path(__file__).resolve().parent.parent
 BABEL_CFG = ROOT / "babel.cfg"

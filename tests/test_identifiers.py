@@ -11,7 +11,7 @@ from portal.identifiers import (
     parse_receipt,
     parse_tracking_code,
 )
-from tests.conftest import VALID_JSON
+from tests.helpers import VALID_JSON
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.models import Attachment, Message, PortalSession, Side
 from portal.models.base import utcnow
 from portal.services import inbox, reports
-from tests.conftest import VALID_FORM, csrf_token, submit_report
+from tests.helpers import VALID_FORM, csrf_token, submit_report
 from tests.test_evidence import MARKER, halved, huge_png, leaky_pdf, phone_jpeg
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200

@@ -28,7 +28,7 @@ from portal.extensions import db
 from portal.models import Attachment, Message, PortalSession, Report, StatusChange
 from portal.services import inbox, reports, staff
 from portal.services import setup as setup_service
-from tests.conftest import TEST_KDF, make_app, submit_report
+from tests.helpers import TEST_KDF, make_app, submit_report
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).with_name("fixtures") / "baseline_instance.json"

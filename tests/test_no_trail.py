@@ -21,7 +21,7 @@ from portal import crypto, limitkeys
 from portal.extensions import db, limiter
 from portal.models import AuditEntry, PortalSession, Report, UsedSubmission
 from portal.models.base import moved_clock
-from tests.conftest import VALID_FORM, csrf_token, review_report
+from tests.helpers import VALID_FORM, csrf_token, review_report
 
 _SUBMISSION = re.compile(r'name="submission" value="([^"]*)"')
 _CODE = re.compile(r'id="tracking-code">([^<]+)<')

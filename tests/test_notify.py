@@ -18,7 +18,7 @@ from portal import deadlines
 from portal.extensions import db
 from portal.models import Report, Status
 from portal.services import reports
-from tests.conftest import VALID_FORM, submit_report
+from tests.helpers import VALID_FORM, submit_report
 
 STAFF = ["inspektorat@example.test", "kepala@example.test"]
 MARKER = "NOTIFYMARKER-93b1 calo minta uang di loket"

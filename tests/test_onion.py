@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import VALID_JSON
+from tests.helpers import VALID_JSON
 
 # The port a request arrived on, as gunicorn binds them: Tor forwards to 8001 only.
 ONION = "http://127.0.0.1:8001"

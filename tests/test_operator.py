@@ -11,7 +11,7 @@ import pytest
 from portal.extensions import db
 from portal.models import Attachment, AuditEntry, Report
 from portal.services import reports
-from tests.conftest import VALID_FORM, csrf_token, submit_report
+from tests.helpers import VALID_FORM, csrf_token, submit_report
 from tests.test_evidence import phone_jpeg
 
 URL = "/inspectorate/operator"

@@ -12,7 +12,7 @@ import segno
 from portal.extensions import db
 from portal.models import Unit
 from portal.services import catalog
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 POSTERS = "/layanan/poster"
 STATIC = Path(__file__).resolve().parent.parent / "static"

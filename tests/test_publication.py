@@ -18,7 +18,7 @@ from portal.services import reports as reports_service
 from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
-from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, staff_login, submit_report
+from tests.helpers import ADMIN_EMAIL, csrf_token, make_staff, staff_login, submit_report
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 RFC3339_MONTH_START = re.compile(r"^[0-9]{4}-[0-9]{2}-01T00:00:00Z$")

@@ -19,7 +19,7 @@ from portal.extensions import db
 from portal.models import Report, Staff
 from portal.services import queue
 from portal.services import setup as setup_service
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     VALID_FORM,

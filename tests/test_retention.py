@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import Attachment, AuditEntry, Message, PortalSession, Report, StatusChange
 from portal.models.base import today
 from portal.services import reports, retention, settings, stats
-from tests.conftest import csrf_token, submit_report
+from tests.helpers import csrf_token, submit_report
 from tests.test_cases import act, case_url, change_status, english, sign_in_inbox
 from tests.test_evidence import phone_jpeg
 

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from portal.extensions import limiter
-from tests.conftest import VALID_FORM, VALID_JSON, csrf_token, submit_report
+from tests.helpers import VALID_FORM, VALID_JSON, csrf_token, submit_report
 
 CITIZEN_ADDRESS = "203.0.113.77"
 CITIZEN_AGENT = "MarkerAgent/9.9 (CitizenPhone)"

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import AuditEntry, PortalSession, Role, Staff
 from portal.models.base import utcnow
 from portal.services import reports, staff
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     StaffAccount,

@@ -24,7 +24,7 @@ from portal.models.base import moved_clock
 from portal.services import setup as setup_service
 from portal.services import stats
 from portal.services.reports import round_amount
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app
 
 K = 5
 API = "/api/v1"

@@ -26,7 +26,7 @@ from portal.services import reports as reports_service
 from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
-from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, submit_report
+from tests.helpers import ADMIN_EMAIL, csrf_token, make_staff, submit_report
 
 MARK = "XSSMARK"
 PAYLOADS = [
@@ -194,7 +194,7 @@ def poisoned(app, staff_client):
 def test_every_view_and_export_keeps_the_corpus_inert(app, poisoned, staff_client):
     code, reporter, public_id = poisoned
     admin = app.test_client()
-    from tests.conftest import admin_account, staff_login
+    from tests.helpers import admin_account, staff_login
 
     assert staff_login(app, admin, admin_account(app)).status_code == 303
     # A failed sign-in with a hostile email puts the corpus in the audit log.
