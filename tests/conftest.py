@@ -48,14 +48,16 @@ def app_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     `@pytest.mark.app_config(RATELIMIT_REPORT_SUBMIT="2 per hour")` on a test, a class or
     a module (`pytestmark`), or `pytest.param(..., marks=pytest.mark.app_config(...))`;
     a marker takes keyword settings and/or dicts of them. A setting only known at run
-    time (a port another fixture opened) is the one reason to override this fixture.
+    time (the port of a server another fixture started) is given as a callable, called
+    with the test's `request`: `NOTIFY_SMTP_PORT=lambda request: request.getfixturevalue(
+    "sink").port`.
     """
     settings: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers("app_config"))):
         for given in marker.args:
             settings.update(given)
         settings.update(marker.kwargs)
-    return settings
+    return {name: value(request) if callable(value) else value for name, value in settings.items()}
 
 
 @pytest.fixture(scope="session")

@@ -369,7 +369,7 @@ def test_changed_deadlines_apply_to_reports_filed_afterwards(app, admin, client)
     assert re.search(r'name="in_progress"[^>]*value="20"', page)
 
 
-@pytest.mark.parametrize("app_config", [{"DEADLINE_WORKING_DAYS": {"received": 2, "verified": 5}}])
+@pytest.mark.app_config({"DEADLINE_WORKING_DAYS": {"received": 2, "verified": 5}})
 def test_deadlines_fall_back_to_config(app):
     with app.app_context():
         assert deadlines.due_date("received", date(2026, 10, 2)) == date(2026, 10, 6)

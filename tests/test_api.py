@@ -73,18 +73,6 @@ LOW_LIMITS = {
 }
 
 
-@pytest.fixture
-def app_config(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Config overrides for the app fixture, given by indirect parametrisation."""
-    config = dict(getattr(request, "param", {}))
-    return config
-
-
-def with_config(config: dict[str, Any]) -> pytest.MarkDecorator:
-    """Run a test on an app with these config overrides."""
-    return pytest.mark.parametrize("app_config", [config], indirect=True, ids=[",".join(config)])
-
-
 # --- a small JSON Schema checker for the keywords the document uses -------------------------
 
 SCHEMA_ANNOTATIONS = {
@@ -394,7 +382,7 @@ def _accepted_bodies() -> list[tuple[str, dict[str, Any], bool]]:
     ]
 
 
-@with_config(MANY_SUBMISSIONS)
+@pytest.mark.app_config(MANY_SUBMISSIONS)
 def test_documented_bodies_are_accepted(app, client, subtests):
     accepted = 0
     for name, body, documented in _accepted_bodies():
@@ -623,7 +611,7 @@ def _send(app: Flask, client: FlaskClient, case: BadInput, **headers: str) -> Te
     return client.post(REPORTS, data=data, content_type=case.content_type, headers=headers)
 
 
-@with_config(MANY_SUBMISSIONS)
+@pytest.mark.app_config(MANY_SUBMISSIONS)
 def test_bad_input_is_refused_with_the_documented_error(app, client, subtests):
     for case in bad_inputs():
         with subtests.test(msg=case.name):
@@ -690,7 +678,7 @@ def test_report_before_setup_is_refused(app, client):
     assert report_count(app) == 0
 
 
-@with_config({"RATELIMIT_REPORT_SUBMIT": "2 per hour"})
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "2 per hour"})
 def test_submissions_are_rate_limited(app, client):
     file_via_api(client)
     assert client.post(REPORTS, json={"paid": "yes"}).status_code == 400
@@ -698,7 +686,7 @@ def test_submissions_are_rate_limited(app, client):
     assert report_count(app) == 1
 
 
-@with_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
 def test_submission_budget_is_shared_with_the_web_form(app, client):
     submit_report(client)
     assert_error(client.post(REPORTS, json=VALID_JSON), 429, "too_many_requests")
@@ -821,7 +809,7 @@ def raw_database(app: Flask) -> bytes:
 
 
 # The JSON body limit is far below the evidence: it must not apply to multipart bodies.
-@with_config({"API_JSON_MAX_BYTES": 1024})
+@pytest.mark.app_config({"API_JSON_MAX_BYTES": 1024})
 def test_multipart_report_stores_evidence_without_metadata(app, client):
     photo, pdf = gps_jpeg(), leaky_pdf()
     # The fixtures really carry what a phone and an office suite write; else this proves nothing.
@@ -867,7 +855,7 @@ def test_multipart_report_stores_evidence_without_metadata(app, client):
     assert b"IMG_20261014" not in raw and b"laporan Budi" not in raw
 
 
-@with_config({"RATELIMIT_REPORT_SUBMIT": "1000 per hour"})
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "1000 per hour"})
 def test_multipart_variants_are_accepted(app, client, subtests):
     every_kind = [small_file(kind) for kind in ("jpeg", "png", "webp", "pdf", "text")]
     assert len(every_kind) == DefaultConfig.EVIDENCE_MAX_FILES == app.config["EVIDENCE_MAX_FILES"]
@@ -1053,7 +1041,7 @@ def bad_uploads() -> list[BadUpload]:
     ]
 
 
-@with_config(SMALL_EVIDENCE)
+@pytest.mark.app_config(SMALL_EVIDENCE)
 def test_bad_uploads_are_refused_and_nothing_is_stored(app, client, subtests):
     assert app.config["MAX_FORM_MEMORY_SIZE"] == 256 * 1024 < 300 * 1024
     assert 300 * 1024 < app.config["MAX_CONTENT_LENGTH"] <= 400 * 1024
@@ -1088,7 +1076,7 @@ def test_evidence_refusals_speak_the_request_language(app, client):
     assert stored(app) == (0, 0)
 
 
-@with_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
 def test_a_gateway_has_its_own_budget_not_the_addresss(app, client):
     file_via_api(client)
     assert_error(file_via_api_response(client), 429, "too_many_requests")
@@ -1102,7 +1090,7 @@ def test_a_gateway_has_its_own_budget_not_the_addresss(app, client):
     assert stored(app) == (2, 1)
 
 
-@with_config(SMALL_EVIDENCE)
+@pytest.mark.app_config(SMALL_EVIDENCE)
 def test_documented_multipart_examples_are_what_the_portal_answers(app, client):
     examples = deref(operation("createReport")[2]["responses"]["400"])["content"][
         "application/json"
@@ -1248,7 +1236,7 @@ def test_unknown_tracking_code_is_a_json_404(app, client, subtests):
             assert "Set-Cookie" not in response.headers
 
 
-@with_config({"RATELIMIT_STATUS_LOOKUP": "3 per minute"})
+@pytest.mark.app_config({"RATELIMIT_STATUS_LOOKUP": "3 per minute"})
 def test_status_lookups_are_rate_limited(app, client):
     code = file_via_api(client)["tracking_code"]
     assert client.get(f"{REPORTS}/{code}").status_code == 200
@@ -1257,7 +1245,7 @@ def test_status_lookups_are_rate_limited(app, client):
     assert_error(client.get(f"{REPORTS}/{code}"), 429, "too_many_requests")
 
 
-@with_config({"RATELIMIT_STATUS_LOOKUP": "1 per minute"})
+@pytest.mark.app_config({"RATELIMIT_STATUS_LOOKUP": "1 per minute"})
 def test_lookup_budget_is_shared_with_the_status_page(app, client):
     code = file_via_api(client)["tracking_code"]
     assert client.get(f"/status/{code}").status_code == 200
@@ -1604,9 +1592,11 @@ def test_every_documented_response_has_a_scenario():
 
 
 @pytest.mark.parametrize(
-    ("group", "app_config"),
-    [pytest.param(group, config, id=group) for group, config in SCENARIO_GROUPS.items()],
-    indirect=["app_config"],
+    "group",
+    [
+        pytest.param(group, marks=pytest.mark.app_config(config), id=group)
+        for group, config in SCENARIO_GROUPS.items()
+    ],
 )
 def test_documented_responses_match_their_schemas(app, client, subtests, group, app_config):
     for path, method, found in operations():

@@ -282,9 +282,8 @@ def catalogue(app: Flask) -> dict[str, list[str]]:
         }
 
 
-@pytest.mark.parametrize(
-    "app_config",
-    [{"RATELIMIT_REPORT_SUBMIT": "10000 per hour", "RATELIMIT_DEFAULT": "100000 per minute"}],
+@pytest.mark.app_config(
+    {"RATELIMIT_REPORT_SUBMIT": "10000 per hour", "RATELIMIT_DEFAULT": "100000 per minute"}
 )
 @pytest.mark.parametrize("seed", [1])
 def test_a_polling_padding_attacker_learns_no_small_cell(app, client, seed):

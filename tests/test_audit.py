@@ -310,7 +310,7 @@ def test_filters(app, staff_client):
     assert auditor.get("/inspectorate/audit?before=abc").status_code == 400
 
 
-@pytest.mark.parametrize("app_config", [{"AUDIT_PAGE_SIZE": 3}])
+@pytest.mark.app_config({"AUDIT_PAGE_SIZE": 3})
 def test_keyset_pages_cover_every_entry_once(app, staff_client):
     auditor = staff_client("auditor")
     append(app, 8)

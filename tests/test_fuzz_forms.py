@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from portal.extensions import db
 from tests.helpers import (
+    NO_LIMITS,
     VALID_FORM,
     admin_account,
     csrf_token,
@@ -92,20 +93,6 @@ HOSTILE = [
     "//evil.example",
     "x" * 20_000,
 ]
-# Limits high enough that every example reaches validation (the limits have their own tests).
-NO_LIMITS = {
-    name: "100000 per minute"
-    for name in (
-        "RATELIMIT_DEFAULT",
-        "RATELIMIT_REPORT_SUBMIT",
-        "RATELIMIT_STATUS_LOOKUP",
-        "RATELIMIT_INBOX_LOGIN",
-        "RATELIMIT_STAFF_LOGIN",
-        "RATELIMIT_RECEIPT_FAILURES",
-        "RATELIMIT_STAFF_FAILURES",
-        "RATELIMIT_STAFF_ACCOUNT_FAILURES",
-    )
-}
 # Sent to every field of every form, one at a time: the values that broke something once.
 CORPUS = [
     "\x00" * 30,
@@ -305,7 +292,7 @@ def _fuzz_form(app: Flask, visitor: Visitor, form: Form) -> None:
     run()
 
 
-@pytest.mark.parametrize("app_config", [NO_LIMITS])
+@pytest.mark.app_config(NO_LIMITS)
 def test_every_form_survives_hostile_values(app):
     visitors = _world(app)
     fuzzed = []
@@ -330,7 +317,7 @@ def test_every_form_survives_hostile_values(app):
         assert expected in joined, f"no form found for {expected}:\n{joined}"
 
 
-@pytest.mark.parametrize("app_config", [NO_LIMITS])
+@pytest.mark.app_config(NO_LIMITS)
 def test_every_page_survives_hostile_query_strings(app):
     visitors = _world(app)
     for visitor in visitors:
@@ -350,7 +337,7 @@ def _fuzz_query(app: Flask, visitor: Visitor, url: str) -> None:
     run()
 
 
-@pytest.mark.parametrize("app_config", [NO_LIMITS])
+@pytest.mark.app_config(NO_LIMITS)
 def test_path_segments_survive_hostile_values(app):
     client = app.test_client()
     admin = app.test_client()

@@ -49,7 +49,7 @@ def test_healthz_says_nothing_private(app, client, file_report):
         assert secret not in text_body
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_DEFAULT": "3 per minute"}])
+@pytest.mark.app_config({"RATELIMIT_DEFAULT": "3 per minute"})
 def test_healthz_is_exempt_from_the_default_rate_limit(client):
     for _ in range(10):
         assert client.get("/healthz").status_code == 200

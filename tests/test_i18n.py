@@ -264,10 +264,8 @@ def tracking_code(client: FlaskClient) -> str:
     return code
 
 
-@pytest.fixture
-def app_config() -> dict[str, Any]:
-    """Every page renders, posters included: they need the portal's public address."""
-    return {"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"}
+# Every page renders, posters included: they need the portal's public address.
+pytestmark = pytest.mark.app_config({"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"})
 
 
 def test_pages_are_indonesian_by_default(app: Flask, tracking_code: str) -> None:

@@ -122,7 +122,7 @@ def test_code_is_forgiving_and_errors_do_not_say_which_part_is_wrong(client, rep
     assert message in unknown_code.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_RECEIPT_FAILURES": "3 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_RECEIPT_FAILURES": "3 per hour"})
 def test_wrong_receipts_lock_the_code_for_the_guessing_address_only(client, report_a):
     code, receipt = report_a
     for attempt in range(3):
@@ -136,7 +136,7 @@ def test_wrong_receipts_lock_the_code_for_the_guessing_address_only(client, repo
     assert sign_in(client, code, receipt, "203.0.113.99").status_code == 303
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_RECEIPT_FAILURES": "2 per 1 second"}])
+@pytest.mark.app_config({"RATELIMIT_RECEIPT_FAILURES": "2 per 1 second"})
 def test_a_locked_code_unlocks_by_itself(client, report_a):
     code, receipt = report_a
     for _ in range(2):
@@ -146,7 +146,7 @@ def test_a_locked_code_unlocks_by_itself(client, report_a):
     assert sign_in(client, code, receipt).status_code == 303
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_INBOX_LOGIN": "3 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_INBOX_LOGIN": "3 per hour"})
 def test_sign_ins_are_limited_per_address(client, report_a):
     for _ in range(3):
         sign_in(client, "SRG-ZZZZ-ZZZZ-ZZ", "0000-0000-0000-0000-0000", "192.0.2.7")
@@ -311,7 +311,7 @@ def test_download_is_an_attachment_of_a_safe_type(app, signed_in):
         ([(phone_jpeg(), "1.jpg"), (ELF, "2.jpg")], "Jenis berkas ini tidak diterima"),
     ],
 )
-@pytest.mark.parametrize("app_config", [{"EVIDENCE_MAX_BYTES": 64 * 1024, "EVIDENCE_MAX_FILES": 2}])
+@pytest.mark.app_config({"EVIDENCE_MAX_BYTES": 64 * 1024, "EVIDENCE_MAX_FILES": 2})
 def test_bad_evidence_is_refused_and_nothing_is_stored(app, signed_in, files, message):
     response = upload(signed_in, *files)
     assert response.status_code == 400
@@ -319,7 +319,7 @@ def test_bad_evidence_is_refused_and_nothing_is_stored(app, signed_in, files, me
     assert attachments(app) == []
 
 
-@pytest.mark.parametrize("app_config", [{"MAX_CONTENT_LENGTH": 64 * 1024}])
+@pytest.mark.app_config({"MAX_CONTENT_LENGTH": 64 * 1024})
 def test_request_size_is_capped_before_the_body_is_read(app, signed_in):
     response = upload(signed_in, (b"a" * 100 * 1024, "big.txt"))
     assert response.status_code == 413

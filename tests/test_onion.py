@@ -26,14 +26,14 @@ def file(client, base: str) -> int:
     return response.status_code
 
 
-@pytest.mark.parametrize("app_config", [PROFILE])
+@pytest.mark.app_config(PROFILE)
 def test_tor_users_have_their_own_report_budget(client):
     assert [file(client, ONION) for _ in range(4)] == [201, 201, 201, 429]
     # Something else on the same machine (a local script) keeps its own, smaller budget.
     assert [file(client, LOOPBACK) for _ in range(2)] == [201, 429]
 
 
-@pytest.mark.parametrize("app_config", [PROFILE])
+@pytest.mark.app_config(PROFILE)
 def test_tor_users_share_a_larger_wrong_receipt_budget_per_code(app, file_report):
     code, receipt = file_report()
     browser = app.test_client()

@@ -562,7 +562,7 @@ def test_an_empty_register_is_still_valid_and_unknown_cases_are_404(client):
     assert client.get("/kasus/1").status_code == 404
 
 
-@pytest.mark.parametrize("app_config", [{"PUBLISHED_CASES_PAGE_SIZE": 1}])
+@pytest.mark.app_config({"PUBLISHED_CASES_PAGE_SIZE": 1})
 def test_register_and_api_page_newest_approval_first(app, client):
     older = publish_case(app, title="Kasus pertama")
     newer = publish_case(app, title="Kasus kedua")

@@ -282,7 +282,7 @@ def walk_service(
             return seen
 
 
-@pytest.mark.parametrize("app_config", [{"QUEUE_PAGE_SIZE": 4}])
+@pytest.mark.app_config({"QUEUE_PAGE_SIZE": 4})
 def test_keyset_pages_walk_every_report_once_in_each_order(app, investigator):
     rows = _many(app)
     for sort in ("newest", "oldest", "deadline"):

@@ -153,9 +153,9 @@ def test_development_server_log_has_no_client_address(app):
         assert line.startswith('- - - [-] "GET - HTTP/1.1" 404'), line
 
 
-@pytest.fixture
-def app_config():
-    return {"RATELIMIT_STATUS_LOOKUP": "3 per minute", "RATELIMIT_REPORT_SUBMIT": "2 per hour"}
+pytestmark = pytest.mark.app_config(
+    {"RATELIMIT_STATUS_LOOKUP": "3 per minute", "RATELIMIT_REPORT_SUBMIT": "2 per hour"}
+)
 
 
 def test_status_lookups_are_rate_limited(client):

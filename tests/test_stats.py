@@ -30,7 +30,7 @@ K = 5
 API = "/api/v1"
 # Many reports from one test address: lift the per-address filing limit.
 MANY = {"RATELIMIT_REPORT_SUBMIT": "1000 per hour"}
-many = pytest.mark.parametrize("app_config", [MANY])
+many = pytest.mark.app_config(MANY)
 
 # The portal's clock in these tests: mid-November 2026, so 2026-Q3 is the newest
 # published quarter and the reports below fall in it.
@@ -376,7 +376,7 @@ def test_figures_change_only_when_a_quarter_is_published(app, client, runner):
         assert db.session.scalars(select(StatsPublication.period)).all() == ["2026-Q4", "2027-Q1"]
 
 
-@pytest.mark.parametrize("app_config", [{**MANY, "STATS_REFRESH_IN_REQUESTS": False}])
+@pytest.mark.app_config({**MANY, "STATS_REFRESH_IN_REQUESTS": False})
 def test_large_instances_publish_only_from_the_timer(app, client, runner):
     file_reports(client, 6)
     with moved_clock(lambda: datetime(2027, 1, 2, 5, 0, tzinfo=UTC)):

@@ -20,7 +20,7 @@ __all__ = ["clock"]  # the fixed day of test_stats, for every test here too
 
 K = 5
 BREAKDOWNS = ("status", "category", "service", "unit", "channel", "month", "referral")
-many = pytest.mark.parametrize("app_config", [MANY])
+many = pytest.mark.app_config(MANY)
 
 
 def english(client: FlaskClient) -> FlaskClient:
@@ -323,7 +323,7 @@ def test_indonesian_is_the_default(app, client):
     assert "Selesai" in html and "Pungutan liar" in html  # status and category names
 
 
-@pytest.mark.parametrize("app_config", [{**MANY, "STATS_MIN_CELL": 3}])
+@pytest.mark.app_config({**MANY, "STATS_MIN_CELL": 3})
 def test_k_comes_from_config(app, client):
     month = months_ago(2)
     group(app, client, month=month, category="calo", service="kk", unit="mpp", plan=[], count=2)

@@ -190,7 +190,7 @@ def poisoned(app, staff_client):
 
 
 # Posters print the public address, and are refused until it is set.
-@pytest.mark.parametrize("app_config", [{"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"}])
+@pytest.mark.app_config({"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"})
 def test_every_view_and_export_keeps_the_corpus_inert(app, poisoned, staff_client):
     code, reporter, public_id = poisoned
     admin = app.test_client()

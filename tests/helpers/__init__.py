@@ -21,6 +21,7 @@ from tests.helpers.forms import (
 from tests.helpers.instance import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    NO_LIMITS,
     POSTGRES_ADMIN_URL,
     SETUP_SETTINGS,
     TEST_KDF,
@@ -36,6 +37,7 @@ from tests.helpers.staff import StaffAccount, admin_account, make_staff, staff_l
 __all__ = [
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "NO_LIMITS",
     "POSTGRES_ADMIN_URL",
     "SETUP_SETTINGS",
     "TEST_KDF",

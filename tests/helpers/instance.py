@@ -30,6 +30,21 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 
+# Limits high enough that every example reaches validation (the limits have their own tests).
+NO_LIMITS = {
+    name: "100000 per minute"
+    for name in (
+        "RATELIMIT_DEFAULT",
+        "RATELIMIT_REPORT_SUBMIT",
+        "RATELIMIT_STATUS_LOOKUP",
+        "RATELIMIT_INBOX_LOGIN",
+        "RATELIMIT_STAFF_LOGIN",
+        "RATELIMIT_RECEIPT_FAILURES",
+        "RATELIMIT_STAFF_FAILURES",
+        "RATELIMIT_STAFF_ACCOUNT_FAILURES",
+    )
+}
+
 # Settings `flask setup` reads (the database, the admin's key derivation, keys it writes
 # or keys configured instead of files): a test overriding one gets a setup of its own.
 SETUP_SETTINGS = frozenset(
