@@ -23,8 +23,8 @@ from schemathesis.engine import events
 
 from tests.helpers import NO_LIMITS, gateway_key
 
-# CI may raise these (FUZZ_API_EXAMPLES=500 finds more, in minutes instead of seconds).
-EXAMPLES = int(os.environ.get("FUZZ_API_EXAMPLES", "100"))
+# CI may raise these: FUZZ_API_EXAMPLES=1000, or FUZZ_API_SECONDS=120 (cycles until spent).
+EXAMPLES = int(os.environ.get("FUZZ_API_EXAMPLES", "300"))
 # With a time budget schemathesis repeats its phases until the budget is spent.
 MAX_SECONDS = int(os.environ["FUZZ_API_SECONDS"]) if os.environ.get("FUZZ_API_SECONDS") else None
 SEED = int(os.environ.get("FUZZ_API_SEED", "1226"))
