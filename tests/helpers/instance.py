@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 
 from portal import create_app, instance
 from portal.config import INSTANCE_KEY_FILE
@@ -60,6 +62,29 @@ SETUP_SETTINGS = frozenset(
 )
 
 
+class _MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates kept in memory for every app of the session.
+
+    Each test's app has its own Jinja environment, which would lex, parse and compile
+    every template it renders again (most of a short test's time). The bucket checks the
+    template's source, so an edited template is compiled afresh.
+    """
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = _MemoryBytecodeCache()
+
+
 @dataclass
 class Instance:
     """What `flask setup` printed once for the test instance."""
@@ -83,6 +108,7 @@ def make_app(folder: Path, **overrides: Any) -> Flask:
     }
     application = create_app(config)
     application.test_client_class = PortalClient
+    application.jinja_env.bytecode_cache = TEMPLATE_CACHE
     instance.create(application)
     return application
 
