@@ -24,8 +24,8 @@ from tests.helpers import (
     staff_login,
     submit_report,
 )
-from tests.test_evidence import phone_jpeg
-from tests.test_inbox import sign_in, upload
+from tests.helpers.evidence import phone_jpeg
+from tests.helpers.inbox import sign_in, upload
 
 IDENTITIES = ("anonymous", "reporter", "auditor", "investigator", "admin", "disabled")
 STAFF_ROLES = {"auditor", "investigator", "admin"}

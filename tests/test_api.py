@@ -30,8 +30,7 @@ from portal.models.base import today as local_today
 from portal.services import inbox
 from portal.services import reports as reports_service
 from tests.helpers import VALID_FORM, VALID_JSON, gateway_key, submit_report
-from tests.helpers.openapi import OPENAPI, deref, resolve, schema_errors
-from tests.test_evidence import (
+from tests.helpers.evidence import (
     MARKER,
     encoded,
     everything_decoded,
@@ -40,6 +39,7 @@ from tests.test_evidence import (
     leaky_pdf,
     two_colour_image,
 )
+from tests.helpers.openapi import OPENAPI, deref, resolve, schema_errors
 
 API = "/api/v1"
 REPORTS = f"{API}/reports"
@@ -1389,7 +1389,7 @@ def _status_of_a_new_report(client: FlaskClient) -> TestResponse:
 
 
 def _cases_with_one_published(app: Flask, client: FlaskClient) -> TestResponse:
-    from tests.test_publication import publish_case
+    from tests.helpers.publication import publish_case
 
     publish_case(app)
     return client.get(f"{API}/cases")

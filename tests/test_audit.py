@@ -25,46 +25,9 @@ from tests.helpers import (
     make_staff,
     staff_login,
 )
+from tests.helpers.audit import FAILED, append, entries, fields, first_problem, verify
 
-FAILED = re.compile(r"FAILED: entry (\d+): (\w+):")
 ROW = re.compile(r'<tr id="entry-(\d+)">')
-
-
-def entries(app) -> list[AuditEntry]:
-    with app.app_context():
-        rows = list(db.session.scalars(db.select(AuditEntry).order_by(AuditEntry.id)))
-        db.session.expunge_all()
-        return rows
-
-
-def append(app, count: int, *, at: datetime | None = None, **fields: str) -> list[int]:
-    """Append `count` real entries (optionally dated `at`)."""
-    ids = []
-    with app.app_context():
-        for number in range(count):
-            values = {
-                "actor": "staff@inspektorat.example",
-                "action": "report.viewed",
-                "target": f"SRG-TEST-{number:04d}",
-                "detail": f"step {number}",
-                **fields,
-            }
-            entry = audit.record(**values, at=at)
-            db.session.commit()
-            ids.append(entry.id)
-    return ids
-
-
-def verify(app, *args: str):
-    return app.test_cli_runner().invoke(args=["audit", "verify", *args])
-
-
-def first_problem(app) -> tuple[int, str]:
-    result = verify(app)
-    assert result.exit_code == 1, result.output
-    match = FAILED.search(result.output)
-    assert match, result.output
-    return int(match.group(1)), match.group(2)
 
 
 def tamper(app, entry_id: int, **values) -> None:
@@ -125,11 +88,6 @@ EDITS = {
     "previous_hash": "f" * 64,
     "entry_hash": "e" * 64,
 }
-COLUMNS = ("at", "actor", "action", "target", "detail", "previous_hash", "entry_hash")
-
-
-def fields(entry: AuditEntry) -> dict:
-    return {name: getattr(entry, name) for name in COLUMNS}
 
 
 def test_editing_any_field_names_the_entry(app):

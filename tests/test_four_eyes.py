@@ -10,8 +10,16 @@ from portal.extensions import db
 from portal.models import PublishedCase
 from portal.services import four_eyes, staff
 from tests.helpers import admin_account, make_staff, staff_login, submit_report
-from tests.test_admin import _ONE_TIME, STAFF_PAGE, add_member, enrol, in_english, member_row, post
-from tests.test_publication import approve, case_row, english, page_url, resolve, save
+from tests.helpers.admin import (
+    _ONE_TIME,
+    STAFF_PAGE,
+    add_member,
+    enrol,
+    in_english,
+    member_row,
+    post,
+)
+from tests.helpers.publication import approve, case_row, english, page_url, resolve, save
 
 ROGUE_TEXT = "Oknum X terbukti"
 

@@ -16,7 +16,8 @@ from sqlalchemy import text
 
 from portal.extensions import db
 from tests.helpers import copy_database, make_app
-from tests.test_migrations import ROOT, _free_port
+from tests.helpers.ports import _free_port
+from tests.helpers.servers import ROOT
 
 CHECKS = {"database", "schema", "inspectorate_key"}
 

@@ -127,7 +127,7 @@ NOT_PAGES = {"citizens.inbox_download", "public.cases_feed"}
 
 def _published_case(app: Flask) -> str:
     """The public id of a published case (one per app), so its page can be checked too."""
-    from tests.test_publication import publish_case
+    from tests.helpers.publication import publish_case
 
     if "TEST_PUBLISHED_CASE" not in app.config:
         app.config["TEST_PUBLISHED_CASE"] = publish_case(app)

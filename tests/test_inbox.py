@@ -15,29 +15,11 @@ from portal.models import Attachment, Message, PortalSession, Side
 from portal.models.base import utcnow
 from portal.services import inbox, reports
 from tests.helpers import VALID_FORM, csrf_token, submit_report
-from tests.test_evidence import MARKER, halved, huge_png, leaky_pdf, phone_jpeg
+from tests.helpers.evidence import MARKER, halved, huge_png, leaky_pdf, phone_jpeg
+from tests.helpers.inbox import sign_in, upload
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200
 REPLY_MARKER = "REPLYMARKER9c1d the officer was at counter 3"
-
-
-def sign_in(client, code: str, receipt: str, address: str = "198.51.100.1"):
-    """POST the sign-in form from a given client address."""
-    token = csrf_token(client, "/inbox")
-    return client.post(
-        "/inbox/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": token},
-        environ_base={"REMOTE_ADDR": address},
-    )
-
-
-def upload(client, *files: tuple[bytes, str]):
-    """POST evidence files to the signed-in inbox."""
-    data = {
-        "csrf_token": csrf_token(client, "/inbox"),
-        "evidence": [(io.BytesIO(content), name) for content, name in files],
-    }
-    return client.post("/inbox/bukti", data=data, content_type="multipart/form-data")
 
 
 def attachments(app) -> list[Attachment]:

@@ -14,7 +14,14 @@ from sqlalchemy import text
 from portal import logs
 from portal.extensions import db
 from tests.helpers import csrf_token
-from tests.test_config import TEXT_KEY, fetch, gunicorn, server_environment, serving, setup_instance
+from tests.helpers.serving import (
+    TEXT_KEY,
+    fetch,
+    gunicorn,
+    server_environment,
+    serving,
+    setup_instance,
+)
 
 CODE_MARKER = "SRG-7K3Q-9XMD-2P"
 RECEIPT_MARKER = "4821-0937-5516-2048-7733"

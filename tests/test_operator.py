@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import Attachment, AuditEntry, Report
 from portal.services import reports
 from tests.helpers import VALID_FORM, csrf_token, submit_report
-from tests.test_evidence import phone_jpeg
+from tests.helpers.evidence import phone_jpeg
 
 URL = "/inspectorate/operator"
 CHRONOLOGY = "OPCHRONO66d0: the reporter phoned; a broker asked Rp 200.000 at the MPP."

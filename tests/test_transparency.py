@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import re
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -13,10 +14,17 @@ import pytest
 from flask.testing import FlaskClient
 from flask_babel import force_locale, format_date
 
+from portal.models.base import moved_clock
 from portal.services import stats
-from tests.test_stats import API, MANY, clock, expected, group, months_ago, seeded
+from tests.helpers.stats import API, MANY, TODAY, expected, group, months_ago, seeded
 
-__all__ = ["clock"]  # the fixed day of test_stats, for every test here too
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[None]:
+    """Every test here runs on the fixed day of the statistics tests."""
+    with moved_clock(lambda: TODAY):
+        yield
+
 
 K = 5
 BREAKDOWNS = ("status", "category", "service", "unit", "channel", "month", "referral")
