@@ -1,7 +1,14 @@
 """Helpers shared by the tests; fixtures stay in tests/conftest.py.
 
-instance: the app factory, one setup copied per test; forms: the citizen's form and the
-kept CSRF token; staff: staff members and their sign-in; api: gateway keys.
+Test modules import helpers from here, never from conftest or from each other.
+This package exports what conftest used to (instance, forms, staff, api); the other
+modules are imported by name: `from tests.helpers.evidence import phone_jpeg`.
+
+- instance: the app factory, one setup per session copied per test, cheap KDFs
+- forms: the citizen's form, PortalClient (keeps its CSRF token per session)
+- staff: staff members and their sign-in; api: gateway keys; openapi: schema checks
+- evidence, inbox, cases, publication, admin, audit, backup, stats: per-area steps
+- servers, serving, ports: real gunicorn / flask run servers on free ports
 """
 
 from tests.helpers.api import gateway_key
