@@ -145,7 +145,7 @@ def copy_instance(template: Instance, folder: Path) -> Instance:
     key and pinned public key; nothing is shared at run time: each copy's database, TOTP
     steps, sessions and audit chain change alone.
     """
-    shutil.copytree(template.folder, folder)
+    shutil.copytree(template.folder, folder, dirs_exist_ok=True)
     folder.chmod(0o700)
     key = folder / INSTANCE_KEY_FILE
     key.unlink()
