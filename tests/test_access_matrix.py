@@ -17,7 +17,7 @@ from portal.extensions import db
 from portal.models import ApiKey, Attachment, PortalSession, Staff
 from portal.services import staff as staff_service
 from portal.transaction import atomic
-from tests.conftest import (
+from tests.helpers import (
     admin_account,
     csrf_token,
     gateway_key,
@@ -25,8 +25,8 @@ from tests.conftest import (
     staff_login,
     submit_report,
 )
-from tests.test_evidence import phone_jpeg
-from tests.test_inbox import sign_in, upload
+from tests.helpers.evidence import phone_jpeg
+from tests.helpers.inbox import sign_in, upload
 
 IDENTITIES = ("anonymous", "reporter", "auditor", "investigator", "admin", "disabled")
 STAFF_ROLES = {"auditor", "investigator", "admin"}

@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import time
 from datetime import date
 
 import pytest
 
-from portal import crypto, deadlines
+from portal import deadlines
 from portal.extensions import db
 from portal.models import AuditEntry, PortalSession, Role, Setting, Staff
 from portal.services import reports, settings, staff
 from portal.transaction import atomic
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
-    StaffAccount,
     admin_account,
     csrf_token,
     make_staff,
     staff_login,
     submit_report,
 )
+from tests.helpers.admin import (
+    _ONE_TIME,
+    STAFF_PAGE,
+    add_member,
+    enrol,
+    in_english,
+    member_row,
+    post,
+)
 
-STAFF_PAGE = "/inspectorate/admin/staff"
 SETTINGS_PAGE = "/inspectorate/admin/settings"
-_ONE_TIME = re.compile(r'id="one-time-password">([^<]+)<')
-_SECRET = re.compile(r'name="secret" type="hidden" value="([A-Z2-7=]+)"')
 
 
 def audit_entries(app, action: str) -> list[AuditEntry]:
@@ -37,58 +40,10 @@ def audit_entries(app, action: str) -> list[AuditEntry]:
         return list(entries)
 
 
-def member_row(app, email: str) -> Staff:
-    with app.app_context():
-        member = staff.find_by_email(email)
-        assert member is not None
-        db.session.expunge(member)
-        return member
-
-
-def post(browser, url: str, data: dict | None = None, page: str = STAFF_PAGE):
-    return browser.post(url, data={**(data or {}), "csrf_token": csrf_token(browser, page)})
-
-
-def in_english(browser) -> None:
-    browser.get("/bahasa/en?next=/")
-
-
 @pytest.fixture
 def admin(app, staff_client):
     """A browser signed in as a second admin (the setup admin stays free for other uses)."""
     return staff_client("admin")
-
-
-def add_member(browser, email: str, role: str = "investigator") -> str:
-    response = post(browser, f"{STAFF_PAGE}/new", {"email": email, "role": role})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    match = _ONE_TIME.search(response.get_data(as_text=True))
-    assert match
-    return match.group(1)
-
-
-def enrol(app, email: str, password: str) -> StaffAccount:
-    """Sign in with a one-time password and finish enrolment; returns the new account."""
-    browser = app.test_client()
-    response = staff_login(app, browser, StaffAccount(email, password, b""))
-    assert response.status_code == 303
-    assert browser.get("/inspectorate/").headers["Location"].endswith("/inspectorate/enrol")
-    page = browser.get("/inspectorate/enrol").get_data(as_text=True)
-    secret_text = _SECRET.search(page).group(1)
-    secret = base64.b32decode(secret_text)
-    new_password = f"new password for {email}"
-    done = browser.post(
-        "/inspectorate/enrol",
-        data={
-            "new_password": new_password,
-            "confirm": new_password,
-            "secret": secret_text,
-            "code": crypto.totp_code(secret, time.time()),
-            "csrf_token": csrf_token(browser, "/inspectorate/enrol"),
-        },
-    )
-    assert done.status_code == 303, done.get_data(as_text=True)
-    return StaffAccount(email, new_password, secret)
 
 
 def admin_routes(app) -> list[tuple[str, str]]:
@@ -370,7 +325,7 @@ def test_changed_deadlines_apply_to_reports_filed_afterwards(app, admin, client)
     assert re.search(r'name="in_progress"[^>]*value="20"', page)
 
 
-@pytest.mark.parametrize("app_config", [{"DEADLINE_WORKING_DAYS": {"received": 2, "verified": 5}}])
+@pytest.mark.app_config({"DEADLINE_WORKING_DAYS": {"received": 2, "verified": 5}})
 def test_deadlines_fall_back_to_config(app):
     with app.app_context(), atomic():
         assert deadlines.due_date("received", date(2026, 10, 2)) == date(2026, 10, 6)

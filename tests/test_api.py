@@ -15,12 +15,13 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from PIL import ExifTags, Image
 from pypdf import PdfReader
 from werkzeug.test import TestResponse
 
 from portal import evidence, seed
-from portal.api.routes import FILES_PART, OPENAPI_FILE, REPORT_PART
+from portal.api.routes import FILES_PART, REPORT_PART
 from portal.config import DefaultConfig
 from portal.extensions import db
 from portal.identifiers import Receipt, TrackingCode
@@ -28,8 +29,8 @@ from portal.models import Attachment, InspectorateKey, Report, Service
 from portal.models.base import today as local_today
 from portal.services import evidence_store
 from portal.services import reports as reports_service
-from tests.conftest import VALID_FORM, VALID_JSON, gateway_key, submit_report
-from tests.test_evidence import (
+from tests.helpers import VALID_FORM, VALID_JSON, gateway_key, submit_report
+from tests.helpers.evidence import (
     MARKER,
     encoded,
     everything_decoded,
@@ -38,8 +39,8 @@ from tests.test_evidence import (
     leaky_pdf,
     two_colour_image,
 )
+from tests.helpers.openapi import OPENAPI, deref, resolve, schema_errors
 
-OPENAPI: dict[str, Any] = json.loads(OPENAPI_FILE.read_text())
 API = "/api/v1"
 REPORTS = f"{API}/reports"
 
@@ -73,19 +74,7 @@ LOW_LIMITS = {
 }
 
 
-@pytest.fixture
-def app_config(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Config overrides for the app fixture, given by indirect parametrisation."""
-    config = dict(getattr(request, "param", {}))
-    return config
-
-
-def with_config(config: dict[str, Any]) -> pytest.MarkDecorator:
-    """Run a test on an app with these config overrides."""
-    return pytest.mark.parametrize("app_config", [config], indirect=True, ids=[",".join(config)])
-
-
-# --- a small JSON Schema checker for the keywords the document uses -------------------------
+# --- the JSON Schema keywords the document uses (a misspelt keyword would be ignored) -------
 
 SCHEMA_ANNOTATIONS = {
     "description",
@@ -113,93 +102,6 @@ SCHEMA_ASSERTIONS = {
     "pattern",
     "format",
 }
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-
-def resolve(ref: str) -> Any:
-    """The object a local reference such as `#/components/schemas/Error` points at."""
-    assert ref.startswith("#/"), f"only local references are used: {ref}"
-    node: Any = OPENAPI
-    for part in ref[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def deref(node: dict[str, Any]) -> dict[str, Any]:
-    """Follow `$ref` of response, parameter and example objects."""
-    while "$ref" in node:
-        node = resolve(node["$ref"])
-    return node
-
-
-def _has_type(value: Any, name: str) -> bool:
-    checks: dict[str, Callable[[Any], bool]] = {
-        "null": lambda v: v is None,
-        "boolean": lambda v: isinstance(v, bool),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        "string": lambda v: isinstance(v, str),
-        "array": lambda v: isinstance(v, list),
-        "object": lambda v: isinstance(v, dict),
-    }
-    return checks[name](value)
-
-
-def schema_errors(schema: dict[str, Any], value: Any, where: str = "$") -> list[str]:
-    """Why `value` does not match `schema` (empty when it does)."""
-    unknown = set(schema) - SCHEMA_ANNOTATIONS - SCHEMA_ASSERTIONS
-    assert not unknown, f"the test's checker does not know {sorted(unknown)} at {where}"
-    errors: list[str] = []
-    if "$ref" in schema:
-        errors += schema_errors(resolve(schema["$ref"]), value, where)
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_has_type(value, name) for name in types):
-            return [*errors, f"{where}: {value!r:.60} is not of type {types}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: {value!r:.60} is not one of {schema['enum']}")
-    if "const" in schema and value != schema["const"]:
-        errors.append(f"{where}: {value!r:.60} is not {schema['const']!r}")
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            errors.append(f"{where}: shorter than {schema['minLength']}")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{where}: longer than {schema['maxLength']}")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            errors.append(f"{where}: {value!r:.60} does not match {schema['pattern']}")
-        if schema.get("format") == "date":
-            try:
-                valid = bool(_ISO_DATE.match(value)) and bool(date.fromisoformat(value))
-            except ValueError:
-                valid = False
-            if not valid:
-                errors.append(f"{where}: {value!r:.60} is not a YYYY-MM-DD date")
-    if _has_type(value, "number"):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{where}: below {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{where}: above {schema['maximum']}")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            errors.append(f"{where}: fewer than {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append(f"{where}: more than {schema['maxItems']} items")
-        if "items" in schema:
-            for index, item in enumerate(value):
-                errors += schema_errors(schema["items"], item, f"{where}[{index}]")
-    if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        for name in schema.get("required", []):
-            if name not in value:
-                errors.append(f"{where}: missing {name!r}")
-        for name, item in value.items():
-            if name in properties:
-                errors += schema_errors(properties[name], item, f"{where}.{name}")
-            elif schema.get("additionalProperties") is False:
-                errors.append(f"{where}: unexpected {name!r}")
-            elif isinstance(schema.get("additionalProperties"), dict):
-                errors += schema_errors(schema["additionalProperties"], item, f"{where}.{name}")
-    return errors
 
 
 def iter_schemas(schema: dict[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -394,7 +296,7 @@ def _accepted_bodies() -> list[tuple[str, dict[str, Any], bool]]:
     ]
 
 
-@with_config(MANY_SUBMISSIONS)
+@pytest.mark.app_config(MANY_SUBMISSIONS)
 def test_documented_bodies_are_accepted(app, client, subtests):
     accepted = 0
     for name, body, documented in _accepted_bodies():
@@ -623,7 +525,7 @@ def _send(app: Flask, client: FlaskClient, case: BadInput, **headers: str) -> Te
     return client.post(REPORTS, data=data, content_type=case.content_type, headers=headers)
 
 
-@with_config(MANY_SUBMISSIONS)
+@pytest.mark.app_config(MANY_SUBMISSIONS)
 def test_bad_input_is_refused_with_the_documented_error(app, client, subtests):
     for case in bad_inputs():
         with subtests.test(msg=case.name):
@@ -711,7 +613,7 @@ def test_report_before_setup_is_refused(app, client):
     assert report_count(app) == 0
 
 
-@with_config({"RATELIMIT_REPORT_SUBMIT": "2 per hour"})
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "2 per hour"})
 def test_submissions_are_rate_limited(app, client):
     file_via_api(client)
     assert client.post(REPORTS, json={"paid": "yes"}).status_code == 400
@@ -719,7 +621,7 @@ def test_submissions_are_rate_limited(app, client):
     assert report_count(app) == 1
 
 
-@with_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
 def test_submission_budget_is_shared_with_the_web_form(app, client):
     submit_report(client)
     assert_error(client.post(REPORTS, json=VALID_JSON), 429, "too_many_requests")
@@ -843,7 +745,7 @@ def raw_database(app: Flask) -> bytes:
 
 
 # The JSON body limit is far below the evidence: it must not apply to multipart bodies.
-@with_config({"API_JSON_MAX_BYTES": 1024})
+@pytest.mark.app_config({"API_JSON_MAX_BYTES": 1024})
 def test_multipart_report_stores_evidence_without_metadata(app, client):
     photo, pdf = gps_jpeg(), leaky_pdf()
     # The fixtures really carry what a phone and an office suite write; else this proves nothing.
@@ -889,7 +791,7 @@ def test_multipart_report_stores_evidence_without_metadata(app, client):
     assert b"IMG_20261014" not in raw and b"laporan Budi" not in raw
 
 
-@with_config({"RATELIMIT_REPORT_SUBMIT": "1000 per hour"})
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "1000 per hour"})
 def test_multipart_variants_are_accepted(app, client, subtests):
     every_kind = [small_file(kind) for kind in ("jpeg", "png", "webp", "pdf", "text")]
     assert len(every_kind) == DefaultConfig.EVIDENCE_MAX_FILES == app.config["EVIDENCE_MAX_FILES"]
@@ -1075,7 +977,7 @@ def bad_uploads() -> list[BadUpload]:
     ]
 
 
-@with_config(SMALL_EVIDENCE)
+@pytest.mark.app_config(SMALL_EVIDENCE)
 def test_bad_uploads_are_refused_and_nothing_is_stored(app, client, subtests):
     assert app.config["MAX_FORM_MEMORY_SIZE"] == 256 * 1024 < 300 * 1024
     assert 300 * 1024 < app.config["MAX_CONTENT_LENGTH"] <= 400 * 1024
@@ -1110,7 +1012,7 @@ def test_evidence_refusals_speak_the_request_language(app, client):
     assert stored(app) == (0, 0)
 
 
-@with_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "1 per hour"})
 def test_a_gateway_has_its_own_budget_not_the_addresss(app, client):
     file_via_api(client)
     assert_error(file_via_api_response(client), 429, "too_many_requests")
@@ -1124,7 +1026,7 @@ def test_a_gateway_has_its_own_budget_not_the_addresss(app, client):
     assert stored(app) == (2, 1)
 
 
-@with_config(SMALL_EVIDENCE)
+@pytest.mark.app_config(SMALL_EVIDENCE)
 def test_documented_multipart_examples_are_what_the_portal_answers(app, client):
     examples = deref(operation("createReport")[2]["responses"]["400"])["content"][
         "application/json"
@@ -1270,7 +1172,7 @@ def test_unknown_tracking_code_is_a_json_404(app, client, subtests):
             assert "Set-Cookie" not in response.headers
 
 
-@with_config({"RATELIMIT_STATUS_LOOKUP": "3 per minute"})
+@pytest.mark.app_config({"RATELIMIT_STATUS_LOOKUP": "3 per minute"})
 def test_status_lookups_are_rate_limited(app, client):
     code = file_via_api(client)["tracking_code"]
     assert client.get(f"{REPORTS}/{code}").status_code == 200
@@ -1279,7 +1181,7 @@ def test_status_lookups_are_rate_limited(app, client):
     assert_error(client.get(f"{REPORTS}/{code}"), 429, "too_many_requests")
 
 
-@with_config({"RATELIMIT_STATUS_LOOKUP": "1 per minute"})
+@pytest.mark.app_config({"RATELIMIT_STATUS_LOOKUP": "1 per minute"})
 def test_lookup_budget_is_shared_with_the_status_page(app, client):
     code = file_via_api(client)["tracking_code"]
     assert client.get(f"/status/{code}").status_code == 200
@@ -1340,73 +1242,42 @@ def test_every_api_route_is_documented_with_its_methods(app):
 
 
 def test_document_is_structurally_valid_openapi_3_1():
+    # The OpenAPI 3.1 meta-schema (fields, parameter locations, response codes, path
+    # parameters declared for every template) and JSON Schema 2020-12 for every schema.
+    validate(OPENAPI)
     assert OPENAPI["openapi"] == "3.1.0"
-    assert set(OPENAPI) <= {
-        "openapi",
-        "info",
-        "jsonSchemaDialect",
-        "servers",
-        "paths",
-        "webhooks",
-        "components",
-        "security",
-        "tags",
-        "externalDocs",
-    }
+    # The meta-schema allows x- extension fields everywhere; this document uses none.
+    extensions = [
+        f"{where}/{key}"
+        for where, node in _walk(OPENAPI)
+        if isinstance(node, dict) and "/properties" not in where
+        for key in node
+        if key.startswith("x-")
+    ]
+    assert extensions == []
     info = OPENAPI["info"]
     assert info["title"] == "Lapor Pungli API"
     assert info["version"] == "1"
     for words in ("receipt", "never stored", "tracking code", "public", "429", "per hour"):
         assert words in info["description"].lower(), words
     assert OPENAPI["servers"] == [{"url": API, "description": OPENAPI["servers"][0]["description"]}]
-    assert set(OPENAPI["components"]) <= {
-        "schemas",
-        "responses",
-        "parameters",
-        "examples",
-        "requestBodies",
-        "headers",
-        "securitySchemes",
-        "links",
-        "callbacks",
-        "pathItems",
-    }
     tags = {tag["name"] for tag in OPENAPI.get("tags", [])}
     operation_ids = []
     for path, item in OPENAPI["paths"].items():
         assert path.startswith("/") and (path == "/" or not path.endswith("/"))
-        assert set(item) <= HTTP_METHODS | {"summary", "description", "servers", "parameters"}
         template = set(re.findall(r"\{([^{}]+)\}", path))
-        for method, found in item.items():
-            assert method in HTTP_METHODS
-            assert set(found) <= {
-                "tags",
-                "summary",
-                "description",
-                "externalDocs",
-                "operationId",
-                "parameters",
-                "requestBody",
-                "responses",
-                "callbacks",
-                "deprecated",
-                "security",
-                "servers",
-            }
+        for found in (item[method] for method in item if method in HTTP_METHODS):
             operation_ids.append(found["operationId"])
             assert set(found.get("tags", [])) <= tags
             parameters = [deref(parameter) for parameter in found.get("parameters", [])]
             for parameter in parameters:
-                assert parameter["in"] in {"query", "header", "path", "cookie"}
                 assert "schema" in parameter or "content" in parameter
             in_path = {p["name"] for p in parameters if p["in"] == "path"}
             assert in_path == template, path
-            assert all(p["required"] is True for p in parameters if p["in"] == "path")
             if "requestBody" in found:
                 assert deref(found["requestBody"])["content"]
             assert found["responses"]
-            for status, response in found["responses"].items():
-                assert re.fullmatch(r"default|[1-5](?:[0-9]{2}|XX)", status)
+            for response in found["responses"].values():
                 response = deref(response)
                 assert isinstance(response["description"], str) and response["description"]
                 for media in response.get("content", {}).values():
@@ -1543,7 +1414,7 @@ def _status_of_a_new_report(client: FlaskClient) -> TestResponse:
 
 
 def _cases_with_one_published(app: Flask, client: FlaskClient) -> TestResponse:
-    from tests.test_publication import publish_case
+    from tests.helpers.publication import publish_case
 
     publish_case(app)
     return client.get(f"{API}/publications")
@@ -1636,9 +1507,11 @@ def test_every_documented_response_has_a_scenario():
 
 
 @pytest.mark.parametrize(
-    ("group", "app_config"),
-    [pytest.param(group, config, id=group) for group, config in SCENARIO_GROUPS.items()],
-    indirect=["app_config"],
+    "group",
+    [
+        pytest.param(group, marks=pytest.mark.app_config(config), id=group)
+        for group, config in SCENARIO_GROUPS.items()
+    ],
 )
 def test_documented_responses_match_their_schemas(app, client, subtests, group, app_config):
     for path, method, found in operations():

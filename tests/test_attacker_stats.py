@@ -43,8 +43,8 @@ from portal.services.stats import publish as stats_publish
 from portal.services.stats import views as stats_views
 from portal.suppression import NO_FLOORS, Cell, Mark, exactly
 from portal.transaction import atomic
-from tests.conftest import VALID_JSON, make_staff
-from tests.test_publication import resolve
+from tests.helpers import VALID_JSON, make_staff
+from tests.helpers.publication import resolve
 
 
 def current_app_context(client: FlaskClient) -> Any:
@@ -383,9 +383,8 @@ def catalogue(app: Flask) -> dict[str, list[str]]:
         }
 
 
-@pytest.mark.parametrize(
-    "app_config",
-    [{"RATELIMIT_REPORT_SUBMIT": "10000 per hour", "RATELIMIT_DEFAULT": "100000 per minute"}],
+@pytest.mark.app_config(
+    {"RATELIMIT_REPORT_SUBMIT": "10000 per hour", "RATELIMIT_DEFAULT": "100000 per minute"}
 )
 @pytest.mark.parametrize(
     ("seed", "mutation"), [(1, None), (1, "cases_unprotected"), (1, "years_exact")]

@@ -17,7 +17,7 @@ from portal.models import AuditEntry
 from portal.services import audit
 from portal.services import setup as setup_service
 from portal.transaction import atomic
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     admin_account,
@@ -26,46 +26,9 @@ from tests.conftest import (
     make_staff,
     staff_login,
 )
+from tests.helpers.audit import FAILED, append, entries, fields, first_problem, verify
 
-FAILED = re.compile(r"FAILED: entry (\d+): (\w+):")
 ROW = re.compile(r'<tr id="entry-(\d+)">')
-
-
-def entries(app) -> list[AuditEntry]:
-    with app.app_context():
-        rows = list(db.session.scalars(db.select(AuditEntry).order_by(AuditEntry.id)))
-        db.session.expunge_all()
-        return rows
-
-
-def append(app, count: int, *, at: datetime | None = None, **fields: str) -> list[int]:
-    """Append `count` real entries (optionally dated `at`)."""
-    ids = []
-    with app.app_context():
-        for number in range(count):
-            values = {
-                "actor": "staff@inspektorat.example",
-                "action": "report.viewed",
-                "target": f"SRG-TEST-{number:04d}",
-                "detail": f"step {number}",
-                **fields,
-            }
-            with atomic():
-                entry = audit.record(**values, at=at)
-            ids.append(entry.id)
-    return ids
-
-
-def verify(app, *args: str):
-    return app.test_cli_runner().invoke(args=["audit", "verify", *args])
-
-
-def first_problem(app) -> tuple[int, str]:
-    result = verify(app)
-    assert result.exit_code == 1, result.output
-    match = FAILED.search(result.output)
-    assert match, result.output
-    return int(match.group(1)), match.group(2)
 
 
 def tamper(app, entry_id: int, **values) -> None:
@@ -126,11 +89,6 @@ EDITS = {
     "previous_hash": "f" * 64,
     "entry_hash": "e" * 64,
 }
-COLUMNS = ("at", "actor", "action", "target", "detail", "previous_hash", "entry_hash")
-
-
-def fields(entry: AuditEntry) -> dict:
-    return {name: getattr(entry, name) for name in COLUMNS}
 
 
 def test_editing_any_field_names_the_entry(app):
@@ -309,7 +267,7 @@ def test_filters(app, staff_client):
     assert auditor.get("/inspectorate/audit?before=abc").status_code == 400
 
 
-@pytest.mark.parametrize("app_config", [{"AUDIT_PAGE_SIZE": 3}])
+@pytest.mark.app_config({"AUDIT_PAGE_SIZE": 3})
 def test_keyset_pages_cover_every_entry_once(app, staff_client):
     auditor = staff_client("auditor")
     append(app, 8)

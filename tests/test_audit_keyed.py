@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.models import AuditAnchor, AuditEntry, AuditHead
 from portal.models.base import utcnow
 from portal.services import audit
-from tests.test_audit import append, entries, first_problem, verify
+from tests.helpers.audit import append, entries, first_problem, verify
 
 
 def rehash_from(app, start: int, *, key: bytes | None, scheme: int) -> None:

@@ -18,7 +18,7 @@ from portal.models import AuditEntry, PortalSession, Report
 from portal.services import audit, reports, staff
 from portal.services import setup as setup_service
 from portal.transaction import atomic
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     POSTGRES_ADMIN_URL,
@@ -26,8 +26,9 @@ from tests.conftest import (
     make_app,
     submit_report,
 )
-from tests.test_cases import sign_in_inbox
-from tests.test_evidence import phone_jpeg
+from tests.helpers.backup import take_backup
+from tests.helpers.cases import sign_in_inbox
+from tests.helpers.evidence import phone_jpeg
 
 CHRONOLOGIES = ("BACKUPCHRONO-A: calo di loket 2.", "BACKUPCHRONO-B: petugas minta Rp 50.000.")
 
@@ -55,13 +56,6 @@ def filed(app, client) -> list[str]:
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(PortalSession)) >= 1
     return codes
-
-
-def take_backup(app, folder: Path) -> Path:
-    result = app.test_cli_runner().invoke(args=["backup", "--output", str(folder)])
-    assert result.exit_code == 0, result.output
-    [archive] = folder.glob("*.tar")
-    return archive
 
 
 def fresh_app(tmp_path: Path, name: str, audit_key_from: Path | None, **config):

@@ -13,33 +13,16 @@ from portal.extensions import db
 from portal.models import Attachment, AuditEntry, Report, Staff, StatusChange
 from portal.models.base import today
 from portal.services import cases
-from tests.conftest import csrf_token, make_staff, submit_report
-from tests.test_evidence import phone_jpeg
+from tests.helpers import csrf_token, make_staff, submit_report
+from tests.helpers.cases import PUBLIC_NOTE, act, case_url, change_status, english, sign_in_inbox
+from tests.helpers.evidence import phone_jpeg
 
 CHRONOLOGY = "CASECHRONO77f1: the broker at counter 3 asked for money for a KTP-el."
 CONTACT = "MRKCASECONTACT41 wa 0812 0000"
-PUBLIC_NOTE = "PUBLICNOTE5a3e: we are checking the counter records."
 INTERNAL_NOTE = "INTERNALNOTE9b2c: the supervisor of counter 3 is a suspect."
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def case_url(code: str, action: str = "") -> str:
-    return f"/inspectorate/reports/{code}" + (f"/{action}" if action else "")
-
-
-def act(browser, code: str, action: str, prefix: str, **fields: str):
-    """POST one case action form, as the page would send it."""
-    data = {f"{prefix}-{name}": value for name, value in fields.items()}
-    data[f"{prefix}-csrf_token"] = csrf_token(browser, "/inspectorate/")
-    return browser.post(case_url(code, action), data=data)
-
-
-def change_status(browser, code: str, status: str, public: str = PUBLIC_NOTE, internal: str = ""):
-    return act(
-        browser, code, "status", "status", status=status, public_note=public, internal_note=internal
-    )
 
 
 def load(app, code: str) -> Report:
@@ -63,21 +46,6 @@ def audit_entries(app, action: str) -> list[AuditEntry]:
         for entry in entries:
             db.session.expunge(entry)
         return entries
-
-
-def english(browser) -> None:
-    browser.get("/bahasa/en?next=/")
-
-
-def sign_in_inbox(app, code: str, receipt: str):
-    """A reporter browser signed in to the inbox of `code`."""
-    reporter = app.test_client()
-    response = reporter.post(
-        "/kotak-masuk/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": csrf_token(reporter, "/kotak-masuk")},
-    )
-    assert response.status_code == 303
-    return reporter
 
 
 def instance_bytes(app) -> bytes:

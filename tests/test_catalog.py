@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.models import AuditEntry, Category, Service, Unit
 from portal.services import catalog
 from portal.transaction import atomic
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 CATALOGUE = "/layanan"
 ADMIN = "/inspectorate/admin/catalog"
@@ -269,7 +269,7 @@ def test_invalid_service_edits_are_refused_clearly_and_change_nothing(app, staff
 
 
 # Everywhere includes the posters, which need the portal's public address.
-@pytest.mark.parametrize("app_config", [{"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"}])
+@pytest.mark.app_config({"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"})
 def test_admin_adds_a_service_that_appears_everywhere(app, client, staff_client):
     admin = staff_client("admin")
     data = as_form(

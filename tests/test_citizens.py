@@ -6,7 +6,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import Report
-from tests.conftest import VALID_FORM, csrf_token, review_report, submit_report
+from tests.helpers import VALID_FORM, csrf_token, review_report, submit_report
 
 
 def _report_count(app) -> int:

@@ -7,7 +7,7 @@ from portal.extensions import db
 from portal.models import InspectorateKey, Report, Staff
 from portal.services import staff
 from portal.services.setup import private_key_from_recovery
-from tests.conftest import make_app, submit_report
+from tests.helpers import make_app, submit_report
 
 PASSWORD = "a long operator password"
 
@@ -19,7 +19,7 @@ def test_setup_prints_secrets_once_as_json(instance_folder):
         input=PASSWORD + "\n",
     )
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)  # the JSON; log lines go to stderr
     assert set(printed) == {"admin_email", "totp_secret", "recovery_key", "public_key_fingerprint"}
     assert printed["admin_email"] == "kepala@inspektorat.example"
     assert len(base64.b32decode(printed["totp_secret"])) == 20
@@ -65,7 +65,7 @@ def test_setup_can_generate_a_one_time_password(instance_folder):
     app = make_app(instance_folder)
     result = app.test_cli_runner().invoke(args=["setup", "--generate-password", "--json"])
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)  # the JSON; log lines go to stderr
     with app.app_context():
         member = db.session.scalars(db.select(Staff)).one()
         assert member.must_change_password

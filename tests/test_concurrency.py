@@ -37,7 +37,7 @@ from portal.identifiers import Receipt, TrackingCode
 from portal.models import Report, Role
 from portal.services import reports, staff
 from portal.services import setup as setup_service
-from tests.conftest import VALID_FORM, VALID_JSON, make_app, make_staff, staff_login
+from tests.helpers import VALID_FORM, VALID_JSON, make_app, make_staff, staff_login
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -63,10 +63,8 @@ UNLIMITED = {
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-@pytest.fixture
-def app_config() -> dict[str, Any]:
-    """In-process tests: a short wait, so a held slot answers 503 at once."""
-    return {"KDF_SLOT_WAIT_SECONDS": 0.05}
+# In-process tests: a short wait, so a held slot answers 503 at once.
+pytestmark = pytest.mark.app_config({"KDF_SLOT_WAIT_SECONDS": 0.05})
 
 
 # --- In process: the guard, the 503 answers, the settings ------------------------------

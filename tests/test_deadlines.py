@@ -67,9 +67,8 @@ def test_due_date_uses_the_default_deadlines(app):
             assert due_date(status, date(2026, 8, 14)) is None
 
 
-@pytest.mark.parametrize(
-    "app_config",
-    [{"DEADLINE_WORKING_DAYS": {"received": 1, "needs_info": 2, "verified": 4, "in_progress": 6}}],
+@pytest.mark.app_config(
+    {"DEADLINE_WORKING_DAYS": {"received": 1, "needs_info": 2, "verified": 4, "in_progress": 6}}
 )
 def test_due_date_follows_the_configured_working_days(app):
     with app.app_context():

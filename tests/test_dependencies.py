@@ -18,7 +18,8 @@ _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)")
 # limits' Redis client.
 RUNTIME_NOT_IMPORTED = {"babel", "gunicorn", "psycopg", "redis"}
 # Tools run as commands, not imported by the tests.
-DEV_NOT_IMPORTED = {"mypy", "pip-tools", "ruff"}
+# Tools run as commands, and pytest-xdist, a plugin pyproject.toml turns on (-n).
+DEV_NOT_IMPORTED = {"mypy", "pip-tools", "pytest-xdist", "ruff"}
 
 
 def canonical(name: str) -> str:

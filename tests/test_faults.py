@@ -25,7 +25,7 @@ from portal.identifiers import Receipt, TrackingCode
 from portal.models import Report
 from portal.services import reports
 from portal.services import setup as setup_service
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, TEST_KDF, VALID_FORM, VALID_JSON, make_app
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, TEST_KDF, VALID_FORM, VALID_JSON, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 UNAVAILABLE = "Layanan sedang tidak tersedia. Silakan coba lagi nanti."

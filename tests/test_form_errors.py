@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import VALID_FORM, csrf_token, review_report
+from tests.helpers import VALID_FORM, csrf_token, review_report
 
 
 def _summary(html: str) -> str:

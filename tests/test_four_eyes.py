@@ -9,9 +9,17 @@ import pytest
 from portal.extensions import db
 from portal.models import Publication
 from portal.services import four_eyes, staff
-from tests.conftest import admin_account, make_staff, staff_login, submit_report
-from tests.test_admin import _ONE_TIME, STAFF_PAGE, add_member, enrol, in_english, member_row, post
-from tests.test_publication import approve, case_row, english, page_url, resolve, save
+from tests.helpers import admin_account, make_staff, staff_login, submit_report
+from tests.helpers.admin import (
+    _ONE_TIME,
+    STAFF_PAGE,
+    add_member,
+    enrol,
+    in_english,
+    member_row,
+    post,
+)
+from tests.helpers.publication import approve, case_row, english, page_url, resolve, save
 
 ROGUE_TEXT = "Oknum X terbukti"
 

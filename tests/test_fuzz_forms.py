@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from portal.extensions import db
-from tests.conftest import (
+from tests.helpers import (
+    NO_LIMITS,
     VALID_FORM,
     admin_account,
     csrf_token,
@@ -95,20 +96,6 @@ HOSTILE = [
     "//evil.example",
     "x" * 20_000,
 ]
-# Limits high enough that every example reaches validation (the limits have their own tests).
-NO_LIMITS = {
-    name: "100000 per minute"
-    for name in (
-        "RATELIMIT_DEFAULT",
-        "RATELIMIT_REPORT_SUBMIT",
-        "RATELIMIT_STATUS_LOOKUP",
-        "RATELIMIT_INBOX_LOGIN",
-        "RATELIMIT_STAFF_LOGIN",
-        "RATELIMIT_RECEIPT_FAILURES",
-        "RATELIMIT_STAFF_FAILURES",
-        "RATELIMIT_STAFF_ACCOUNT_FAILURES",
-    )
-}
 # Sent to every field of every form, one at a time: the values that broke something once.
 CORPUS = [
     "\x00" * 30,
@@ -308,37 +295,43 @@ def _fuzz_form(app: Flask, visitor: Visitor, form: Form) -> None:
     run()
 
 
-@pytest.mark.parametrize("app_config", [NO_LIMITS])
-def test_every_form_survives_hostile_values(app):
-    visitors = _world(app)
-    fuzzed = []
-    for visitor in visitors:
-        for form in _discovered(visitor):
-            _fuzz_form(app, visitor, form)
-            fuzzed.append(f"{visitor.name} {form.method} {form.action}")
-    # The discovery found the forms that matter (and so cannot silently find none).
-    joined = "\n".join(fuzzed)
-    for expected in (
+# The forms each visitor's discovery must find (so it cannot silently find none).
+FORMS_THAT_MATTER = {
+    "citizen": (
         "citizen post /lapor",
         "citizen post /lapor/kirim",
         "citizen post /status",
         "citizen get /transparansi",
-        "reporter post /kotak-masuk/pesan",
-        "reporter post /kotak-masuk/bukti",
+    ),
+    "reporter": ("reporter post /kotak-masuk/pesan", "reporter post /kotak-masuk/bukti"),
+    "investigator": (
         "investigator post /inspectorate/operator",
         "investigator post /inspectorate/reports/",
-        "admin get /inspectorate/audit",
-        "admin post /inspectorate/admin/",
-    ):
+    ),
+    "admin": ("admin get /inspectorate/audit", "admin post /inspectorate/admin/"),
+}
+
+
+# One visitor per test, each in a world of its own: the four run side by side under xdist.
+@pytest.mark.app_config(NO_LIMITS)
+@pytest.mark.parametrize("who", list(FORMS_THAT_MATTER))
+def test_every_form_survives_hostile_values(app, who):
+    visitor = next(visitor for visitor in _world(app) if visitor.name == who)
+    fuzzed = []
+    for form in _discovered(visitor):
+        _fuzz_form(app, visitor, form)
+        fuzzed.append(f"{visitor.name} {form.method} {form.action}")
+    joined = "\n".join(fuzzed)
+    for expected in FORMS_THAT_MATTER[who]:
         assert expected in joined, f"no form found for {expected}:\n{joined}"
 
 
-@pytest.mark.parametrize("app_config", [NO_LIMITS])
-def test_every_page_survives_hostile_query_strings(app):
-    visitors = _world(app)
-    for visitor in visitors:
-        for url in visitor.pages:
-            _fuzz_query(app, visitor, url)
+@pytest.mark.app_config(NO_LIMITS)
+@pytest.mark.parametrize("who", list(FORMS_THAT_MATTER))
+def test_every_page_survives_hostile_query_strings(app, who):
+    visitor = next(visitor for visitor in _world(app) if visitor.name == who)
+    for url in visitor.pages:
+        _fuzz_query(app, visitor, url)
 
 
 def _fuzz_query(app: Flask, visitor: Visitor, url: str) -> None:
@@ -353,7 +346,7 @@ def _fuzz_query(app: Flask, visitor: Visitor, url: str) -> None:
     run()
 
 
-@pytest.mark.parametrize("app_config", [NO_LIMITS])
+@pytest.mark.app_config(NO_LIMITS)
 def test_path_segments_survive_hostile_values(app):
     client = app.test_client()
     admin = app.test_client()

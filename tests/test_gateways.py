@@ -10,7 +10,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import ApiKey, AuditEntry, Report
-from tests.conftest import VALID_JSON, csrf_token, gateway_key
+from tests.helpers import VALID_JSON, csrf_token, gateway_key
 
 REPORTS = "/api/v1/reports"
 KEYS = "/inspectorate/admin/api-keys"
@@ -117,7 +117,7 @@ def test_a_key_may_file_from_another_site(app, client):
     )
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_REPORT_SUBMIT": "2 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "2 per hour"})
 def test_each_gateway_has_its_own_budget_and_leaves_the_addresss_alone(app, client):
     """Every gateway and its many reporters arrive from one address: no shared budget."""
     first, second = gateway_key(app, "sms", 3), gateway_key(app, "whatsapp", 1)

@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from portal.transaction import atomic
-from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, staff_login, totp_for
+from tests.helpers import ADMIN_EMAIL, csrf_token, make_staff, staff_login, totp_for
 
 WRONG_RECEIPT = "0000-1111-2222-3333-4444"
 
@@ -163,7 +163,7 @@ def test_a_password_reset_revokes_the_members_trusted_devices(app):
     assert answer.status_code == 429
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": False}])
+@pytest.mark.app_config({"RATELIMIT_ENABLED": False})
 def test_sign_ins_work_and_guesses_stay_bounded_with_request_limits_off(app, file_report):
     code, receipt = file_report()
     stranger = app.test_client()

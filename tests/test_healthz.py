@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import text
 
 from portal.extensions import db
-from tests.conftest import copy_database, make_app
-from tests.test_migrations import ROOT, _free_port
+from tests.helpers import copy_database, make_app
+from tests.helpers.ports import _free_port
+from tests.helpers.servers import ROOT
 
 CHECKS = {"database", "schema", "inspectorate_key"}
 
@@ -49,7 +50,7 @@ def test_healthz_says_nothing_private(app, client, file_report):
         assert secret not in text_body
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_DEFAULT": "3 per minute"}])
+@pytest.mark.app_config({"RATELIMIT_DEFAULT": "3 per minute"})
 def test_healthz_is_exempt_from_the_default_rate_limit(client):
     for _ in range(10):
         assert client.get("/healthz").status_code == 200

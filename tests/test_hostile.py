@@ -10,7 +10,7 @@ import pytest
 
 from portal.extensions import db
 from portal.models import Attachment, Category, Report, Service
-from tests.conftest import VALID_FORM, VALID_JSON, csrf_token, review_report
+from tests.helpers import VALID_FORM, VALID_JSON, csrf_token, review_report
 
 HUGE_ID = 2**63
 AMOUNT_MESSAGE = "Jumlah tersebut tidak masuk akal."

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 
 from portal.i18n import LOCALE_COOKIE
 from portal.labels import status_label
-from tests.conftest import submit_report
+from tests.helpers import submit_report
 
 ROOT = Path(__file__).resolve().parent.parent
 BABEL_CFG = ROOT / "babel.cfg"
@@ -128,7 +128,7 @@ NOT_PAGES = {"citizens.inbox_download", "public.publications_feed"}
 
 def _published_case(app: Flask) -> str:
     """The public id of a published case (one per app), so its page can be checked too."""
-    from tests.test_publication import publish_case
+    from tests.helpers.publication import publish_case
 
     if "TEST_PUBLISHED_CASE" not in app.config:
         app.config["TEST_PUBLISHED_CASE"] = publish_case(app)
@@ -265,10 +265,8 @@ def tracking_code(client: FlaskClient) -> str:
     return code
 
 
-@pytest.fixture
-def app_config() -> dict[str, Any]:
-    """Every page renders, posters included: they need the portal's public address."""
-    return {"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"}
+# Every page renders, posters included: they need the portal's public address.
+pytestmark = pytest.mark.app_config({"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"})
 
 
 def test_pages_are_indonesian_by_default(app: Flask, tracking_code: str) -> None:

@@ -11,13 +11,10 @@ from portal.identifiers import (
     parse_receipt,
     parse_tracking_code,
 )
-from tests.conftest import VALID_JSON
+from tests.helpers import VALID_JSON
 
-
-@pytest.fixture
-def app_config():
-    """Room for many submissions from one test client."""
-    return {"RATELIMIT_REPORT_SUBMIT": "1000 per hour"}
+# Room for many submissions from one test client.
+pytestmark = pytest.mark.app_config({"RATELIMIT_REPORT_SUBMIT": "1000 per hour"})
 
 
 CODE_FORMAT = re.compile(r"^SRG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{2}$")

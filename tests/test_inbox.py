@@ -15,30 +15,12 @@ from portal.models import Attachment, Message, PortalSession, Side
 from portal.models.base import utcnow
 from portal.services import evidence_store, inbox, reports
 from portal.transaction import atomic
-from tests.conftest import VALID_FORM, csrf_token, submit_report
-from tests.test_evidence import MARKER, halved, huge_png, leaky_pdf, phone_jpeg
+from tests.helpers import VALID_FORM, csrf_token, submit_report
+from tests.helpers.evidence import MARKER, halved, huge_png, leaky_pdf, phone_jpeg
+from tests.helpers.inbox import sign_in, upload
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200
 REPLY_MARKER = "REPLYMARKER9c1d the officer was at counter 3"
-
-
-def sign_in(client, code: str, receipt: str, address: str = "198.51.100.1"):
-    """POST the sign-in form from a given client address."""
-    token = csrf_token(client, "/kotak-masuk")
-    return client.post(
-        "/kotak-masuk/masuk",
-        data={"code": code, "receipt": receipt, "csrf_token": token},
-        environ_base={"REMOTE_ADDR": address},
-    )
-
-
-def upload(client, *files: tuple[bytes, str]):
-    """POST evidence files to the signed-in inbox."""
-    data = {
-        "csrf_token": csrf_token(client, "/kotak-masuk"),
-        "evidence": [(io.BytesIO(content), name) for content, name in files],
-    }
-    return client.post("/kotak-masuk/bukti", data=data, content_type="multipart/form-data")
 
 
 def attachments(app) -> list[Attachment]:
@@ -124,7 +106,7 @@ def test_code_is_forgiving_and_errors_do_not_say_which_part_is_wrong(client, rep
     assert message in unknown_code.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_RECEIPT_FAILURES": "3 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_RECEIPT_FAILURES": "3 per hour"})
 def test_wrong_receipts_lock_the_code_for_the_guessing_address_only(client, report_a):
     code, receipt = report_a
     for attempt in range(3):
@@ -138,7 +120,7 @@ def test_wrong_receipts_lock_the_code_for_the_guessing_address_only(client, repo
     assert sign_in(client, code, receipt, "203.0.113.99").status_code == 303
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_RECEIPT_FAILURES": "2 per 1 second"}])
+@pytest.mark.app_config({"RATELIMIT_RECEIPT_FAILURES": "2 per 1 second"})
 def test_a_locked_code_unlocks_by_itself(client, report_a):
     code, receipt = report_a
     for _ in range(2):
@@ -148,7 +130,7 @@ def test_a_locked_code_unlocks_by_itself(client, report_a):
     assert sign_in(client, code, receipt).status_code == 303
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_INBOX_LOGIN": "3 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_INBOX_LOGIN": "3 per hour"})
 def test_sign_ins_are_limited_per_address(client, report_a):
     for _ in range(3):
         sign_in(client, "SRG-ZZZZ-ZZZZ-ZZ", "0000-0000-0000-0000-0000", "192.0.2.7")
@@ -318,7 +300,7 @@ def test_download_is_an_attachment_of_a_safe_type(app, signed_in):
         ([(phone_jpeg(), "1.jpg"), (ELF, "2.jpg")], "Jenis berkas ini tidak diterima"),
     ],
 )
-@pytest.mark.parametrize("app_config", [{"EVIDENCE_MAX_BYTES": 64 * 1024, "EVIDENCE_MAX_FILES": 2}])
+@pytest.mark.app_config({"EVIDENCE_MAX_BYTES": 64 * 1024, "EVIDENCE_MAX_FILES": 2})
 def test_bad_evidence_is_refused_and_nothing_is_stored(app, signed_in, files, message):
     response = upload(signed_in, *files)
     assert response.status_code == 400
@@ -326,7 +308,7 @@ def test_bad_evidence_is_refused_and_nothing_is_stored(app, signed_in, files, me
     assert attachments(app) == []
 
 
-@pytest.mark.parametrize("app_config", [{"MAX_CONTENT_LENGTH": 64 * 1024}])
+@pytest.mark.app_config({"MAX_CONTENT_LENGTH": 64 * 1024})
 def test_request_size_is_capped_before_the_body_is_read(app, signed_in):
     response = upload(signed_in, (b"a" * 100 * 1024, "big.txt"))
     assert response.status_code == 413

@@ -13,9 +13,9 @@ from portal.extensions import db
 from portal.models import InspectorateKey, Report, Staff
 from portal.services import reports, staff
 from portal.services import setup as setup_service
-from tests.conftest import admin_account, csrf_token, make_staff, staff_login, submit_report
-from tests.test_admin import STAFF_PAGE, member_row, post
-from tests.test_backup import take_backup
+from tests.helpers import admin_account, csrf_token, make_staff, staff_login, submit_report
+from tests.helpers.admin import STAFF_PAGE, member_row, post
+from tests.helpers.backup import take_backup
 
 # Offline, outside the app: the attacker's own derivation, not the portal's slots.
 SLOTS = crypto.DerivationSlots(2, 5.0)

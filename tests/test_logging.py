@@ -13,8 +13,15 @@ from sqlalchemy import text
 
 from portal import logs
 from portal.extensions import db
-from tests.conftest import csrf_token
-from tests.test_config import TEXT_KEY, fetch, gunicorn, server_environment, serving, setup_instance
+from tests.helpers import csrf_token
+from tests.helpers.serving import (
+    TEXT_KEY,
+    fetch,
+    gunicorn,
+    server_environment,
+    serving,
+    setup_instance,
+)
 
 CODE_MARKER = "SRG-7K3Q-9XMD-2P"
 RECEIPT_MARKER = "4821-0937-5516-2048-7733"
@@ -150,7 +157,7 @@ def test_scrub_text_masks_identifying_tokens_only(raw, scrubbed):
 
 def test_a_postgresql_error_keeps_its_sqlstate_not_its_detail(instance_folder, postgres_url):
     """PostgreSQL's DETAIL quotes the value ("Key (email)=(...) already exists")."""
-    from tests.conftest import make_app
+    from tests.helpers import make_app
 
     app = make_app(instance_folder, SQLALCHEMY_DATABASE_URI=postgres_url)
     email = f"budi{secrets.token_hex(3)}@example.go.id"

@@ -9,7 +9,6 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +27,8 @@ from portal.extensions import db
 from portal.models import Attachment, Message, PortalSession, Report, StatusChange
 from portal.services import evidence_store, inbox, reports, staff
 from portal.services import setup as setup_service
-from tests.conftest import TEST_KDF, make_app, submit_report
+from tests.helpers import TEST_KDF, make_app, submit_report
+from tests.helpers.ports import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).with_name("fixtures") / "baseline_instance.json"
@@ -465,13 +465,6 @@ def test_is_initialised_creates_nothing(tmp_path, instance_folder):
 
 
 # -- the real servers --------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _start(server: str, folder: Path) -> subprocess.CompletedProcess[str]:

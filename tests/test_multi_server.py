@@ -22,8 +22,8 @@ import pytest
 import redis
 
 from portal import crypto
-from tests.conftest import VALID_FORM
-from tests.servers import FLASK, ROOT, Server, make_instance, server_env, start_gunicorn
+from tests.helpers import VALID_FORM
+from tests.helpers.servers import FLASK, ROOT, Server, make_instance, server_env, start_gunicorn
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN_EMAIL = "admin@multi.example"

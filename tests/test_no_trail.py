@@ -21,7 +21,7 @@ from portal import crypto, limitkeys
 from portal.extensions import db, limiter
 from portal.models import AuditEntry, PortalSession, Report, UsedSubmission
 from portal.models.base import moved_clock
-from tests.conftest import VALID_FORM, csrf_token, review_report
+from tests.helpers import VALID_FORM, csrf_token, review_report
 
 _SUBMISSION = re.compile(r'name="submission" value="([^"]*)"')
 _CODE = re.compile(r'id="tracking-code">([^<]+)<')
@@ -136,7 +136,7 @@ def test_expired_sessions_are_swept_by_the_timer_command(app, client, runner):
     assert 'name="receipt"' in page  # the sign-in form, not the inbox
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_STAFF_FAILURES": "2 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_STAFF_FAILURES": "2 per hour"})
 def test_what_a_visitor_types_as_an_email_never_reaches_the_audit_log(app, client):
     typed = "Budi Santoso 0812-3456-7890"
     for _ in range(3):  # failed, failed, then locked
@@ -155,7 +155,7 @@ def test_what_a_visitor_types_as_an_email_never_reaches_the_audit_log(app, clien
         assert "budi" not in text and "0812" not in text
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_RECEIPT_FAILURES": "3 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_RECEIPT_FAILURES": "3 per hour"})
 def test_a_later_copy_of_the_server_cannot_map_limiter_keys_back(app, client):
     code, _receipt, _mark, _ = file_through_the_form(client)
     address = "203.0.113.7"

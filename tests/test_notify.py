@@ -18,7 +18,7 @@ from portal import deadlines
 from portal.extensions import db
 from portal.models import Report, Status
 from portal.services import reports
-from tests.conftest import VALID_FORM, submit_report
+from tests.helpers import VALID_FORM, submit_report
 
 STAFF = ["inspektorat@example.test", "kepala@example.test"]
 MARKER = "NOTIFYMARKER-93b1 calo minta uang di loket"
@@ -112,17 +112,15 @@ def sink() -> Iterator[Sink]:
     thread.join()
 
 
-@pytest.fixture
-def app_config(sink: Sink) -> dict:
-    """Notifications on, pointed at the sink."""
-    return {
-        "NOTIFY_SMTP_HOST": "127.0.0.1",
-        "NOTIFY_SMTP_PORT": sink.port,
-        "NOTIFY_SMTP_STARTTLS": False,
-        "NOTIFY_SMTP_TIMEOUT": 5,  # a loaded machine answers slowly; nothing waits on it
-        "NOTIFY_FROM": "lapor-pungli@example.test",
-        "NOTIFY_TO": STAFF,
-    }
+# Notifications on, pointed at the sink.
+pytestmark = pytest.mark.app_config(
+    NOTIFY_SMTP_HOST="127.0.0.1",
+    NOTIFY_SMTP_PORT=lambda request: request.getfixturevalue("sink").port,
+    NOTIFY_SMTP_STARTTLS=False,
+    NOTIFY_SMTP_TIMEOUT=5,  # a loaded machine answers slowly; nothing waits on it
+    NOTIFY_FROM="lapor-pungli@example.test",
+    NOTIFY_TO=STAFF,
+)
 
 
 def wait_for(sink: Sink, count: int) -> None:
@@ -176,8 +174,8 @@ def test_the_api_and_every_channel_count_in_the_notice(app, client, sink):
     assert response.get_json()["tracking_code"] not in sink.mails[0].text
 
 
+@pytest.mark.app_config(NOTIFY_SMTP_HOST=None)
 def test_with_notifications_off_nothing_is_sent_and_filing_works(app, client, sink):
-    app.config["NOTIFY_SMTP_HOST"] = None
     code, _ = submit_report(client)
     with app.app_context():
         assert reports.find(code) is not None

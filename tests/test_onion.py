@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import VALID_JSON
+from tests.helpers import VALID_JSON
 
 # The port a request arrived on, as gunicorn binds them: Tor forwards to 8001 only.
 ONION = "http://127.0.0.1:8001"
@@ -26,14 +26,14 @@ def file(client, base: str) -> int:
     return response.status_code
 
 
-@pytest.mark.parametrize("app_config", [PROFILE])
+@pytest.mark.app_config(PROFILE)
 def test_tor_users_have_their_own_report_budget(client):
     assert [file(client, ONION) for _ in range(4)] == [201, 201, 201, 429]
     # Something else on the same machine (a local script) keeps its own, smaller budget.
     assert [file(client, LOOPBACK) for _ in range(2)] == [201, 429]
 
 
-@pytest.mark.parametrize("app_config", [PROFILE])
+@pytest.mark.app_config(PROFILE)
 def test_tor_users_share_a_larger_wrong_receipt_budget_per_code(app, file_report):
     code, receipt = file_report()
     browser = app.test_client()

@@ -23,8 +23,8 @@ from portal.models import (
 )
 from portal.models.base import LOCAL_TIMEZONE, moved_clock, today
 from portal.services import reports
-from tests.conftest import VALID_FORM, VALID_JSON, csrf_token, review_report, submit_report
-from tests.test_evidence import phone_jpeg
+from tests.helpers import VALID_FORM, VALID_JSON, csrf_token, review_report, submit_report
+from tests.helpers.evidence import phone_jpeg
 
 URL = "/inspectorate/operator"
 CHRONOLOGY = "OPCHRONO66d0: the reporter phoned; a broker asked Rp 200.000 at the MPP."

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from portal.extensions import db
 from portal.models import Report, StatusChange
 from portal.transaction import atomic
-from tests.conftest import submit_report
+from tests.helpers import submit_report
 
 
 @contextmanager

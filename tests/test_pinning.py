@@ -9,7 +9,7 @@ import stat
 from portal import crypto
 from portal.extensions import db
 from portal.models import InspectorateKey, Report
-from tests.conftest import VALID_JSON, make_app, review_report, submit_report
+from tests.helpers import VALID_JSON, make_app, review_report, submit_report
 
 
 def swap_public_key(app) -> None:
@@ -43,7 +43,7 @@ def test_a_replaced_public_key_refuses_new_reports_and_logs_loudly(app, client, 
     review = review_report(client)  # the form still works up to sending
     assert review.status_code == 200
     with caplog.at_level(logging.CRITICAL):
-        from tests.conftest import _SUBMISSION, VALID_FORM, csrf_token
+        from tests.helpers import _SUBMISSION, VALID_FORM, csrf_token
 
         submission = _SUBMISSION.search(review.get_data(as_text=True)).group(1)
         sent = client.post(

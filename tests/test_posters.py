@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.models import Unit
 from portal.services import catalog
 from portal.transaction import atomic
-from tests.conftest import make_app
+from tests.helpers import make_app
 
 POSTERS = "/layanan/poster"
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -22,10 +22,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 PUBLIC = "https://lapor.serangkota.go.id"
 
 
-@pytest.fixture
-def app_config():
-    """Posters need the portal's public address; a city sets it before printing any."""
-    return {"PUBLIC_BASE_URL": PUBLIC}
+# Posters need the portal's public address; a city sets it before printing any.
+pytestmark = pytest.mark.app_config({"PUBLIC_BASE_URL": PUBLIC})
 
 
 def english(client):
@@ -57,7 +55,7 @@ def test_poster_qr_opens_the_form_with_that_unit_chosen(client):
     assert '<option selected value="mpp">' in form
 
 
-@pytest.mark.parametrize("app_config", [{"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id/"}])
+@pytest.mark.app_config({"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id/"})
 def test_poster_uses_the_configured_public_address(client):
     html = client.get(f"{POSTERS}/kec_taktakan").get_data(as_text=True)
     url = "https://lapor.serangkota.go.id/lapor?tempat=kec_taktakan"
@@ -128,7 +126,7 @@ def test_poster_follows_the_catalogue_at_once(app, client):
     assert f'href="{POSTERS}/kec_curug"' not in client.get(POSTERS).get_data(as_text=True)
 
 
-@pytest.mark.parametrize("app_config", [{}])
+@pytest.mark.app_config(PUBLIC_BASE_URL=None)
 def test_without_a_public_address_posters_are_refused_and_say_why(client):
     # Never the server's own address on paper: no poster until PUBLIC_BASE_URL is set.
     for path in (f"{POSTERS}/mpp", POSTERS):

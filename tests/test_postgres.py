@@ -6,7 +6,7 @@ from sqlalchemy import text
 from portal.extensions import db
 from portal.services import reports
 from portal.services import setup as setup_service
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app, submit_report
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, VALID_JSON, make_app, submit_report
 
 MARKER = "PGMARKER-4f1e"
 

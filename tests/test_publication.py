@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.extensions import db
-from portal.models import AuditEntry, Outcome, Publication, Status
+from portal.models import AuditEntry, Outcome, Status
 from portal.models.base import today as local_today
 from portal.services import cases as cases_service
 from portal.services import publication
@@ -19,45 +19,26 @@ from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
 from portal.transaction import atomic
-from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, staff_login, submit_report
+from tests.helpers import ADMIN_EMAIL, csrf_token, make_staff, staff_login, submit_report
+from tests.helpers.publication import (
+    SUMMARY,
+    TITLE,
+    approve,
+    case_row,
+    english,
+    page_url,
+    publish_case,
+    resolve,
+    save,
+)
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 RFC3339_MONTH_START = re.compile(r"^[0-9]{4}-[0-9]{2}-01T00:00:00Z$")
 ISO_DAY = re.compile(r"\b20[0-9]{2}-[01][0-9]-[0-3][0-9]\b")
-TITLE = "Calo KTP-el di MPP dihentikan"
-SUMMARY = "Petugas terbukti menerima uang dari calo.\nUang pelapor dikembalikan."
 PUBLIC_URLS = ("/publikasi", "/publikasi/feed.atom", "/api/v1/publications")
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def resolve(
-    app: Flask,
-    code: str,
-    *,
-    outcome: Outcome = Outcome.PROVEN,
-    sanction: Sanction = Sanction.WRITTEN_WARNING,
-    refund: int | None = 155_555,
-) -> None:
-    """Take a filed report through the lifecycle to resolved, as the admin."""
-    with app.app_context(), atomic():
-        actor = staff_service.find_by_email(ADMIN_EMAIL)
-        key = setup_service.private_key_from_recovery(app.config["TEST_INSTANCE"].recovery_key)
-        report = reports_service.find(code)
-        for target in (Status.VERIFIED, Status.IN_PROGRESS):
-            cases_service.change_status(
-                report=report, actor=actor, private_key=key, target=target, public_note="ok"
-            )
-        cases_service.record_outcome(
-            report=report,
-            actor=actor,
-            private_key=key,
-            outcome=outcome,
-            sanction=sanction if outcome is Outcome.PROVEN else Sanction.NONE,
-            refund_rupiah=refund if outcome is Outcome.PROVEN else None,
-            public_note="selesai",
-        )
 
 
 def reopen(app: Flask, code: str) -> None:
@@ -74,65 +55,12 @@ def reopen(app: Flask, code: str) -> None:
         )
 
 
-def publish_case(app: Flask, *, title: str = TITLE) -> str:
-    """A resolved report with a summary approved by a second member; its public id."""
-    code, _ = submit_report(app.test_client())
-    resolve(app, code)
-    author, approver = make_staff(app), make_staff(app)
-    with app.app_context(), atomic():
-        report = reports_service.find(code)
-        case = publication.save_summary(
-            report=report,
-            actor=staff_service.find_by_email(author.email),
-            title=title,
-            summary=SUMMARY,
-        )
-        publication.approve(
-            report=report,
-            actor=staff_service.find_by_email(approver.email),
-            revision=case.revision,
-        )
-        return case.public_id
-
-
-def page_url(code: str, action: str = "") -> str:
-    """The staff page of a report's summary, or one of its actions."""
-    return f"/inspectorate/publications/{code}" + (f"/{action}" if action else "")
-
-
-def save(browser: FlaskClient, code: str, title: str = TITLE, summary: str = SUMMARY):
-    """Post the summary form as a staff browser."""
-    token = csrf_token(browser, page_url(code))
-    return browser.post(
-        page_url(code), data={"csrf_token": token, "title": title, "summary": summary}
-    )
-
-
-def approve(browser: FlaskClient, code: str, revision: int | None = None):
-    """Post the approval form with the revision the page shows (or the one given)."""
-    page = browser.get(page_url(code)).get_data(as_text=True)
-    shown = re.search(r'name="revision" value="([0-9]+)"', page)
-    token = csrf_token(browser, page_url(code))
-    value = str(revision) if revision is not None else (shown.group(1) if shown else "1")
-    return browser.post(page_url(code, "approve"), data={"csrf_token": token, "revision": value})
-
-
 def withdraw(browser: FlaskClient, code: str, reason: str = "inaccurate", note: str = ""):
     """Post the withdrawal form."""
     token = csrf_token(browser, page_url(code))
     return browser.post(
         page_url(code, "withdraw"), data={"csrf_token": token, "reason": reason, "note": note}
     )
-
-
-def case_row(app: Flask, code: str) -> Publication | None:
-    """The summary row of a report (detached copy of its fields)."""
-    with app.app_context():
-        report = reports_service.find(code)
-        case = publication.for_report(report)
-        if case is not None:
-            db.session.expunge(case)
-        return case
 
 
 def audit_actions(app: Flask, code: str) -> list[tuple[str, str, str]]:
@@ -144,12 +72,6 @@ def audit_actions(app: Flask, code: str) -> list[tuple[str, str, str]]:
             .order_by(AuditEntry.id)
         )
         return [(row.action, row.actor, row.detail) for row in rows]
-
-
-def english(client: FlaskClient) -> FlaskClient:
-    """Switch a browser to English so page text can be checked."""
-    client.get("/bahasa/en?next=/")
-    return client
 
 
 def feed_entries(client: FlaskClient) -> list[ET.Element]:
@@ -571,7 +493,7 @@ def test_an_empty_register_is_still_valid_and_unknown_cases_are_404(client):
     assert client.get("/publikasi/1").status_code == 404
 
 
-@pytest.mark.parametrize("app_config", [{"PUBLICATIONS_PAGE_SIZE": 1}])
+@pytest.mark.app_config({"PUBLICATIONS_PAGE_SIZE": 1})
 def test_register_and_api_page_newest_approval_first(app, client):
     older = publish_case(app, title="Kasus pertama")
     newer = publish_case(app, title="Kasus kedua")

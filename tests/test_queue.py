@@ -20,7 +20,7 @@ from portal.models import Report, Staff
 from portal.services import queue, status_counts
 from portal.services import setup as setup_service
 from portal.transaction import atomic
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     VALID_FORM,
@@ -286,7 +286,7 @@ def walk_service(
             return seen
 
 
-@pytest.mark.parametrize("app_config", [{"QUEUE_PAGE_SIZE": 4}])
+@pytest.mark.app_config({"QUEUE_PAGE_SIZE": 4})
 def test_keyset_pages_walk_every_report_once_in_each_order(app, investigator):
     rows = _many(app)
     for sort in ("newest", "oldest", "deadline"):

@@ -12,7 +12,7 @@ from portal.models import AuditEntry, PortalSession
 from portal.services import staff
 from portal.services.setup import private_key_from_recovery
 from portal.transaction import atomic
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, StaffAccount, admin_account, make_staff
+from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, StaffAccount, admin_account, make_staff
 
 NEW_PASSWORD = "a fresh and long admin password"
 

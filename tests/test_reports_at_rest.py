@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import Report, Staff
 from portal.services import reports, staff
 from portal.services import setup as setup_service
-from tests.conftest import ADMIN_PASSWORD, VALID_FORM, VALID_JSON, submit_report
+from tests.helpers import ADMIN_PASSWORD, VALID_FORM, VALID_JSON, submit_report
 
 MARKERS = {
     "promised": "MRKPROMISED8d1f",

@@ -11,9 +11,9 @@ from portal.models import Attachment, AuditEntry, Message, PortalSession, Report
 from portal.models.base import today
 from portal.services import reports, retention, settings, stats
 from portal.transaction import atomic
-from tests.conftest import csrf_token, submit_report
-from tests.test_cases import act, case_url, change_status, english, sign_in_inbox
-from tests.test_evidence import phone_jpeg
+from tests.helpers import csrf_token, submit_report
+from tests.helpers.cases import act, case_url, change_status, english, sign_in_inbox
+from tests.helpers.evidence import phone_jpeg
 
 CHRONOLOGY = "RETAINCHRONO31: the clerk asked for Rp 200.000 for a KK."
 NOTE = "RETAINNOTE88: the clerk's supervisor knew."

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from portal.extensions import limiter
-from tests.conftest import VALID_FORM, VALID_JSON, csrf_token, submit_report
+from tests.helpers import VALID_FORM, VALID_JSON, csrf_token, submit_report
 
 CITIZEN_ADDRESS = "203.0.113.77"
 CITIZEN_AGENT = "MarkerAgent/9.9 (CitizenPhone)"
@@ -153,9 +153,9 @@ def test_development_server_log_has_no_client_address(app):
         assert line.startswith('- - - [-] "GET - HTTP/1.1" 404'), line
 
 
-@pytest.fixture
-def app_config():
-    return {"RATELIMIT_STATUS_LOOKUP": "3 per minute", "RATELIMIT_REPORT_SUBMIT": "2 per hour"}
+pytestmark = pytest.mark.app_config(
+    {"RATELIMIT_STATUS_LOOKUP": "3 per minute", "RATELIMIT_REPORT_SUBMIT": "2 per hour"}
+)
 
 
 def test_status_lookups_are_rate_limited(client):

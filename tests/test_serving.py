@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from portal import config, serving
 from portal.extensions import db
-from tests.servers import (
+from tests.helpers.servers import (
     Server,
     flask_command,
     make_instance,

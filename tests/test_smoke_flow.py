@@ -1,6 +1,6 @@
 """The citizen's happy path through the HTML form, end to end."""
 
-from tests.conftest import submit_report
+from tests.helpers import submit_report
 
 
 def test_report_then_status(client):

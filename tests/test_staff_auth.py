@@ -13,7 +13,7 @@ from portal.models import AuditEntry, PortalSession, Role, Staff
 from portal.models.base import utcnow
 from portal.services import reports, staff
 from portal.transaction import atomic
-from tests.conftest import (
+from tests.helpers import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     StaffAccount,
@@ -89,7 +89,7 @@ def test_codes_from_far_away_times_are_refused(app, client):
     assert login_with(client, account.email, account.password, stale).status_code == 401
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_STAFF_ACCOUNT_FAILURES": "3 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_STAFF_ACCOUNT_FAILURES": "3 per hour"})
 def test_failed_logins_lock_the_account_for_untrusted_devices(app, client):
     account = make_staff(app)
     for attempt in range(3):
@@ -99,7 +99,7 @@ def test_failed_logins_lock_the_account_for_untrusted_devices(app, client):
     assert "login.locked" in audit_actions(app)
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_STAFF_LOGIN": "3 per hour"}])
+@pytest.mark.app_config({"RATELIMIT_STAFF_LOGIN": "3 per hour"})
 def test_logins_are_limited_per_address(app, client):
     account = make_staff(app)
     for _ in range(3):

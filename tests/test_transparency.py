@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import re
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -13,14 +14,21 @@ import pytest
 from flask.testing import FlaskClient
 from flask_babel import force_locale, format_date
 
+from portal.models.base import moved_clock
 from portal.services import stats
-from tests.test_stats import API, MANY, clock, expected, group, months_ago, publish, seeded
+from tests.helpers.stats import API, MANY, TODAY, expected, group, months_ago, publish, seeded
 
-__all__ = ["clock"]  # the fixed day of test_stats, for every test here too
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[None]:
+    """Every test here runs on the fixed day of the statistics tests."""
+    with moved_clock(lambda: TODAY):
+        yield
+
 
 K = 5
 BREAKDOWNS = ("status", "category", "service", "unit", "channel", "month", "referral")
-many = pytest.mark.parametrize("app_config", [MANY])
+many = pytest.mark.app_config(MANY)
 
 
 def english(client: FlaskClient) -> FlaskClient:
@@ -326,7 +334,7 @@ def test_indonesian_is_the_default(app, client):
     assert "Selesai" in html and "Pungutan liar" in html  # status and category names
 
 
-@pytest.mark.parametrize("app_config", [{**MANY, "STATS_MIN_CELL": 3}])
+@pytest.mark.app_config({**MANY, "STATS_MIN_CELL": 3})
 def test_k_comes_from_config(app, client):
     month = months_ago(2)
     group(app, client, month=month, category="calo", service="kk", unit="mpp", plan=[], count=2)

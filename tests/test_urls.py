@@ -168,9 +168,9 @@ def test_posters_printed_with_the_old_place_parameter_still_preselect_it(client)
         assert '<option selected value="mpp">' in page, url
 
 
-@pytest.mark.parametrize("app_config", [{"PUBLICATIONS_PAGE_SIZE": 1}])
+@pytest.mark.app_config({"PUBLICATIONS_PAGE_SIZE": 1})
 def test_old_register_pages_keep_their_page_number(app, client):
-    from tests.test_publication import publish_case
+    from tests.helpers.publication import publish_case
 
     older = publish_case(app, title="Publikasi pertama")
     publish_case(app, title="Publikasi kedua")

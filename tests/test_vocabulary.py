@@ -32,7 +32,7 @@ from portal.models import (
 from portal.months import month_from_key, month_key
 from portal.rupiah import parse_rupiah
 from portal.services import reports
-from tests.conftest import VALID_FORM, csrf_token, make_staff
+from tests.helpers import VALID_FORM, csrf_token, make_staff
 
 QUEUE = "/inspectorate/queue"
 SETTINGS = "/inspectorate/admin/settings"

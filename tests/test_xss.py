@@ -27,7 +27,7 @@ from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
 from portal.transaction import atomic
-from tests.conftest import ADMIN_EMAIL, csrf_token, make_staff, submit_report
+from tests.helpers import ADMIN_EMAIL, csrf_token, make_staff, submit_report
 
 MARK = "XSSMARK"
 PAYLOADS = [
@@ -193,11 +193,11 @@ def poisoned(app, staff_client):
 
 
 # Posters print the public address, and are refused until it is set.
-@pytest.mark.parametrize("app_config", [{"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"}])
+@pytest.mark.app_config({"PUBLIC_BASE_URL": "https://lapor.serangkota.go.id"})
 def test_every_view_and_export_keeps_the_corpus_inert(app, poisoned, staff_client):
     code, reporter, public_id = poisoned
     admin = app.test_client()
-    from tests.conftest import admin_account, staff_login
+    from tests.helpers import admin_account, staff_login
 
     assert staff_login(app, admin, admin_account(app)).status_code == 303
     # A failed sign-in with a hostile email puts the corpus in the audit log.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"]
 FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 _LISTENING = re.compile(r"Listening at: http://([0-9.]+):(\d+)")
