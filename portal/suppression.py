@@ -15,6 +15,9 @@ are also checked against the figures already published for its parts: a quarter'
 that would give away a month's hidden count by subtraction is hidden too.
 
 Zero is always shown: "no report" points at nobody.
+
+One module on purpose: the interval arithmetic, the cell marks and the leak checks are one
+rule, and reading them together is how a reviewer convinces themselves nothing narrows.
 """
 
 from __future__ import annotations
