@@ -284,8 +284,11 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
         fetch = get(url)
 
         def run_once() -> int:
-            stats_cache._cache.clear()  # a server that has not rendered this version yet
-            stats_tables._cache.clear()
+            from portal import memo
+
+            with app.app_context():  # a server that has not rendered this version yet
+                memo.app_cache(stats_cache.CACHE, stats_cache.CACHE_SIZE).clear()
+                memo.app_cache(stats_tables.CACHE, stats_tables.CACHE_SIZE).clear()
             return fetch()
 
         return run_once

@@ -13,19 +13,18 @@ catalogue's version token for the report form, so an admin's edit shows at once)
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
 from flask_wtf.csrf import generate_csrf
+
+from portal import memo
 
 # Not in any page: made here, at random, for this process.
 _PLACEHOLDER = f"csrf-{secrets.token_hex(16)}"
 _STORE = "portal.pages"
-_LOCK = threading.Lock()
-# Copies kept per app server (a report form is ~30 KB): the store is emptied when full, so
-# stale keys (yesterday's form, an old catalogue version) go too.
+# Copies kept per app server (a report form is ~30 KB); stale keys (yesterday's form, an
+# old catalogue version) age out of the bounded store.
 MAX_PAGES = 256
 
 
@@ -41,13 +40,5 @@ def with_token(template: str) -> str:
 
 def cached(key: tuple[Any, ...], render: Callable[[], str]) -> str:
     """The page for `key`, rendered on first use on this app server, with a fresh token."""
-    store: dict[tuple[Any, ...], str] = current_app.extensions.setdefault(_STORE, {})
-    with _LOCK:
-        template = store.get(key)
-    if template is None:
-        template = tokenless(render)
-        with _LOCK:
-            if len(store) >= MAX_PAGES:
-                store.clear()
-            store[key] = template
+    template = memo.app_cache(_STORE, MAX_PAGES).get(key, lambda: tokenless(render))
     return with_token(template)

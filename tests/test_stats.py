@@ -13,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import delete, event, select
 
+from portal import memo
 from portal.extensions import db
 from portal.models import Category, StatsPublication
 from portal.models.base import moved_clock
@@ -311,8 +312,9 @@ def test_a_published_quarter_never_changes_with_settings_or_catalogue(app, clien
         calo = db.session.scalars(select(Category).where(Category.code == "calo")).one()
         catalog.update(calo, actor=ADMIN_EMAIL, values={"active": False})
     # A fresh app server (nothing cached) renders the frozen quarter from its row alone.
-    stats_cache._cache.clear()
-    stats_tables._cache.clear()
+    with app.app_context():  # a server that has built nothing yet
+        memo.app_cache(stats_cache.CACHE, stats_cache.CACHE_SIZE).clear()
+        memo.app_cache(stats_tables.CACHE, stats_tables.CACHE_SIZE).clear()
     assert {url: client.get(url).get_data() for url in urls} == before_en
     client.get("/bahasa/id?next=/")
     after = {url: client.get(url).get_data() for url in urls}

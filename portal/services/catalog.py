@@ -9,19 +9,17 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
-from portal import seed
+from portal import memo, seed
 from portal.extensions import db
 from portal.models import Category, Service, Setting, Unit
 from portal.services import audit
@@ -40,9 +38,10 @@ Built = TypeVar("Built")
 # all of them at the next request. Content cached under a token is never older than the
 # edit that wrote the token, since the token is read before the rows.
 VERSION_KEY = "catalog_version"
+# Built values per catalogue version: an edit's new token makes new keys, and the old
+# version's entries age out of the bounded store.
 _CACHE = "portal.catalog_cache"
-_CACHE_LOCK = threading.Lock()
-_MISSING = object()
+_CACHE_SIZE = 128
 
 
 def version() -> str:
@@ -53,18 +52,7 @@ def version() -> str:
 
 def cached(key: tuple[str, ...], build: Callable[[], Built]) -> Built:
     """`build()` once per catalogue version on this app server; `key` names what it builds."""
-    full = (version(), *key)
-    store: dict[tuple[str, ...], Any] = current_app.extensions.setdefault(_CACHE, {})
-    with _CACHE_LOCK:
-        found = store.get(full, _MISSING)
-    if found is not _MISSING:
-        return found
-    value = build()
-    with _CACHE_LOCK:
-        for stale in [entry for entry in store if entry[0] != full[0]]:
-            del store[stale]
-        store[full] = value
-    return value
+    return memo.app_cache(_CACHE, _CACHE_SIZE).get((version(), *key), build)
 
 
 def _new_version() -> None:

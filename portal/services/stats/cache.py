@@ -12,22 +12,20 @@ newest closed quarter). Bounded, least recently used first out: keys a visitor c
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from portal import memo
 from portal.extensions import db
 from portal.models import StatsPublication
 from portal.services.stats.periods import Period, quarter
 
 T = TypeVar("T")
 
+CACHE = "portal.stats_outputs"
 CACHE_SIZE = 512
-_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_lock = threading.Lock()
 
 
 # Built once per process; run on the session's connection, without the ORM's per-query
@@ -49,14 +47,4 @@ def version(period: Period, published: dict[str, int]) -> tuple[int | None, ...]
 
 def cached(key: tuple[Any, ...], build: Callable[[], T]) -> T:
     """`build()` once per key on this app server; the key must name all the output depends on."""
-    full = (str(db.engine.url), *key)
-    with _lock:
-        if full in _cache:
-            _cache.move_to_end(full)
-            return _cache[full]
-    value = build()
-    with _lock:
-        _cache[full] = value
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return value
+    return memo.app_cache(CACHE, CACHE_SIZE).get(key, build)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from portal import memo
 from portal.extensions import db
 from portal.models import StatsPublication
 from portal.services.stats.figures import (
@@ -124,11 +124,10 @@ class Quarter:
     version: int | None  # the publication's id: what caches key on
 
 
-# Protected quarters per (database, publication id): a publication never changes, so
+# Protected quarters per publication id (each app its own store): a publication never changes, so
 # neither does its protection. Only a cache; every server computes the same from the row.
-_CACHE_SIZE = 256
-_cache: OrderedDict[tuple[Any, ...], Quarter] = OrderedDict()
-_cache_lock = threading.Lock()
+CACHE = "portal.stats_quarters"
+CACHE_SIZE = 256
 
 
 def publication(first: date) -> StatsPublication | None:
@@ -156,26 +155,23 @@ def load(row: StatsPublication | None, *, k: int, deadlines: dict[str, int]) -> 
             {},
             None,
         )
-    cache_key = (str(db.engine.url), row.id)
-    with _cache_lock:
-        if cache_key in _cache:
-            _cache.move_to_end(cache_key)
-            return _cache[cache_key]
-    data = month_data(row.cells)
-    floors, single_floors = read_floors(row.floors)
-    result = Quarter(
-        data=data,
-        protected=protect_table(data.as_counts(), k=row.k, groups=GROUPS, floors=floors),
-        published_on=row.published_on,
-        deadlines={str(name): int(value) for name, value in json.loads(row.deadlines).items()},
-        k=row.k,
-        labels=row.labels,
-        floors=floors,
-        single_floors=single_floors,
-        version=row.id,
-    )
-    with _cache_lock:
-        _cache[cache_key] = result
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    published = row
+
+    def protected() -> Quarter:
+        data = month_data(published.cells)
+        floors, single_floors = read_floors(published.floors)
+        return Quarter(
+            data=data,
+            protected=protect_table(data.as_counts(), k=published.k, groups=GROUPS, floors=floors),
+            published_on=published.published_on,
+            deadlines={
+                str(name): int(value) for name, value in json.loads(published.deadlines).items()
+            },
+            k=published.k,
+            labels=published.labels,
+            floors=floors,
+            single_floors=single_floors,
+            version=published.id,
+        )
+
+    return memo.app_cache(CACHE, CACHE_SIZE).get(row.id, protected)
