@@ -35,16 +35,13 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Category, Channel, Service, Unit
 from portal.models.base import LOCAL_TIMEZONE, moved_clock
-from portal.services import publication, stats
-from portal.services import reports as reports_service
-from portal.services import staff as staff_service
+from portal.services import stats
 from portal.services.stats import cases as stats_cases
 from portal.services.stats import publish as stats_publish
 from portal.services.stats import views as stats_views
 from portal.suppression import NO_FLOORS, Cell, Mark, exactly
-from portal.transaction import atomic
 from tests.helpers import VALID_JSON, make_staff
-from tests.helpers.publication import resolve
+from tests.helpers.publication import publish_summary, resolve
 
 
 def current_app_context(client: FlaskClient) -> Any:
@@ -126,19 +123,7 @@ def publish_case(app: Flask, world: World, clock: Clock, code: str, staff: tuple
         world.truth[(quarter, "status", "received")] -= 1
         world.truth[(quarter, "status", "resolved")] += 1
     author, approver = staff
-    with app.app_context(), atomic():
-        report = reports_service.find(code)
-        case = publication.save_summary(
-            report=report,
-            actor=staff_service.find_by_email(author.email),
-            title="Kasus",
-            summary="Ringkasan.",
-        )
-        publication.approve(
-            report=report,
-            actor=staff_service.find_by_email(approver.email),
-            revision=case.revision,
-        )
+    publish_summary(app, code, author, approver, title="Kasus", summary="Ringkasan.")
 
 
 def poll(client: FlaskClient, world: World, clock: Clock) -> None:

@@ -17,16 +17,14 @@ from portal import memo
 from portal.extensions import db
 from portal.models import Category, StatsPublication
 from portal.models.base import moved_clock
-from portal.services import catalog, publication, stats
-from portal.services import reports as reports_service
+from portal.services import catalog, stats
 from portal.services import setup as setup_service
-from portal.services import staff as staff_service
 from portal.services.reports import round_amount
 from portal.services.stats import cache as stats_cache
 from portal.services.stats import tables as stats_tables
 from portal.transaction import atomic
 from tests.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_app, make_staff
-from tests.helpers.publication import resolve
+from tests.helpers.publication import publish_summary, resolve
 from tests.helpers.stats import (
     API,
     MANY,
@@ -405,20 +403,9 @@ def test_a_case_published_after_its_quarter_shows_no_fact_that_narrows_it(app, c
     published = []
     for one in place[:3]:
         resolve(app, one.code)
-        with app.app_context(), atomic():
-            report = reports_service.find(one.code)
-            case = publication.save_summary(
-                report=report,
-                actor=staff_service.find_by_email(author.email),
-                title="Kasus",
-                summary="Ringkasan.",
-            )
-            publication.approve(
-                report=report,
-                actor=staff_service.find_by_email(approver.email),
-                revision=case.revision,
-            )
-            published.append(case.public_id)
+        published.append(
+            publish_summary(app, one.code, author, approver, title="Kasus", summary="Ringkasan.")
+        )
     cases = {
         case["id"]: case for case in client.get(f"{API}/publications").get_json()["publications"]
     }
@@ -453,19 +440,7 @@ def test_a_quarter_frozen_after_its_cases_protects_the_reports_beside_them(app, 
         resolve(app, one.code)  # proven, refunded
         if index >= 3:
             continue
-        with app.app_context(), atomic():
-            report = reports_service.find(one.code)
-            case = publication.save_summary(
-                report=report,
-                actor=staff_service.find_by_email(author.email),
-                title="Kasus",
-                summary="Ringkasan.",
-            )
-            publication.approve(
-                report=report,
-                actor=staff_service.find_by_email(approver.email),
-                revision=case.revision,
-            )
+        publish_summary(app, one.code, author, approver, title="Kasus", summary="Ringkasan.")
     publish(app)
     body = client.get(f"{API}/stats?period=2026-Q3").get_json()
     units = {cell["key"]: cell["display"] for cell in body["breakdowns"]["unit"]["cells"]}

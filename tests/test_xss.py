@@ -21,13 +21,13 @@ from portal.extensions import db
 from portal.models import Category, Service, Status, Unit
 from portal.models.reports import Outcome
 from portal.services import cases as cases_service
-from portal.services import publication
 from portal.services import reports as reports_service
 from portal.services import setup as setup_service
 from portal.services import staff as staff_service
 from portal.services.cases import Sanction
 from portal.transaction import atomic
 from tests.helpers import ADMIN_EMAIL, csrf_token, make_staff, submit_report
+from tests.helpers.publication import publish_summary
 
 MARK = "XSSMARK"
 PAYLOADS = [
@@ -145,18 +145,7 @@ def _publish(app: Flask, code: str) -> str:
             public_note=PAYLOADS[3],
         )
     author, approver = make_staff(app), make_staff(app)
-    with app.app_context(), atomic():
-        report = reports_service.find(code)
-        case = publication.save_summary(
-            report=report,
-            actor=staff_service.find_by_email(author.email),
-            title=PAYLOADS[0][:120],
-            summary=ALL[:2000],
-        )
-        publication.approve(
-            report=report, actor=staff_service.find_by_email(approver.email), revision=case.revision
-        )
-        return str(case.public_id)
+    return publish_summary(app, code, author, approver, title=PAYLOADS[0][:120], summary=ALL[:2000])
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from portal.services import staff as staff_service
 from portal.services.cases import Sanction
 from portal.transaction import atomic
 from tests.helpers import ADMIN_EMAIL, csrf_token, make_staff, submit_report
+from tests.helpers.staff import StaffAccount
 
 TITLE = "Calo KTP-el di MPP dihentikan"
 
@@ -52,25 +53,39 @@ def resolve(
         )
 
 
-def publish_case(app: Flask, *, title: str = TITLE) -> str:
-    """A resolved report with a summary approved by a second member; its public id."""
-    code, _ = submit_report(app.test_client())
-    resolve(app, code)
-    author, approver = make_staff(app), make_staff(app)
+def publish_summary(
+    app: Flask,
+    code: str,
+    author: StaffAccount,
+    approver: StaffAccount,
+    *,
+    title: str = TITLE,
+    summary: str = SUMMARY,
+) -> str:
+    """The summary of resolved report `code`, written by one member, approved by another."""
     with app.app_context(), atomic():
         report = reports_service.find(code)
         case = publication.save_summary(
             report=report,
             actor=staff_service.find_by_email(author.email),
             title=title,
-            summary=SUMMARY,
+            summary=summary,
         )
+        public_id, revision = str(case.public_id), case.revision
+    with app.app_context(), atomic():
         publication.approve(
-            report=report,
+            report=reports_service.find(code),
             actor=staff_service.find_by_email(approver.email),
-            revision=case.revision,
+            revision=revision,
         )
-        return case.public_id
+    return public_id
+
+
+def publish_case(app: Flask, *, title: str = TITLE) -> str:
+    """A resolved report with a summary approved by a second member; its public id."""
+    code, _ = submit_report(app.test_client())
+    resolve(app, code)
+    return publish_summary(app, code, make_staff(app), make_staff(app), title=title)
 
 
 def page_url(code: str, action: str = "") -> str:
