@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
-    from portal import database, i18n, sanitize, schema
+    from portal import database, i18n, sanitize, schema, security
     from portal.extensions import babel, csrf, db, limiter, migrate
     from portal.services import status_counts
 
@@ -38,6 +38,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(schema.MIGRATIONS_DIRECTORY), **schema.CONTEXT_OPTIONS)
     csrf.init_app(app)
     limiter.init_app(app)
+    security.install_default_limit(app, limiter)
     i18n.init_app(app, babel)
     sanitize.init_app(app)
     status_counts.install()  # the queue's counts follow every report change

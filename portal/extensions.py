@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_migrate import Migrate
@@ -11,6 +10,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from portal import limitstore  # noqa: F401  (registers the memory:// storage first)
 from portal.security import client_key
 
 
@@ -34,7 +34,5 @@ csrf = CSRFProtect()
 migrate = Migrate()
 babel = Babel()
 # The key is a keyed hash of the client address: the address itself is never stored.
-limiter = Limiter(
-    key_func=client_key,
-    default_limits=[lambda: str(current_app.config["RATELIMIT_DEFAULT"])],
-)
+# RATELIMIT_DEFAULT, every request's budget, is counted by portal.security.
+limiter = Limiter(key_func=client_key)

@@ -40,8 +40,8 @@ def report_form() -> ResponseReturnValue:
     """
     service = request.args.get("layanan", "")
     unit = request.args.get("tempat", request.args.get("unit", ""))
-    service = service if catalog.find_active(Service, service) else ""
-    unit = unit if catalog.find_active(Unit, unit) else ""
+    service = service if catalog.is_active(Service, service) else ""
+    unit = unit if catalog.is_active(Unit, unit) else ""
 
     def render() -> str:
         form = ReportForm()

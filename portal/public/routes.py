@@ -15,7 +15,7 @@ from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_c
 from portal.public import bp
 from portal.public.forms import StatusForm
 from portal.security import lookup_limit
-from portal.services.reports import public_status
+from portal.services.reports import PublicStatus, public_status
 
 LOCALE_COOKIE_DAYS = 365
 
@@ -50,22 +50,42 @@ def status_lookup() -> ResponseReturnValue:
 @limiter.shared_limit(lookup_limit, scope="status-lookup")
 def status_page(code: str) -> ResponseReturnValue:
     """A shareable status page for one tracking code (for media and the reporter)."""
-    form = StatusForm(data={"code": code})
-    return _status_page(code, form)
+    found = _lookup(code)
+    if found is None:
+        return _not_found(StatusForm(data={"code": code}))
+    # The page shows `found`, the code as typed (the form, the language links) and the
+    # visitor's CSRF token, nothing else: rendered once per language and per what it
+    # shows, so a status change is a new key and a media spike costs one render per code.
+    return pages.cached(
+        ("status", current_locale(), request.path, found),
+        lambda: render_template(
+            "public/status.html", form=StatusForm(data={"code": code}), found=found
+        ),
+        store=pages.STATUS_STORE,
+    )
 
 
 def _status_page(text: str, form: StatusForm) -> ResponseReturnValue:
-    """Same page shape and work for unknown and known codes; only the content differs."""
+    """The lookup form's answer: the status, or the form again with why not."""
+    found = _lookup(text)
+    if found is None:
+        return _not_found(form)
+    return render_template("public/status.html", form=form, found=found)
+
+
+def _lookup(text: str) -> PublicStatus | None:
+    """The public status for a code as typed; the same work for unknown and known codes."""
     try:
         code = parse_tracking_code(text, current_app.config["CITY_PREFIX"])
     except InvalidIdentifier:
         code = None
     # An unparseable code still costs one indexed lookup, so timing does not tell them apart.
-    found = public_status(code or TrackingCode("-"))
-    if found is None:
-        form.code.errors = [_("No report has this tracking code. Check it and try again.")]
-        return render_template("public/status.html", form=form, found=None), 404
-    return render_template("public/status.html", form=form, found=found)
+    return public_status(code or TrackingCode("-"))
+
+
+def _not_found(form: StatusForm) -> ResponseReturnValue:
+    form.code.errors = [_("No report has this tracking code. Check it and try again.")]
+    return render_template("public/status.html", form=form, found=None), 404
 
 
 def local_path(target: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
@@ -44,10 +45,19 @@ _CACHE = "portal.catalog_cache"
 _CACHE_SIZE = 128
 
 
+_VERSION_QUERY = select(Setting.__table__.c.value).where(Setting.__table__.c.key == VERSION_KEY)
+
+
 def version() -> str:
-    """The catalogue's current version token (one primary-key read)."""
-    row = db.session.get(Setting, VERSION_KEY)
-    return row.value if row is not None else "-"
+    """The catalogue's current version token (one primary-key read, as a plain row).
+
+    Inside a transaction that changed the catalogue the ORM's pending change is flushed
+    first, so an edit sees its own new token.
+    """
+    if db.session.new or db.session.dirty:
+        db.session.flush()
+    value = db.session.connection().execute(_VERSION_QUERY).scalar()
+    return value if value is not None else "-"
 
 
 def cached(key: tuple[str, ...], build: Callable[[], Built]) -> Built:
@@ -118,6 +128,16 @@ def choices(model: type[CatalogRow]) -> list[SelectChoice]:
 
     pairs = cached(("choices", model.__tablename__, language), build)
     return [SelectChoice(code, name) for code, name in pairs]
+
+
+def is_active(model: type[CatalogRow], code: str) -> bool:
+    """Whether `code` names an active row (from the codes built once per version)."""
+    if not code:
+        return False
+    codes = cached(
+        ("active_codes", model.__tablename__), lambda: {row.code for row in active(model)}
+    )
+    return code in codes
 
 
 def find_active(model: type[CatalogRow], code: str) -> CatalogRow | None:

@@ -6,10 +6,10 @@ import functools
 import json
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy import Select, bindparam, select
 
 from portal import crypto, deadlines, instance_files, kdf
 from portal.evidence import CleanFile
@@ -26,6 +26,7 @@ from portal.models import (
     StatusChange,
     Unit,
 )
+from portal.models.catalog import Bilingual
 from portal.services import evidence_store
 
 
@@ -127,16 +128,29 @@ class TimelineStep:
 
 
 @dataclass(frozen=True)
+class CatalogName(Bilingual):
+    """A category, service or unit as a status shows it: its code and two names."""
+
+    code: str
+    name_id: str
+    name_en: str
+
+
+@dataclass(frozen=True)
 class PublicStatus:
-    """What anyone holding the tracking code may see: never the content."""
+    """What anyone holding the tracking code may see: never the content.
+
+    Frozen and hashable: everything a status page shows is in it, so the page rendered
+    from it can be stored under it (portal.public.routes).
+    """
 
     tracking_code: str
     status: str
-    category: Category
-    service: Service
-    unit: Unit
+    category: CatalogName
+    service: CatalogName
+    unit: CatalogName
     received_on: date
-    timeline: list[TimelineStep]
+    timeline: tuple[TimelineStep, ...]
     # Set once retention deleted the record: only these public facts remain.
     closed_on: date | None = None
     shredded_on: date | None = None
@@ -349,48 +363,64 @@ def open_report(report: Report, data_key: crypto.DataKey) -> OpenedReport:
 
 
 @functools.cache
-def _public_status_query() -> Select[Report]:
+def _public_status_query() -> Select[Any]:
     """The status lookup, built once per process (building it cost more than running it).
 
-    One query: a status page is what media spikes hit, so the category, service, unit
-    and timeline come in the same SELECT, and the ciphertexts and keys stay unread.
+    One SELECT of plain columns: a status page is what media spikes hit, so the report's
+    public facts, the three catalogue names and the timeline come in one round trip as
+    tuples (no ORM objects to build), and the ciphertexts and keys stay unread.
     """
+    report, category, service, unit = (
+        Report.__table__,
+        Category.__table__,
+        Service.__table__,
+        Unit.__table__,
+    )
+    step = StatusChange.__table__
     return (
-        db.select(Report)
-        .where(Report.tracking_code == bindparam("code"))
-        .options(
-            load_only(
-                Report.tracking_code,
-                Report.status,
-                Report.received_on,
-                Report.closed_on,
-                Report.shredded_on,
-            ),
-            joinedload(Report.category),
-            joinedload(Report.service),
-            joinedload(Report.unit),
-            joinedload(Report.history).load_only(
-                StatusChange.status, StatusChange.public_note, StatusChange.created_on
-            ),
+        select(
+            report.c.tracking_code,
+            report.c.status,
+            report.c.received_on,
+            report.c.closed_on,
+            report.c.shredded_on,
+            category.c.code,
+            category.c.name_id,
+            category.c.name_en,
+            service.c.code,
+            service.c.name_id,
+            service.c.name_en,
+            unit.c.code,
+            unit.c.name_id,
+            unit.c.name_en,
+            step.c.status,
+            step.c.public_note,
+            step.c.created_on,
         )
+        .select_from(report)
+        .join(category, category.c.code == report.c.category_code)
+        .join(service, service.c.code == report.c.service_code)
+        .join(unit, unit.c.code == report.c.unit_code)
+        .outerjoin(step, step.c.report_id == report.c.id)
+        .where(report.c.tracking_code == bindparam("code"))
+        .order_by(step.c.id)
     )
 
 
 def public_status(code: TrackingCode) -> PublicStatus | None:
     """Public facts and timeline for a tracking code; None when no such report."""
-    report = db.session.scalars(_public_status_query(), {"code": code}).unique().first()
-    if report is None:
+    rows = db.session.execute(_public_status_query(), {"code": code}).all()
+    if not rows:
         return None
+    first = rows[0]
     return PublicStatus(
-        tracking_code=report.tracking_code,
-        status=report.status,
-        category=report.category,
-        service=report.service,
-        unit=report.unit,
-        received_on=report.received_on,
-        timeline=[
-            TimelineStep(step.status, step.public_note, step.created_on) for step in report.history
-        ],
-        closed_on=report.closed_on,
-        shredded_on=report.shredded_on,
+        tracking_code=first[0],
+        status=first[1],
+        received_on=first[2],
+        closed_on=first[3],
+        shredded_on=first[4],
+        category=CatalogName(*first[5:8]),
+        service=CatalogName(*first[8:11]),
+        unit=CatalogName(*first[11:14]),
+        timeline=tuple(TimelineStep(row[14], row[15], row[16]) for row in rows if row[14]),
     )
