@@ -16,6 +16,8 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
+from portal import memo
+
 FINGERPRINT_ARG = "v"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -43,6 +45,8 @@ COMPRESSED_TYPES = frozenset(
     {"text/html", "text/css", "image/svg+xml", "application/atom+xml", "text/plain"}
 )
 COMPRESS_FROM_BYTES = 1024  # below this, gzip's own header costs more than it saves
+_GZIP_STORE = "portal.gzip"
+_GZIP_ENTRIES = 128  # compressed bodies kept per app server, a few MB at most
 
 
 def fingerprint(filename: str) -> str | None:
@@ -80,6 +84,17 @@ def cache_static(response: Response) -> Response:
     return response
 
 
+def _compressed(body: bytes) -> bytes:
+    """`body` gzipped, once per content on this app server (stored pages repeat exactly).
+
+    Hashing a page costs a few percent of compressing it (40 KB: ~40 us against ~0.5 ms).
+    """
+    digest = hashlib.blake2b(body, digest_size=16).digest()
+    return memo.app_cache(_GZIP_STORE, _GZIP_ENTRIES).get(
+        digest, lambda: gzip.compress(body, compresslevel=6, mtime=0)
+    )
+
+
 def compress(response: Response) -> Response:
     """Gzip a public, secret-free response for a browser that accepts it."""
     if (
@@ -100,7 +115,7 @@ def compress(response: Response) -> Response:
         close()  # ... which is then replaced, so it would never be closed otherwise
     if len(body) < COMPRESS_FROM_BYTES or b'name="csrf_token"' in body:
         return response
-    response.set_data(gzip.compress(body, compresslevel=6, mtime=0))
+    response.set_data(_compressed(body))
     response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")
     etag, weak = response.get_etag()

@@ -433,3 +433,18 @@ def test_api_generic_errors_follow_accept_language(client: FlaskClient) -> None:
         404,
         missing,
     )
+
+
+def test_templates_follow_force_locale_within_one_request(app: Flask) -> None:
+    """Templates keep the request's catalogue, yet `force_locale` (staff e-mails) switches it."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    page = '{{ _("Report status") }}'
+    with app.test_request_context("/"):
+        before = render_template_string(page)
+        with force_locale("en"):
+            forced = render_template_string(page)
+        after = render_template_string(page)
+    assert before == after == "Status laporan"
+    assert forced == "Report status"

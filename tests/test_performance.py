@@ -136,3 +136,50 @@ def test_a_head_request_does_not_change_the_stored_page(app: Flask):
     assert client.head("/lapor").status_code == 200
     page = client.get("/lapor").get_data(as_text=True)
     assert "next=/lapor" in page or "next=%2Flapor" in page
+
+
+def test_a_stored_status_page_follows_each_change_and_keeps_tokens_per_visitor(
+    app: Flask, client: FlaskClient
+):
+    """Status pages are stored per what they show: a new step shows at the next request."""
+    code, _receipt = submit_report(client)
+    first, second = app.test_client(), app.test_client()
+    one, two = (c.get(f"/status/{code}").get_data(as_text=True) for c in (first, second))
+    assert _token(one) != _token(two)
+    assert one.replace(_token(one), "") == two.replace(_token(two), "")
+    assert "Catatan" not in one
+    _with_history(app, code)
+    again = first.get(f"/status/{code}").get_data(as_text=True)
+    assert "Catatan" in again
+    # The code as typed is what the form shows back: another spelling, its own page.
+    lower = first.get(f"/status/{code.lower()}").get_data(as_text=True)
+    assert f'value="{code.lower()}"' in lower and "Catatan" in lower
+    english = app.test_client()
+    english.set_cookie("lang", "en")
+    assert 'lang="en"' in english.get(f"/status/{code}").get_data(as_text=True)
+
+
+def test_in_process_limit_storage_starts_no_thread_and_still_forgets():
+    """limits' memory storage started a timer thread after each hit; ours sweeps inline."""
+    import threading
+    import time
+
+    from limits import parse
+    from limits.storage import storage_from_string
+    from limits.strategies import FixedWindowRateLimiter
+
+    from portal import limitstore
+
+    storage = storage_from_string("memory://")
+    assert isinstance(storage, limitstore.SweptMemoryStorage)
+    limiter = FixedWindowRateLimiter(storage)
+    budget = parse("2 per second")
+    before = threading.active_count()
+    assert limiter.hit(budget, "a") and limiter.hit(budget, "a")
+    assert not limiter.hit(budget, "a")  # the budget still holds
+    for n in range(300):
+        limiter.hit(budget, f"key-{n}")
+    assert threading.active_count() <= before
+    time.sleep(limitstore.SWEEP_SECONDS + 1.1)
+    assert limiter.hit(budget, "a")  # a new window
+    assert len(storage.storage) == 1  # the expired counters were swept with that hit

@@ -278,8 +278,9 @@ def report_status(tracking_code: str) -> ResponseReturnValue:
 @bp.get("/catalog")
 def catalog_list() -> ResponseReturnValue:
     """Codes and names of the categories, services and units the form offers."""
-    # The same answer for everyone: built once per catalogue version (catalog.cached).
-    return jsonify(catalog.cached(("catalog_list",), _catalog_json))
+    # The same answer for everyone: serialised once per catalogue version (catalog.cached).
+    body = catalog.cached(("catalog_list",), lambda: current_app.json.dumps(_catalog_json()) + "\n")
+    return current_app.response_class(body, mimetype="application/json")
 
 
 def _catalog_json() -> dict[str, Any]:
