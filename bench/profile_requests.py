@@ -62,7 +62,6 @@ def main() -> None:
         bench_queue.populate(app, arguments.reports)
         from portal.extensions import db
         from portal.models import Report
-
         from portal.services import stats
         from portal.transaction import atomic
 

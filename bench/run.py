@@ -10,7 +10,11 @@ neighbour's load on the shared machine weighs on both sides of each ratio alike.
 written to bench/results.json (or --json).
 
     .venv/bin/python bench/run.py [--reports N] [--db sqlite|postgres] [--duration S]
-        [--keep DIR] [--json PATH]
+        [--workers W] [--keep DIR] [--json PATH]
+
+`--workers 1` (the default) is `make run`'s profile: one process, limits in its memory.
+`--db postgres --workers 2` is docs/deploy.md's busier host on 2 cores: PostgreSQL, limits
+in Redis, two processes; the floors are served with the same workers.
 
 Rate limits are raised (not removed) on the benchmark's instance: every request still
 pays the limiter, but one address may send the whole load. wrk is installed with apt-get
@@ -46,11 +50,13 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 CLIENTS = 32
 SUBMIT_CLIENTS = 64  # the issue's submission load
 STAFF_CLIENTS = 4  # inspectors at work at once
+WARM_UP_SECONDS = 1.0  # of load before each case (not for key derivations), not counted
 SAMPLE_CODES = 1000  # status lookups cycle through this many reports, spread over all
 KDF_MIN_SECONDS = 4.0  # per key-derivation case: fewer seconds give too few samples to compare
 SIGNIN_REPORTS = 4  # real reports (real receipts) filed through the API for sign-ins
 # Every limit far above the load: the limiter still counts each request, as in production.
 HIGH_LIMIT = "100000000 per minute"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -356,7 +362,7 @@ def add_history(rows: Any) -> None:
     db.session.commit()
 
 
-def write_instance_config(folder: Path, database_url: str) -> None:
+def write_instance_config(folder: Path, database_url: str, limits_uri: str | None = None) -> None:
     """The served instance: the benchmark's database, limits raised, statistics from cron."""
     lines = [
         f"SQLALCHEMY_DATABASE_URI = {database_url!r}",
@@ -371,6 +377,11 @@ def write_instance_config(folder: Path, database_url: str) -> None:
         "RATELIMIT_STAFF_LOGIN",
     ):
         lines.append(f"{name} = {HIGH_LIMIT!r}")
+    if limits_uri:
+        # Limits shared by the workers, as docs/deploy.md sets them up; a prefix of this
+        # run's own, so no two runs (or a portal on the same Redis) count together.
+        lines.append(f"RATELIMIT_STORAGE_URI = {limits_uri!r}")
+        lines.append(f"RATELIMIT_KEY_PREFIX = {'bench-' + secrets.token_hex(4)!r}")
     (folder / "instance" / "config.py").write_text("\n".join(lines) + "\n")
 
 
@@ -725,6 +736,14 @@ def main() -> None:
     options.add_argument("--reports", type=int, default=1_000_000)
     options.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     options.add_argument("--duration", type=float, default=10.0, help="seconds per case")
+    options.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gunicorn processes (PORTAL_WORKERS) for the portal and the floors alike; more"
+        " than one puts the limits in Redis (--redis), as docs/deploy.md does",
+    )
+    options.add_argument("--redis", default=REDIS_URL, help="Redis for limits with --workers > 1")
     options.add_argument("--keep", type=Path, help="keep the scratch folder here")
     options.add_argument("--json", type=Path, default=BENCH / "results.json")
     options.add_argument(
@@ -750,7 +769,7 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
 
     built = build(database_url, folder, arguments.reports)
     floors.create_table(database_url)
-    write_instance_config(folder, database_url)
+    write_instance_config(folder, database_url, arguments.redis if arguments.workers > 1 else None)
     config = served_config(folder)
     receipt = config["RECEIPT_KDF"]
     env = {
@@ -758,6 +777,7 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
         "BENCH_DATABASE_URL": str(config["SQLALCHEMY_DATABASE_URI"]),
         "BENCH_RECEIPT_KDF": f"{receipt['memory_kib']},{receipt['iterations']},{receipt['lanes']}",
         "BENCH_KDF_SLOTS": str(config.get("KDF_SLOTS") or os.cpu_count() or 1),
+        "PORTAL_WORKERS": str(arguments.workers),
     }
     log = folder / "servers.log"
     wrk_folder = Path(tempfile.mkdtemp(prefix="lapor-wrk-"))
@@ -781,6 +801,10 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
             probes = {"floor": "/hello", "portal": "/healthz"}
 
             def measure(case: Case) -> Result:
+                if not case.min_seconds:
+                    # Warm, as a server in service is: its first requests fill the stored
+                    # pages and the connection pool, and are not what the case measures.
+                    load(wrk, bases[case.server], case, WARM_UP_SECONDS, wrk_folder)
                 result = load(wrk, bases[case.server], case, arguments.duration, wrk_folder)
                 if case.min_seconds:
                     settle(bases[case.server], probes[case.server])
@@ -814,9 +838,13 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
     incremental = time_incremental_refresh(database_url, folder, arguments.reports)
     figures = kdf_figures(config, time_kdf(receipt))
 
+    served = f"{arguments.workers} worker{'s' if arguments.workers > 1 else ''} x 8 threads, " + (
+        "limits in Redis" if arguments.workers > 1 else "limits in process memory"
+    )
     print(
         f"\n{arguments.reports:,} reports, {where(database_url).split('?')[0]}, "
-        f"gunicorn.conf.py as shipped, wrk from a separate process, {os.cpu_count()} cores"
+        f"gunicorn.conf.py as shipped ({served}), wrk from a separate process,"
+        f" {os.cpu_count()} cores"
     )
     print_table(results)
     print(
@@ -843,6 +871,7 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
     report = {
         "reports": arguments.reports,
         "database": arguments.db,
+        "workers": arguments.workers,
         "duration_seconds": arguments.duration,
         "cores": os.cpu_count(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -115,15 +115,23 @@ def install_default_limit(app: Flask, limiter: Limiter) -> None:
 
     Flask-Limiter's own before-request pass resolves decorators, blueprints, exemptions
     and meta limits on every request: about 0.3 ms of CPU, more than a stored page costs
-    to serve. The portal has one default limit and a few named ones on the routes that
-    carry them (`@limiter.limit`, `@limiter.shared_limit`, checked by Flask-Limiter as
-    before), so the default is counted here, with the limiter's own strategy and storage,
-    and Flask-Limiter's generic pass is taken out. `@limiter.exempt` still exempts.
+    to serve (its after-request and teardown hooks run on every request too). The portal
+    has one default limit and a few named ones on the routes that carry them
+    (`@limiter.limit`, `@limiter.shared_limit`, checked by Flask-Limiter as before), so
+    the default is counted here, with the limiter's own strategy and storage, and
+    Flask-Limiter's generic hooks are taken out. `@limiter.exempt` still exempts.
     """
-    app.before_request_funcs.setdefault(None, [])
-    hooks = app.before_request_funcs[None]
-    if limiter._check_request_limit in hooks:
-        hooks.remove(limiter._check_request_limit)
+    before = app.before_request_funcs.setdefault(None, [])
+    if limiter._check_request_limit in before:
+        before.remove(limiter._check_request_limit)
+    # Its after-request hook sends limit headers (off: RATELIMIT_HEADERS_ENABLED, they
+    # would tell a guesser its budget) and applies `deduct_when` (no limit here has one);
+    # its teardown resets state kept on the request context, which ends with the request.
+    if not app.config["RATELIMIT_HEADERS_ENABLED"]:
+        after = app.after_request_funcs.setdefault(None, [])
+        after[:] = [hook for hook in after if getattr(hook, "args", ()) != (limiter,)]
+    teardown = app.teardown_request_funcs.setdefault(None, [])
+    teardown[:] = [hook for hook in teardown if getattr(hook, "__self__", None) is not limiter]
     exempt: dict[str | None, bool] = {}
 
     def check_default_limit() -> None:

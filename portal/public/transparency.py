@@ -155,13 +155,16 @@ def transparency() -> ResponseReturnValue:
         args = MultiDict({"periode": args["period"]})
     selected = (clean_text(args.get("periode")) or "").strip()
     published = stats.publications()
-    first = min((stats.parse_quarter_key(key) for key in published), default=None)
+
+    def first() -> date | None:
+        return min((stats.parse_quarter_key(key) for key in published), default=None)
+
     try:
         period = stats.parse_period(selected, local_today())
     except stats.InvalidPeriod as error:
         form = PeriodForm(formdata=args)
         form.periode.errors = [error.message]
-        return _page(form=form, report=None, charts={}, **_filter(selected, first)), 400
+        return _page(form=form, report=None, charts={}, **_filter(selected, first())), 400
 
     def render() -> str:
         """The whole page, rendered once per publication version (and language, path)."""
@@ -170,7 +173,7 @@ def transparency() -> ResponseReturnValue:
             form=PeriodForm(formdata=args),
             report=report,
             charts=_charts(report),
-            **_filter(period.key, first),
+            **_filter(period.key, first()),
         )
 
     key = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import memo
 from portal.extensions import db
@@ -31,12 +31,23 @@ CACHE_SIZE = 512
 # Built once per process; run on the session's connection, without the ORM's per-query
 # work (every statistics request reads it, and it is most of what a cached request does).
 _PUBLICATIONS = select(StatsPublication.period, StatsPublication.id)
+# One row however many quarters are published: publications are written once and never
+# changed or deleted (a new one is a new row), so the count and the newest id name the set.
+_PUBLISHED_SET = select(func.count(StatsPublication.id), func.max(StatsPublication.id))
 
 
 def publications() -> dict[str, int]:
-    """Every published quarter's key and row id (the statistics' version, one query)."""
-    rows = db.session.connection().execute(_PUBLICATIONS)
-    return {period: row_id for period, row_id in rows}
+    """Every published quarter's key and row id (the statistics' version).
+
+    One single-row query per request; the rows themselves are read once per set.
+    """
+    connection = db.session.connection()
+    count, newest = connection.execute(_PUBLISHED_SET).one()
+
+    def read() -> dict[str, int]:
+        return {period: row_id for period, row_id in connection.execute(_PUBLICATIONS)}
+
+    return memo.app_cache(CACHE, CACHE_SIZE).get(("publications", count, newest), read)
 
 
 def version(period: Period, published: dict[str, int]) -> tuple[int | None, ...]:
