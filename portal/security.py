@@ -6,6 +6,8 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
@@ -94,12 +96,18 @@ def submit_limit() -> str:
     return limit("REPORT_SUBMIT")
 
 
+# Status lookups by page, form and API share one budget per address.
+LOOKUP_SCOPE = "status-lookup"
+
+
 def lookup_limit() -> str:
     """Status lookups per address, shared by the status page and the API."""
     return limit("STATUS_LOOKUP")
 
 
 # --- The default limit: every request's budget per address -----------------------------
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 # The storage scope of the default limit (Flask-Limiter's named limits have their own).
 DEFAULT_SCOPE = "default"
@@ -110,16 +118,51 @@ def _parsed(text: str) -> RateLimitItem:
     return parse(text)
 
 
+def spend(budget: str, scope: str) -> None:
+    """Count this request against `budget` for its address in `scope`; 429 past it.
+
+    One hit on the limiter's own strategy and storage (memory or Redis), keyed as
+    Flask-Limiter keys its limits: [RATELIMIT_KEY_PREFIX,] keyed address, scope.
+    """
+    from portal.extensions import limiter  # the extensions import this module
+
+    if not limiter.enabled:
+        return
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX")
+    keys = (prefix, client_key(), scope) if prefix else (client_key(), scope)
+    if not limiter.limiter.hit(_parsed(budget), *keys):
+        raise TooManyRequests()
+
+
+def counted(budget: Callable[[], str], scope: str) -> Callable[[View], View]:
+    """Decorate a view: each request spends one of `budget()` per address, shared by scope.
+
+    For the hot lookups (status pages, the status API): what `@limiter.shared_limit` does,
+    in one storage hit instead of Flask-Limiter's resolution of every limit it knows.
+    """
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            spend(budget(), scope)
+            return view(*args, **kwargs)
+
+        return cast(View, limited)
+
+    return decorate
+
+
 def install_default_limit(app: Flask, limiter: Limiter) -> None:
-    """Check RATELIMIT_DEFAULT on every request in one storage hit; named limits stay.
+    """Check RATELIMIT_DEFAULT on every request in one storage hit (`spend`).
 
     Flask-Limiter's own before-request pass resolves decorators, blueprints, exemptions
     and meta limits on every request: about 0.3 ms of CPU, more than a stored page costs
     to serve (its after-request and teardown hooks run on every request too). The portal
-    has one default limit and a few named ones on the routes that carry them
-    (`@limiter.limit`, `@limiter.shared_limit`, checked by Flask-Limiter as before), so
-    the default is counted here, with the limiter's own strategy and storage, and
-    Flask-Limiter's generic hooks are taken out. `@limiter.exempt` still exempts.
+    has one default limit, the lookup limit (`counted`) and a few named ones on the routes
+    that carry them (`@limiter.limit`, `@limiter.shared_limit`, still checked by
+    Flask-Limiter), so the default is counted here, with the limiter's own strategy and
+    storage, and Flask-Limiter's generic hooks are taken out. `@limiter.exempt` still
+    exempts from the default.
     """
     before = app.before_request_funcs.setdefault(None, [])
     if limiter._check_request_limit in before:
@@ -135,8 +178,6 @@ def install_default_limit(app: Flask, limiter: Limiter) -> None:
     exempt: dict[str | None, bool] = {}
 
     def check_default_limit() -> None:
-        if not limiter.enabled:
-            return
         endpoint = request.endpoint
         if endpoint not in exempt:
             scope = limiter.limit_manager.exemption_scope(app, endpoint, request.blueprint)
@@ -145,11 +186,8 @@ def install_default_limit(app: Flask, limiter: Limiter) -> None:
                 or endpoint.rsplit(".", 1)[-1] == "static"
                 or bool(scope & ExemptionScope.DEFAULT)
             )
-        if exempt[endpoint]:
-            return
-        budget = _parsed(str(current_app.config["RATELIMIT_DEFAULT"]))
-        if not limiter.limiter.hit(budget, client_key(), DEFAULT_SCOPE):
-            raise TooManyRequests()
+        if not exempt[endpoint]:
+            spend(str(current_app.config["RATELIMIT_DEFAULT"]), DEFAULT_SCOPE)
 
     app.before_request(check_default_limit)
 

@@ -166,6 +166,24 @@ def test_status_lookups_are_rate_limited(client):
     assert "<h1>" in limited.get_data(as_text=True)
 
 
+def test_the_lookup_budget_is_shared_by_the_page_the_form_and_the_api(client):
+    """Three lookups in all, whichever way they come: a guesser cannot switch doors."""
+    code = "SRG-AAAA-BBBB-CC"
+    assert client.get(f"/status/{code}").status_code == 404
+    assert client.get(f"/api/v1/reports/{code}").status_code == 404
+    token = (
+        client.get("/status")
+        .get_data(as_text=True)
+        .split('name="csrf_token" type="hidden" value="')[1]
+        .split('"')[0]
+    )
+    assert client.post("/status", data={"code": code, "csrf_token": token}).status_code == 404
+    assert client.get(f"/api/v1/reports/{code}").status_code == 429
+    assert client.get(f"/status/{code}").status_code == 429
+    # Other pages still answer: only the lookups are spent.
+    assert client.get("/layanan").status_code == 200
+
+
 def test_report_submission_is_rate_limited(client):
     submit_report(client)
     submit_report(client)

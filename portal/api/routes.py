@@ -18,7 +18,7 @@ from portal.evidence import CleanFile
 from portal.extensions import limiter
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.models import ApiKey, Category, Channel, Service, Unit
-from portal.security import lookup_limit, submit_limit
+from portal.security import LOOKUP_SCOPE, counted, lookup_limit, submit_limit
 from portal.services import api_keys, catalog, evidence_store, intake, reports
 from portal.services.reports import PublicStatus, public_status
 from portal.transaction import atomic
@@ -262,7 +262,7 @@ def _status_json(found: PublicStatus) -> dict[str, Any]:
 
 
 @bp.get("/reports/<tracking_code>")
-@limiter.shared_limit(lookup_limit, scope="status-lookup")
+@counted(lookup_limit, scope=LOOKUP_SCOPE)
 def report_status(tracking_code: str) -> ResponseReturnValue:
     """Public status of a report by tracking code (forgiving of how it is typed)."""
     try:

@@ -9,12 +9,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from portal import pages
-from portal.extensions import limiter
 from portal.i18n import LOCALE_COOKIE, current_locale
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.public import bp
 from portal.public.forms import StatusForm
-from portal.security import lookup_limit
+from portal.security import LOOKUP_SCOPE, counted, lookup_limit
 from portal.services.reports import PublicStatus, public_status
 
 LOCALE_COOKIE_DAYS = 365
@@ -37,7 +36,7 @@ def status_form() -> ResponseReturnValue:
 
 
 @bp.post("/status")
-@limiter.shared_limit(lookup_limit, scope="status-lookup")
+@counted(lookup_limit, scope=LOOKUP_SCOPE)
 def status_lookup() -> ResponseReturnValue:
     """Look up by form (POST keeps the code out of the browser history and URLs)."""
     form = StatusForm()
@@ -47,7 +46,7 @@ def status_lookup() -> ResponseReturnValue:
 
 
 @bp.get("/status/<code>")
-@limiter.shared_limit(lookup_limit, scope="status-lookup")
+@counted(lookup_limit, scope=LOOKUP_SCOPE)
 def status_page(code: str) -> ResponseReturnValue:
     """A shareable status page for one tracking code (for media and the reporter)."""
     found = _lookup(code)

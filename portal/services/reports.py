@@ -409,7 +409,8 @@ def _public_status_query() -> Select[Any]:
 
 def public_status(code: TrackingCode) -> PublicStatus | None:
     """Public facts and timeline for a tracking code; None when no such report."""
-    rows = db.session.execute(_public_status_query(), {"code": code}).all()
+    # On the session's connection: a plain statement needs none of the ORM's execution.
+    rows = db.session.connection().execute(_public_status_query(), {"code": code}).all()
     if not rows:
         return None
     first = rows[0]
