@@ -109,6 +109,11 @@ class DefaultConfig:
     # set) refuse it with an error; production logs a warning and carries on.
     KDF_FORBID_HELD_CONNECTION = False
 
+    # Seconds between two reads of a version token by one app server (the catalogue's, the
+    # published statistics', the audit anchors'): pages cached under them show another
+    # server's change within this time. 0 reads the token on every request.
+    VERSION_CHECK_SECONDS = 1.0
+
     # Rate limits (Flask-Limiter syntax). Keys are keyed hashes of the address.
     # False switches the request limits off (load tests), never the guessing counters
     # (services/throttle.py). Set explicitly: Flask-Limiter would otherwise keep the last

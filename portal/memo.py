@@ -2,7 +2,8 @@
 
 The one mechanism behind every per-process cache of the portal: the catalogue under its
 version token, pages that differ only in their CSRF token, protected statistics quarters and
-rendered statistics under their publication ids. Each cache belongs to one app (so two apps
+rendered statistics under their publication ids (and the version reads themselves, at most
+once a second: `shared_version`). Each cache belongs to one app (so two apps
 in one process, on two databases, never share an entry); the least recently used entry goes
 first once the store is full, so keys a visitor can vary cannot grow memory without limit.
 A key must name everything its value depends on: nothing here ever invalidates an entry.
@@ -11,9 +12,10 @@ A key must name everything its value depends on: nothing here ever invalidates a
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import current_app
 
@@ -59,3 +61,35 @@ def app_cache(name: str, size: int) -> BoundedCache:
             cache = current_app.extensions[name] = BoundedCache(size)
     assert isinstance(cache, BoundedCache)  # noqa: S101 - the names are ours
     return cache
+
+
+# --- Versions read from the shared database, at most once a second -----------------------
+
+_VERSIONS = "portal.versions"
+
+
+def shared_version(name: str, read: Callable[[], T]) -> T:
+    """`read()` (a version token in the database) at most once per VERSION_CHECK_SECONDS.
+
+    Cached values are keyed by versions that any app server may change (an admin's
+    catalogue edit, the timer's publication). Reading the version on every request costs a
+    database round trip on pages that are otherwise served from memory; read at most once
+    a second, an edit made elsewhere shows on this server within that second. An edit on
+    this server forgets the version at once (`forget_version`). 0 reads on every request.
+    """
+    seconds = float(current_app.config["VERSION_CHECK_SECONDS"])
+    if seconds <= 0:
+        return read()
+    versions: dict[str, tuple[float, Any]] = current_app.extensions.setdefault(_VERSIONS, {})
+    now = time.monotonic()
+    kept = versions.get(name)
+    if kept is not None and now < kept[0]:
+        return cast(T, kept[1])
+    value = read()
+    versions[name] = (now + seconds, value)
+    return value
+
+
+def forget_version(name: str) -> None:
+    """Read `name` from the database at its next use (this server changed it)."""
+    current_app.extensions.get(_VERSIONS, {}).pop(name, None)

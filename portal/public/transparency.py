@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
-from portal import charts
+from portal import charts, memo
 from portal.deadlines import local_today
 from portal.extensions import db
 from portal.forms import PortalForm, clean_text
@@ -183,7 +183,9 @@ def transparency() -> ResponseReturnValue:
         stats.quarter_key(stats.last_closed_quarter(local_today())),
         stats.version(period, published),
         # The audit chain's daily anchors on the page: a new day's anchor, a new page.
-        db.session.connection().execute(_NEWEST_ANCHOR).scalar(),
+        memo.shared_version(
+            "audit_anchor", lambda: db.session.connection().execute(_NEWEST_ANCHOR).scalar()
+        ),
     )
     return stats.cached(key, render)
 

@@ -34,10 +34,11 @@ Built = TypeVar("Built")
 
 # The catalogue changes a few times a year and is read on every fee page, form and API call.
 # Each app server keeps what it built from it (rendered pages, JSON) under the catalogue's
-# version, a random token that every edit replaces in its own transaction; every read checks
-# the token in the database (one primary-key read), so an edit made on any server shows on
-# all of them at the next request. Content cached under a token is never older than the
-# edit that wrote the token, since the token is read before the rows.
+# version, a random token that every edit replaces in its own transaction. Reads check the
+# token in the database at most once a second per server (memo.shared_version), so an
+# edit shows at once on the server that made it and within that second on every other.
+# Content cached under a token is never older than the edit that wrote the token, since
+# the token is read before the rows.
 VERSION_KEY = "catalog_version"
 # Built values per catalogue version: an edit's new token makes new keys, and the old
 # version's entries age out of the bounded store.
@@ -49,13 +50,18 @@ _VERSION_QUERY = select(Setting.__table__.c.value).where(Setting.__table__.c.key
 
 
 def version() -> str:
-    """The catalogue's current version token (one primary-key read, as a plain row).
+    """The catalogue's current version token (a primary-key read, at most once a second).
 
     Inside a transaction that changed the catalogue the ORM's pending change is flushed
-    first, so an edit sees its own new token.
+    first and read back, so an edit sees its own new token.
     """
     if db.session.new or db.session.dirty:
         db.session.flush()
+        return _read_version()  # this transaction's own token, not a kept one
+    return memo.shared_version(VERSION_KEY, _read_version)
+
+
+def _read_version() -> str:
     value = db.session.connection().execute(_VERSION_QUERY).scalar()
     return value if value is not None else "-"
 
@@ -68,6 +74,7 @@ def cached(key: tuple[str, ...], build: Callable[[], Built]) -> Built:
 def _new_version() -> None:
     """Replace the version token, in the transaction of the edit it stands for."""
     token = json.dumps(secrets.token_hex(8))
+    memo.forget_version(VERSION_KEY)  # this server shows its own edit at once
     row = db.session.get(Setting, VERSION_KEY)
     if row is None:
         db.session.add(Setting(key=VERSION_KEY, value=token))

@@ -2,12 +2,12 @@
 
 Published figures change only when a quarter is published (a new row, a new id), so a
 page, document or file rendered from a period's publications is valid for as long as
-those rows are the ones the database holds. Every request reads the current ids (one
-small query: a few rows a year) and looks its output up under them, so a publication
-made through any server is served by every server at the next request, and nothing is
-ever stale. Keys also hold everything else an output depends on (language, host, the
-newest closed quarter). Bounded, least recently used first out: keys a visitor can vary
-(the period typed, the host) cannot grow memory without limit.
+those rows are the ones the database holds. Requests look their output up under the
+current ids (read at most once a second per server), so a publication made through any
+server or by the timer is served by every server within that second. Keys also hold
+everything else an output depends on (language, host, the newest closed quarter).
+Bounded, least recently used first out: keys a visitor can vary (the period typed, the
+host) cannot grow memory without limit.
 """
 
 from __future__ import annotations
@@ -39,13 +39,16 @@ _PUBLISHED_SET = select(func.count(StatsPublication.id), func.max(StatsPublicati
 def publications() -> dict[str, int]:
     """Every published quarter's key and row id (the statistics' version).
 
-    One single-row query per request; the rows themselves are read once per set.
+    A single-row query at most once a second (memo.shared_version: a quarter published by
+    the timer shows within that second); the rows themselves are read once per set.
     """
-    connection = db.session.connection()
-    count, newest = connection.execute(_PUBLISHED_SET).one()
+    count, newest = memo.shared_version(
+        "publications", lambda: tuple(db.session.connection().execute(_PUBLISHED_SET).one())
+    )
 
     def read() -> dict[str, int]:
-        return {period: row_id for period, row_id in connection.execute(_PUBLICATIONS)}
+        rows = db.session.connection().execute(_PUBLICATIONS)
+        return {period: row_id for period, row_id in rows}
 
     return memo.app_cache(CACHE, CACHE_SIZE).get(("publications", count, newest), read)
 

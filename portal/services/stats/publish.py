@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import deadlines
+from portal import deadlines, memo
 from portal.extensions import db
 from portal.models import Report, StatsPublication
 from portal.services.stats.build import compute, inspectorate_deadlines
@@ -111,5 +111,6 @@ def publish_due() -> list[str]:
             continue
         published.append(quarter_key(first))
     if published:
+        memo.forget_version("publications")  # this server shows them at once
         log.info("Published the statistics of %s", ", ".join(published))
     return published
