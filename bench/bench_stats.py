@@ -187,6 +187,9 @@ def populate(app: Flask, count: int) -> float:
     with app.app_context():
         initialise()
         sqlite = db.engine.dialect.name == "sqlite"
+        # End the session's read transaction: leaving WAL for the scratch journal mode
+        # needs the only connection to the file.
+        db.session.close()
         insert_report = insert_statement(Report.__tablename__, REPORT_COLUMNS, sqlite)
         insert_step = insert_statement(StatusChange.__tablename__, STEP_COLUMNS, sqlite)
         started = time.perf_counter()
