@@ -30,6 +30,20 @@ depends_on = None
 # As portal/services/settings.py and stats/figures.py read them at this revision.
 DEADLINE_STATUSES = ("received", "needs_info", "verified", "in_progress")
 INSPECTORATE_STAGES = ("received", "verified", "in_progress")
+# As portal/models/stats.py indexes the facts at this revision.
+FACT_GROUPS = (
+    ("status",),
+    ("category",),
+    ("service",),
+    ("unit",),
+    ("channel",),
+    ("referral",),
+    ("demanded",),
+    ("refunded",),
+    ("verification",),
+    ("completion",),
+    ("deadlines", "open_stage", "open_due"),
+)
 
 
 def _deadlines(connection: Any) -> dict[str, int]:
@@ -82,7 +96,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("report_id", name="pk_stats_fact"),
     )
-    op.create_index("ix_stats_fact_month", "stats_fact", ["month"])
+    for columns in FACT_GROUPS:
+        op.create_index(f"ix_stats_fact_month_{columns[0]}", "stats_fact", ["month", *columns])
     op.create_table(
         "stats_pending",
         sa.Column("report_id", sa.Integer(), autoincrement=False, nullable=False),
@@ -108,5 +123,6 @@ def downgrade() -> None:
     """Drop the facts (publishing then reads each quarter's reports whole again)."""
     op.drop_table("stats_fold")
     op.drop_table("stats_pending")
-    op.drop_index("ix_stats_fact_month", table_name="stats_fact")
+    for columns in FACT_GROUPS:
+        op.drop_index(f"ix_stats_fact_month_{columns[0]}", table_name="stats_fact")
     op.drop_table("stats_fact")

@@ -92,14 +92,13 @@ def _calendar(connection: Connection, days: dict[str, int], last: date) -> Calen
 
 
 def compute(
-    connection: Connection, where: list[Any], days: dict[str, int], last: date
+    connection: Connection, where: list[Any], days: dict[str, int], calendar: Calendar
 ) -> list[dict[str, Any]]:
     """The fact rows of the reports matching `where`, read afresh (two queries).
 
     Counts exactly as `build.compute` does: the same columns, the same conditions and the
     same judging of each stage, except that a deadline still running is kept open.
     """
-    calendar = _calendar(connection, days, last)
     report = select(
         Report.id,
         iso_day(Report.received_on),
@@ -239,7 +238,7 @@ def fill(connection: Connection, since: date | None, days: dict[str, int], today
 
     The tables must be empty (the migration, or `rebuild` after emptying them).
     """
-    rows = compute(connection, _covered(since), days, today)
+    rows = compute(connection, _covered(since), days, _calendar(connection, days, today))
     _insert(connection, rows)
     values = {
         "since": since,
@@ -302,9 +301,11 @@ def fold(connection: Connection, days: dict[str, int], today: date) -> int:
     if reports.scalar() != facts.scalar():  # reports inserted past the ORM, without a mark
         missing = ~exists().where(StatsFact.report_id == Report.id)
         ids.update(connection.execute(select(Report.id).where(missing, *covered)).scalars())
-    for batch in _batches(ids):
+    batches = list(_batches(ids))
+    calendar = _calendar(connection, days, today) if batches else Calendar(today, today)
+    for batch in batches:
         connection.execute(delete(StatsFact).where(StatsFact.report_id.in_(batch)))
-        _insert(connection, compute(connection, [Report.id.in_(batch), *covered], days, today))
+        _insert(connection, compute(connection, [Report.id.in_(batch), *covered], days, calendar))
     connection.execute(delete(StatsPending))
     return len(ids)
 
@@ -329,6 +330,7 @@ def cells(
     """The quarter's monthly cells as `build.compute` gives them for `today`, from facts."""
     builder = Builder()
     month = iso_day(StatsFact.month)
+    grouped = StatsFact.month  # grouped on the column itself: each query reads one index
     where = [StatsFact.month >= period.first, StatsFact.month <= period.last]
     columns = {
         "status": StatsFact.status,
@@ -338,7 +340,7 @@ def cells(
         "channel": StatsFact.channel,
     }
     for figure, column in columns.items():
-        statement = select(month, column, func.count()).where(*where).group_by(month, column)
+        statement = select(month, column, func.count()).where(*where).group_by(grouped, column)
         for day, key, count in stream(connection, statement):
             builder.add(day, figure, str(key), count)
             if figure == "status":
@@ -346,7 +348,7 @@ def cells(
     statement = (
         select(month, StatsFact.referral, func.count())
         .where(StatsFact.referral.is_not(None), *where)
-        .group_by(month, StatsFact.referral)
+        .group_by(grouped, StatsFact.referral)
     )
     for day, key, count in stream(connection, statement):
         builder.add(day, "referral", str(key), count)
@@ -354,7 +356,7 @@ def cells(
         statement = (
             select(month, func.count(), func.sum(summed))
             .where(summed.is_not(None), *where)
-            .group_by(month)
+            .group_by(grouped)
         )
         for day, count, amount in stream(connection, statement):
             builder.add(day, figure, "", count, int(amount or 0))
@@ -365,7 +367,7 @@ def cells(
         statement = (
             select(month, worked, func.count())
             .where(worked.is_not(None), *where)
-            .group_by(month, worked)
+            .group_by(grouped, worked)
         )
         for day, value, count in stream(connection, statement):
             builder.add(day, figure, str(value), count)
@@ -373,7 +375,7 @@ def cells(
     statement = (
         select(month, StatsFact.deadlines, StatsFact.open_stage, StatsFact.open_due, func.count())
         .where(*where)
-        .group_by(month, StatsFact.deadlines, StatsFact.open_stage, StatsFact.open_due)
+        .group_by(grouped, StatsFact.deadlines, StatsFact.open_stage, StatsFact.open_due)
     )
     for day, settled, stage, due, count in connection.execute(statement):
         result = [int(digit) for digit in settled]
