@@ -337,3 +337,31 @@ def test_a_write_past_the_orm_is_caught_up_by_the_rebuild_command(app, client, c
     assert _timer(app) == ["2026-Q3"]
     with app.app_context():
         assert db.session.scalars(select(StatsPublication.cells)).one() == want
+
+
+def test_a_request_only_marks_the_report_and_builds_nothing(app, client, clock):
+    _timer(app)
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    from sqlalchemy import event
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        (code,) = file_reports(client, 1, incident_date="2026-07-01")
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert any("INSERT INTO stats_pending" in statement for statement in statements)
+    assert not any("stats_fact" in statement for statement in statements)
+    with app.app_context():
+        report_id = db.session.scalar(select(Report.id).where(Report.tracking_code == code))
+        assert list(db.session.scalars(select(StatsPending.report_id))) == [report_id]
+        assert db.session.get(StatsFact, report_id) is None  # until the timer folds it
+    _timer(app)
+    with app.app_context():
+        assert db.session.get(StatsFact, report_id).month == date(2026, 8, 1)
+        assert db.session.scalar(select(func.count()).select_from(StatsPending)) == 0
