@@ -12,7 +12,7 @@ a snapshot of each month at its end:
 
 - Every change to a report's public facts (any ORM flush of a `Report` column the cells
   read, or of a `StatusChange`) writes a `StatsPending` row in the same transaction
-  (`install`). A report changed after its month ended is folded again, so a status
+  (`pending.install`). A report changed after its month ended is folded again, so a status
   change, a refund or a move to another month reaches the quarter's cells as it would
   in a full read. Crypto-shredding changes no public fact, and no fact holds content.
 - `fold` (daily, from `flask stats publish`, and again inside the transaction that
@@ -35,10 +35,8 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, exists, func, insert, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from portal.models import (
     Report,
@@ -58,24 +56,6 @@ VERSION = 1
 ROW_ID = 1
 # Report ids per IN (...) when folding a day's changes.
 BATCH = 500
-# What the cells read of a report and of its steps: a change to any of them is pending.
-REPORT_COLUMNS = (
-    "received_on",
-    "status",
-    "category_code",
-    "service_code",
-    "unit_code",
-    "channel",
-    "referred_to",
-    "amount_demanded_rounded",
-    "refund_rupiah",
-    "verified_on",
-    "closed_on",
-)
-STEP_COLUMNS = ("report_id", "status", "created_on")
-_MARKS = "portal.stats_facts.marks"  # session.info: reports changed in this transaction
-
-
 # --- the facts of a set of reports ---------------------------------------------------------
 
 
@@ -385,60 +365,3 @@ def cells(
             patterns[(day[:7], tuple(result))] += count
     add_patterns(builder, list(days), patterns)
     return builder.rows()
-
-
-# --- marking changed reports ---------------------------------------------------------------
-
-
-def _changed(item: Any, columns: tuple[str, ...]) -> bool:
-    state: Any = inspect(item)
-    return any(state.attrs[column].history.has_changes() for column in columns)
-
-
-def _after_flush(session: Session, _context: Any) -> None:
-    """Note every report whose facts this flush may have changed (ids are known now)."""
-    marks: set[int] = session.info.setdefault(_MARKS, set())
-    for item in session.new:
-        if isinstance(item, Report):
-            marks.add(item.id)
-        elif isinstance(item, StatusChange):
-            marks.add(item.report_id)
-    for item in session.dirty:
-        if isinstance(item, Report) and _changed(item, REPORT_COLUMNS):
-            marks.add(item.id)
-        elif isinstance(item, StatusChange) and _changed(item, STEP_COLUMNS):
-            marks.add(item.report_id)
-            marks.update(inspect(item).attrs["report_id"].history.deleted or ())
-    for item in session.deleted:
-        if isinstance(item, Report):
-            marks.add(item.id)
-        elif isinstance(item, StatusChange):
-            marks.add(item.report_id)
-
-
-def _before_commit(session: Session) -> None:
-    """Write the transaction's marks with its changes (one statement, sorted)."""
-    session.flush()
-    marks = session.info.pop(_MARKS, None)
-    marks = sorted(mark for mark in marks or () if mark is not None)
-    if not marks:
-        return
-    connection = session.connection()
-    dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(StatsPending.__table__).on_conflict_do_nothing()
-    connection.execute(statement, [{"report_id": mark} for mark in marks])
-
-
-def _forget(session: Session, *_: Any) -> None:
-    session.info.pop(_MARKS, None)
-
-
-def install() -> None:
-    """Mark every session's report changes for the next fold (once per process)."""
-    for name, listener in (
-        ("after_flush", _after_flush),
-        ("before_commit", _before_commit),
-        ("after_rollback", _forget),
-    ):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
