@@ -18,7 +18,9 @@ asserts on absolute times.
 
 from __future__ import annotations
 
+import math
 import random
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -27,6 +29,7 @@ from typing import Any
 from common import (
     CHUNK,
     SEED,
+    Timing,
     contents,
     date_values,
     dimensions,
@@ -187,6 +190,9 @@ def populate(app: Flask, count: int) -> float:
     with app.app_context():
         initialise()
         sqlite = db.engine.dialect.name == "sqlite"
+        # End the session's read transaction: leaving WAL for the scratch journal mode
+        # needs the only connection to the file.
+        db.session.close()
         insert_report = insert_statement(Report.__tablename__, REPORT_COLUMNS, sqlite)
         insert_step = insert_statement(StatusChange.__tablename__, STEP_COLUMNS, sqlite)
         started = time.perf_counter()
@@ -203,18 +209,113 @@ def populate(app: Flask, count: int) -> float:
         return time.perf_counter() - started
 
 
+# A day of the timer's work at a million reports over three years: the day's new reports
+# (each with its first step) and status steps on reports still being handled.
+DAY_STEPS_PER_REPORT = 2.4  # steps a report takes after "received", spread over its days
+
+
+def _day_of_work(connection: Any, day: date, count: int) -> int:
+    """Insert a day's reports and steps past the ORM, marked as the session hooks mark them.
+
+    Runs in the caller's transaction (rolled back by the benchmark). Returns the reports
+    touched.
+    """
+    new = max(1, count // (365 * YEARS))
+    steps = int(new * DAY_STEPS_PER_REPORT)
+    top = connection.exec_driver_sql("SELECT max(id) FROM report").scalar()
+    columns = ", ".join(column for column in REPORT_COLUMNS if column != "id")
+    picked = ", ".join(
+        {
+            "tracking_code": "'BENCH-DAY-' || id",
+            "status": "'received'",
+            "received_on": ":day",
+            "status_since": ":day",
+            "verified_on": "NULL",
+            "closed_on": "NULL",
+            "referred_to": "NULL",
+            "refund_rupiah": "NULL",
+        }.get(column, column)
+        for column in REPORT_COLUMNS
+        if column != "id"
+    )
+    connection.execute(
+        text(
+            f"INSERT INTO report (id, {columns}) SELECT :top + id, {picked} FROM report"
+            " WHERE id <= :new"
+        ),
+        {"top": top, "day": day, "new": new},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO status_change (report_id, status, public_note, created_on)"
+            " SELECT id, 'received', '', :day FROM report WHERE id > :top"
+        ),
+        {"top": top, "day": day},
+    )
+    # Steps on open reports received in the last 90 days, one each, along their path.
+    moved = list(
+        connection.execute(
+            text(
+                "SELECT id, status FROM report WHERE received_on >= :since AND received_on < :day"
+                " AND status IN ('received', 'verified', 'in_progress') ORDER BY id LIMIT :n"
+            ),
+            {"since": day - timedelta(days=RECENT_DAYS), "day": day, "n": steps},
+        )
+    )
+    following = {"received": "verified", "verified": "in_progress", "in_progress": "resolved"}
+    for report_id, status in moved:
+        target = following[status]
+        connection.execute(
+            text(
+                "INSERT INTO status_change (report_id, status, public_note, created_on)"
+                " VALUES (:id, :status, '', :day)"
+            ),
+            {"id": report_id, "status": target, "day": day},
+        )
+        connection.execute(
+            text(
+                "UPDATE report SET status = :status, status_since = :day,"
+                " verified_on = coalesce(verified_on, CASE WHEN :status = 'verified'"
+                " THEN :day END), closed_on = CASE WHEN :status = 'resolved' THEN :day"
+                " ELSE closed_on END WHERE id = :id"
+            ),
+            {"id": report_id, "status": target, "day": day},
+        )
+    touched = [report_id for report_id, _ in moved]
+    touched += list(
+        connection.execute(text("SELECT id FROM report WHERE id > :top"), {"top": top}).scalars()
+    )
+    connection.execute(
+        text("INSERT INTO stats_pending (report_id) VALUES (:id) ON CONFLICT DO NOTHING"),
+        [{"id": report_id} for report_id in touched],
+    )
+    return len(touched)
+
+
+def timing(name: str, samples: list[float], rows: int) -> Timing:
+    """A benchmark line from timed runs (ms), as `common.measure` makes them."""
+    samples = sorted(samples)
+    p90 = samples[min(len(samples) - 1, math.ceil(len(samples) * 0.9) - 1)]
+    return Timing(name, statistics.median(samples), p90, len(samples), rows)
+
+
 def run(app: Flask, repeat: int, rebuilds: int) -> None:
     """Time every case and print the table."""
+    from portal import schema
     from portal.deadlines import local_today
     from portal.extensions import db
-    from portal.models import Report, StatsPublication, StatusChange
+    from portal.models import Report, StatsFact, StatsFold, StatsPublication, StatusChange
+    from portal.models.base import moved_clock
     from portal.services import stats
+    from portal.services.stats import build, facts
     from portal.services.stats import cache as stats_cache
     from portal.services.stats import tables as stats_tables
 
     browser = app.test_client()
     today = local_today()
     newest = stats.last_closed_quarter(today)
+    end = stats.add_months(newest, 3)  # the day the newest closed quarter ended
+    eve = end - timedelta(days=1)  # its last day
     year = str(newest.year)
 
     def get(url: str) -> Callable[[], int]:
@@ -225,20 +326,42 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
 
         return fetch
 
+    def noon(day: date) -> Callable[[], Any]:
+        from datetime import UTC, datetime
+
+        return lambda: datetime(day.year, day.month, day.day, 5, tzinfo=UTC)
+
     with app.app_context():
+        migrated = None
+        with db.engine.connect() as connection:
+            at_head = schema.is_at_head(connection)
+        if not at_head:  # a database kept from before the facts: migrate it as an upgrade does
+            db.session.remove()
+            started = time.perf_counter()
+            schema.upgrade(db.engine)
+            migrated = time.perf_counter() - started
         reports = db.session.scalar(select(func.count()).select_from(Report)) or 0
         steps = db.session.scalar(select(func.count()).select_from(StatusChange)) or 0
         quarter_reports = db.session.scalar(
             select(func.count())
             .select_from(Report)
-            .where(
-                Report.received_on >= newest,
-                Report.received_on < stats.add_months(newest, 3),
-            )
+            .where(Report.received_on >= newest, Report.received_on < end)
         )
+        # As on the last day of the newest closed quarter: everything before it published,
+        # its reports (and the next quarter's) held as facts.
+        db.session.execute(StatsPublication.__table__.delete())
+        db.session.execute(StatsFold.__table__.update().values(since=newest))
+        db.session.commit()
+        connection = db.session.connection()
         started = time.perf_counter()
-        published = stats.publish_due()  # every closed quarter, as the first timer run does
-        first_publish = time.perf_counter() - started
+        facts.rebuild(connection, build.inspectorate_deadlines(), eve)
+        db.session.commit()
+        rebuilt = time.perf_counter() - started
+        held = db.session.scalar(select(func.count()).select_from(StatsFact))
+        with moved_clock(noon(eve)):
+            started = time.perf_counter()
+            published = stats.publish_due()  # every quarter before, as the first timer run does
+            first_publish = time.perf_counter() - started
         timings = [
             measure("floor: SELECT 1", lambda: db.session.execute(text("SELECT 1")).all(), repeat),
         ]
@@ -247,21 +370,55 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
 
     def daily() -> None:
         with app.app_context():
-            assert stats.publish_due() == []  # nothing due: what the timer does most days
+            assert stats.publish_due() == []  # nothing due, nothing changed
 
-    timings.append(measure("timer: stats publish, nothing due", daily, repeat))
+    with moved_clock(noon(eve)):
+        timings.append(measure("timer: stats publish, nothing changed", daily, repeat))
 
-    def quarter_end() -> None:
-        with app.app_context():
-            # The day a quarter ends: only its own reports are read and frozen.
-            k = int(app.config["STATS_MIN_CELL"])
-            row = stats.freeze(newest, today=today, k=k)
-            row.period = "bench"  # not the real key: nothing published changes
-            db.session.add(row)
-            db.session.flush()
-            db.session.rollback()
+    k = int(app.config["STATS_MIN_CELL"])
 
-    timings.append(measure("timer: stats publish on quarter end", quarter_end, rebuilds, warmup=0))
+    def after_a_day(name: str, action: Callable[[Any, dict[str, int]], None]) -> Timing:
+        """Median and p90 of `action` on top of a day's work, each run rolled back whole."""
+        samples, touched = [], 0
+        for _ in range(rebuilds):
+            with app.app_context():
+                days = build.inspectorate_deadlines()
+                connection = db.session.connection()
+                touched = _day_of_work(connection, eve, reports)  # not timed
+                started = time.perf_counter()
+                action(connection, days)
+                samples.append((time.perf_counter() - started) * 1000)
+                db.session.rollback()
+        return timing(name, samples, touched)
+
+    def day_fold(connection: Any, days: dict[str, int]) -> None:
+        facts.fold(connection, days, eve)
+
+    def quarter_end(connection: Any, days: dict[str, int]) -> None:
+        # The day a quarter ends: fold the last day's changes, add the quarter's facts up.
+        row = stats.freeze(newest, today=end, k=k)
+        row.period = "bench"  # not the real key: nothing published changes
+        db.session.add(row)
+        db.session.flush()
+
+    def whole(connection: Any, days: dict[str, int]) -> None:
+        build.compute(end, days, months=(newest, stats.add_months(newest, 2)))
+
+    timings.append(after_a_day("timer: stats publish after a day's reports", day_fold))
+    timings.append(after_a_day("timer: stats publish on quarter end", quarter_end))
+    timings.append(after_a_day("before: quarter end, its reports read whole", whole))
+    touched = timings[-1].rows
+    with app.app_context():  # the figures are the same both ways, at this size too
+        days = build.inspectorate_deadlines()
+        _day_of_work(db.session.connection(), eve, reports)
+        rows, _ = build.compute(end, days, months=(newest, stats.add_months(newest, 2)))
+        whole_cells = stats_tables.cells_json(
+            [(r["month"], r["figure"], r["key"], r["reports"], r["amount"]) for r in rows]
+        )
+        assert stats.freeze(newest, today=end, k=k).cells == whole_cells
+        db.session.rollback()
+    with app.app_context(), moved_clock(noon(end)):
+        stats.publish_due()  # the newest quarter too, for the pages below
 
     def rebuild() -> None:
         from portal.transaction import atomic
@@ -302,7 +459,13 @@ def run(app: Flask, repeat: int, rebuilds: int) -> None:
     print(f"\n{reports:,} reports, {steps:,} status steps; {publications} quarters published")
     print(f"newest closed quarter: {stats.quarter_key(newest)}, {quarter_reports:,} reports")
     print(f"database: {where(app.config['SQLALCHEMY_DATABASE_URI'])}")
-    print(f"first publication of every closed quarter ({len(published)}): {first_publish:.1f} s")
+    if migrated is not None:
+        print(f"migration to head (0009 fills the unpublished quarters' facts): {migrated:.1f} s")
+    print(
+        f"facts of {held:,} reports (the newest closed quarter and after) rebuilt: {rebuilt:.1f} s"
+    )
+    print(f"a day's work folded: {touched:,} reports (new, or a status step)")
+    print(f"first publication of every quarter before it ({len(published)}): {first_publish:.1f} s")
     print("median and 90th percentile; ratios = median / floor\n")
     print_table(
         timings,

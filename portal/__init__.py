@@ -32,6 +32,7 @@ def register_extensions(app: Flask) -> None:
     from portal import database, i18n, sanitize, schema, security
     from portal.extensions import babel, csrf, db, limiter, migrate
     from portal.services import status_counts
+    from portal.services.stats import pending as stats_pending
 
     db.init_app(app)
     database.init_app(app)
@@ -42,6 +43,7 @@ def register_extensions(app: Flask) -> None:
     i18n.init_app(app, babel)
     sanitize.init_app(app)
     status_counts.install()  # the queue's counts follow every report change
+    stats_pending.install()  # and the statistics' timer learns which reports changed
 
 
 def register_security(app: Flask) -> None:

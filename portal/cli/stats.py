@@ -1,4 +1,4 @@
-"""`flask stats publish` (the daily timer) and `flask stats refresh` (a working snapshot)."""
+"""`flask stats publish` (the daily timer), `stats facts` (what it freezes), `stats refresh`."""
 
 from __future__ import annotations
 
@@ -50,3 +50,28 @@ def refresh_command() -> None:
         f"Statistics refreshed: snapshot {snapshot.id}, {cells} monthly cells from {first}, "
         f"in {time.perf_counter() - started:.1f} s"
     )
+
+
+@stats_group.command("facts")
+@click.option("--rebuild", is_flag=True, help="Compute every fact afresh from the reports.")
+@with_appcontext
+def facts_command(rebuild: bool) -> None:
+    """Fold the reports changed since the timer last ran into the facts (or rebuild them).
+
+    The facts are what a quarter not yet published is frozen from. Every change through the
+    portal reaches them by itself; after writing reports past the ORM (a bulk UPDATE, an
+    import), run `--rebuild`. Safe while app servers serve: changes made meanwhile wait.
+    """
+    from portal.deadlines import local_today
+    from portal.services.stats import build, facts
+
+    started = time.perf_counter()
+    with atomic():
+        connection = db.session.connection()
+        days, today = build.inspectorate_deadlines(), local_today()
+        if rebuild:
+            count = facts.rebuild(connection, days, today)
+            done = f"Facts rebuilt: {count} reports"
+        else:
+            done = f"Facts folded: {facts.fold(connection, days, today)} reports"
+    click.echo(f"{done}, in {time.perf_counter() - started:.1f} s")

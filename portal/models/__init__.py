@@ -21,7 +21,15 @@ from portal.models.reports import (
 from portal.models.sessions import PortalSession, SessionKind, UsedSubmission
 from portal.models.settings import Setting
 from portal.models.staff import HANDLER_ROLES, OVERSIGHT_ROLES, Role, Staff
-from portal.models.stats import StatsCaseFact, StatsCell, StatsPublication, StatsSnapshot
+from portal.models.stats import (
+    StatsCaseFact,
+    StatsCell,
+    StatsFact,
+    StatsFold,
+    StatsPending,
+    StatsPublication,
+    StatsSnapshot,
+)
 
 __all__ = [
     "HANDLER_ROLES",
@@ -52,6 +60,9 @@ __all__ = [
     "Staff",
     "StatsCaseFact",
     "StatsCell",
+    "StatsFact",
+    "StatsFold",
+    "StatsPending",
     "StatsPublication",
     "StatsSnapshot",
     "Status",

@@ -10,7 +10,10 @@ quarter's table cannot be subtracted from another's; each is protected on its ow
 `portal.suppression.protect_table`, with what published cases show of it as floors
 (`cases`). A year is computed from its published quarters' *published* numbers only
 (exact where all are shown), so it can never tell more than they do. Medians over a
-quarter come from per-month histograms of working days. `refresh()` builds an internal
+quarter come from per-month histograms of working days. The daily timer keeps one narrow
+row of facts per report of the quarters not yet published (`facts`), so a quarter end
+adds those up instead of reading the quarter's reports and history; the figures are
+exactly those of a full read on the day of publishing. `refresh()` builds an internal
 working snapshot (never published). Everything published is a public fact at month
 grain: nothing here reads content.
 """

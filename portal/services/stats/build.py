@@ -44,7 +44,7 @@ from portal.services.stats.periods import add_months
 
 
 @dataclass
-class _Builder:
+class Builder:
     """Monthly cells accumulated while reading the reports table (months as "YYYY-MM")."""
 
     cells: defaultdict[tuple[str, str, str], list[int]] = field(
@@ -57,8 +57,21 @@ class _Builder:
         cell[0] += reports
         cell[1] += amount
 
+    def rows(self) -> list[dict[str, Any]]:
+        """The cells as rows (month as its first day), as a publication or snapshot keeps them."""
+        return [
+            {
+                "month": date.fromisoformat(month + "-01"),
+                "figure": figure,
+                "key": key,
+                "reports": reports,
+                "amount": amount,
+            }
+            for (month, figure, key), (reports, amount) in self.cells.items()
+        ]
 
-class _Calendar:
+
+class Calendar:
     """Working days over the span of the data, as lookups instead of day-by-day loops.
 
     Built once per rebuild from `portal.deadlines.is_working_day`, so it counts exactly
@@ -113,20 +126,19 @@ def _iso_day_postgresql(element: _IsoDay, compiler: Any, **kw: Any) -> str:
     return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
 
 
-def _day(column: Any) -> Any:
+def iso_day(column: Any) -> Any:
     """A date column as ISO text (YYYY-MM-DD) on SQLite and PostgreSQL alike."""
     return _IsoDay(column)
 
 
-def _rows(statement: Any) -> Iterator[tuple[Any, ...]]:
-    """The rows of a query, straight from the database driver in batches.
+def stream(connection: Any, statement: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of a query on `connection`, straight from the database driver in batches.
 
     A rebuild reads millions of history rows; SQLAlchemy's per-row work would double
     its time, so the statement (built with SQLAlchemy, parameters inlined: they are our
     own constants) runs on the driver's cursor. PostgreSQL gets a server-side cursor,
     so the rows stream instead of filling memory; SQLite streams anyway.
     """
-    connection = db.session.connection()
     sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     raw: Any = connection.connection.dbapi_connection
     if connection.dialect.name == "postgresql":
@@ -141,7 +153,12 @@ def _rows(statement: Any) -> Iterator[tuple[Any, ...]]:
         cursor.close()
 
 
-def _span(as_of: date, days: dict[str, int]) -> tuple[date, date]:
+def _rows(statement: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of a query on the session's connection (see `stream`)."""
+    return stream(db.session.connection(), statement)
+
+
+def span(as_of: date, days: dict[str, int]) -> tuple[date, date]:
     """The days the calendar covers: from the first report to past the last deadline due.
 
     A day outside (a step dated before its report, say) is still counted right, by the
@@ -154,7 +171,7 @@ def _span(as_of: date, days: dict[str, int]) -> tuple[date, date]:
 
 
 def _deadline_cells(
-    builder: _Builder, calendar: _Calendar, as_of: date, days: dict[str, int], where: list[Any]
+    builder: Builder, calendar: Calendar, as_of: date, days: dict[str, int], where: list[Any]
 ) -> None:
     """Per report and inspectorate stage: was every deadline of the stage met or missed?
 
@@ -201,8 +218,8 @@ def _deadline_cells(
         select(
             StatusChange.report_id,
             StatusChange.status,
-            _day(StatusChange.created_on),
-            _day(Report.received_on),
+            iso_day(StatusChange.created_on),
+            iso_day(Report.received_on),
         )
         .join(Report, Report.id == StatusChange.report_id)
         .where(*where)
@@ -219,6 +236,13 @@ def _deadline_cells(
         steps.append((status, day))
     if steps:
         judge(received, steps)
+    add_patterns(builder, stages, patterns)
+
+
+def add_patterns(
+    builder: Builder, stages: list[str], patterns: Counter[tuple[str, tuple[int, ...]]]
+) -> None:
+    """Count judged reports (per month and pattern of results) into the deadline cells."""
     for (month, result), count in patterns.items():
         for stage, outcome in zip(stages, result, strict=True):
             if outcome:
@@ -226,13 +250,13 @@ def _deadline_cells(
         builder.add(month, "deadline_all", MISSED if 2 in result else MET, count)
 
 
-def _report_cells(builder: _Builder, calendar: _Calendar, where: list[Any]) -> None:
+def _report_cells(builder: Builder, calendar: Calendar, where: list[Any]) -> None:
     """Breakdowns, sums and working-day histograms, from grouped queries per day received.
 
     Each query returns a few thousand rows (days x keys), whatever the number of reports;
     the database does the counting, Python only folds days into months.
     """
-    received = _day(Report.received_on)
+    received = iso_day(Report.received_on)
     columns = {
         "status": Report.status,
         "category": Report.category_code,
@@ -278,7 +302,7 @@ def _report_cells(builder: _Builder, calendar: _Calendar, where: list[Any]) -> N
         ),
     )
     for figure, end_column, condition in durations:
-        end = _day(end_column)
+        end = iso_day(end_column)
         statement = (
             select(received, end, func.count()).where(*condition, *where).group_by(received, end)
         )
@@ -296,30 +320,20 @@ def compute(
     last) limits the work to reports received in those months: a quarter being published
     reads only its own reports, through the index on the day received.
     """
-    builder = _Builder()
+    builder = Builder()
     where: list[Any] = []
     if months is not None:
         where = [
             Report.received_on >= months[0],
             Report.received_on < add_months(months[1], 1),
         ]
-    first, last = _span(as_of, days)
-    calendar = _Calendar(first, last)
+    first, last = span(as_of, days)
+    calendar = Calendar(first, last)
     _report_cells(builder, calendar, where)
     _deadline_cells(builder, calendar, as_of, days, where)
     seen = {key[0] for key in builder.cells}
     first_month = date.fromisoformat(min(seen) + "-01") if seen else None
-    rows = [
-        {
-            "month": date.fromisoformat(month + "-01"),
-            "figure": figure,
-            "key": key,
-            "reports": reports,
-            "amount": amount,
-        }
-        for (month, figure, key), (reports, amount) in builder.cells.items()
-    ]
-    return rows, first_month
+    return builder.rows(), first_month
 
 
 def inspectorate_deadlines() -> dict[str, int]:

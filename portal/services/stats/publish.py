@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import deadlines, memo
 from portal.extensions import db
 from portal.models import Report, StatsPublication
+from portal.services.stats import facts
 from portal.services.stats.build import compute, inspectorate_deadlines
 from portal.services.stats.cases import admit_public, quarter_floors
 from portal.services.stats.labels import key_order
@@ -62,14 +63,21 @@ def due(today: date) -> list[date]:
 def freeze(first: date, *, today: date, k: int) -> StatsPublication:
     """The publication row of the quarter starting on `first`, built from its reports only.
 
-    Only the quarter's own reports are read (the index on the day received bounds the
-    work to one quarter's, however large the table). With it are kept the minimum cell
+    The quarter's cells come from the facts the timer keeps of its reports, brought up to
+    date first in the same transaction (`facts`): exactly what reading its reports now
+    would give. A quarter the facts do not hold is read from its own reports (the index on
+    the day received bounds the work to one quarter's). With it are kept the minimum cell
     size, the breakdowns' labels and what published cases show of the quarter: the row
     alone then decides every figure, now and after any later change of settings.
     """
     period = quarter(first)
     days = inspectorate_deadlines()
-    rows, _ = compute(today, days, months=(period.first, period.last))
+    connection = db.session.connection()
+    facts.fold(connection, days, today)  # every change committed until now, in this block
+    if facts.covers(connection, first, days):
+        rows = facts.cells(connection, period, days, today)
+    else:  # a quarter older than the facts (published once, then deleted): read it whole
+        rows, _ = compute(today, days, months=(period.first, period.last))
     floors, single_floors = quarter_floors(period.key)
     return StatsPublication(
         period=period.key,
@@ -92,13 +100,16 @@ def publish_due() -> list[str]:
     """Freeze every quarter that has ended and is not published yet; their keys.
 
     Runs from `flask stats publish` (daily, by the timer in the README), never from a
-    request. Each due quarter is one transaction; its row is never changed again. Several
+    request. On other days it folds the day's new and changed reports into the facts.
+    Each due quarter is one transaction; its row is never changed again. Several
     servers may try at once: the period is unique, so one wins and the others keep its row.
     """
     today = deadlines.local_today()
     with atomic():
         admit_public()  # cases approved before their facts were kept are listed from now on
     if not due(today):
+        with atomic():  # the day's new and changed reports, folded into the facts
+            facts.fold(db.session.connection(), inspectorate_deadlines(), today)
         return []
     k = int(current_app.config["STATS_MIN_CELL"])
     published = []
@@ -107,6 +118,7 @@ def publish_due() -> list[str]:
             with atomic():
                 db.session.add(freeze(first, today=today, k=k))
                 db.session.flush()
+                facts.advance(db.session.connection(), first)  # its facts are done with
         except IntegrityError:  # another server published it first: its row stands
             continue
         published.append(quarter_key(first))
