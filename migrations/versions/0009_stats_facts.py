@@ -1,4 +1,4 @@
-"""Per-report statistics facts of the quarters not yet published, filled from the reports.
+"""Per-report statistics facts of the quarters not yet published (tables; the timer fills them).
 
 Revision ID: 0009_stats_facts
 Revises: 0008_device_generation
@@ -6,18 +6,16 @@ Create Date: 2026-12-02
 
 Three tables (portal/models/stats.py): `stats_fact`, one narrow row per report of a
 quarter not yet published; `stats_pending`, reports changed since the timer last folded
-them; `stats_fold`, what the facts cover and the deadlines they were judged with. The
-data migration computes the facts of every report received after the newest published
-quarter (every report, if none is published) with portal/services/stats/facts.py, the
-code that keeps them: facts are a cache whose row records the rules and deadlines they
-were made with, and the timer rebuilds them whenever those differ, so a fill made here
-can never publish a different figure than a full read would.
+them; `stats_fold`, what the facts cover and the deadlines they were judged with.
+
+The tables start empty: facts are a cache the daily timer builds (`flask stats publish`
+finds no fold row and rebuilds them, about 12 s at a million reports, once), and until it
+has, a quarter the facts do not cover is read whole, as before. So this revision carries
+no copy of the code that computes them, and a later change to that code cannot change
+what the migration did.
 """
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,9 +25,6 @@ down_revision = "0008_device_generation"
 branch_labels = None
 depends_on = None
 
-# As portal/services/settings.py and stats/figures.py read them at this revision.
-DEADLINE_STATUSES = ("received", "needs_info", "verified", "in_progress")
-INSPECTORATE_STAGES = ("received", "verified", "in_progress")
 # As portal/models/stats.py indexes the facts at this revision.
 FACT_GROUPS = (
     ("status",),
@@ -46,31 +41,8 @@ FACT_GROUPS = (
 )
 
 
-def _deadlines(connection: Any) -> dict[str, int]:
-    """The inspectorate's working days per stage, as `stats.inspectorate_deadlines()`."""
-    from flask import current_app
-
-    from portal.config import DefaultConfig
-
-    try:
-        configured = dict(current_app.config["DEADLINE_WORKING_DAYS"])
-    except RuntimeError:  # migrated without an app (tests, scripts): the shipped defaults
-        configured = dict(DefaultConfig.DEADLINE_WORKING_DAYS)
-    days = {status: int(configured[status]) for status in DEADLINE_STATUSES if status in configured}
-    stored = connection.execute(
-        sa.text("SELECT value FROM setting WHERE key = 'deadlines'")
-    ).scalar()
-    values = json.loads(stored) if stored else None
-    if isinstance(values, dict):
-        for status in DEADLINE_STATUSES:
-            value = values.get(status)
-            if isinstance(value, int) and not isinstance(value, bool):
-                days[status] = value
-    return {stage: days[stage] for stage in INSPECTORATE_STAGES if stage in days}
-
-
 def upgrade() -> None:
-    """Create the three tables and fill the facts of the quarters not yet published."""
+    """Create the three tables, empty (the timer builds the facts)."""
     op.create_table(
         "stats_fact",
         sa.Column("report_id", sa.Integer(), autoincrement=False, nullable=False),
@@ -112,11 +84,6 @@ def upgrade() -> None:
         sa.Column("folded_on", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_stats_fold"),
     )
-    from portal.models.base import today
-    from portal.services.stats import facts
-
-    connection = op.get_bind()
-    facts.fill(connection, facts.first_unpublished(connection), _deadlines(connection), today())
 
 
 def downgrade() -> None:
