@@ -46,8 +46,14 @@ class StaffContext:
 def current_staff() -> StaffContext | None:
     """The live staff session of this request, if any (cached per request)."""
     if "staff" not in g:
-        with atomic():  # a live session's last-seen time moves; an expired one goes
-            live = sessions.resume(request.cookies.get(STAFF_COOKIE), SessionKind.STAFF)
+        found = sessions.find(request.cookies.get(STAFF_COOKIE), SessionKind.STAFF)
+        live = found.live if found is not None else None
+        if found is not None and found.needs_write:
+            # An expired session goes; a live one's last-seen time moves (at most once a
+            # minute, sessions.TOUCH_INTERVAL). Other views write nothing here, so they
+            # commit nothing and keep the rows just read instead of reloading them.
+            with atomic():
+                live = sessions.settle(found)
         member = db.session.get(Staff, live.row.staff_id) if live and live.row.staff_id else None
         if live and member is not None and member.active:
             g.staff = StaffContext(member, crypto.PrivateKey(live.key), live.row)
