@@ -108,7 +108,10 @@ class QuickSelect(Select):
         for name in dir(flags):
             if name in self.validation_attrs and name not in kwargs:
                 kwargs[name] = getattr(flags, name)
-        head = f"<select {html_params(name=field.name, **kwargs)}>"
+        if kwargs.keys() == {"id"}:  # the usual case: html_params' output, without its work
+            head = f'<select id="{escape(kwargs["id"])}" name="{escape(field.name)}">'
+        else:
+            head = f"<select {html_params(name=field.name, **kwargs)}>"
         # Selected as WTForms decides it: coerce(value) == data (coerce is str here).
         return Markup(head + field.choices.html(field.data) + "</select>")  # noqa: S704 (escaped)
 
