@@ -305,8 +305,31 @@ def report_queue() -> ResponseReturnValue:
         without_status=without_status,
         first_url=url_for("inspectorate.queue", **parameters) if form.cursor.data else None,
         next_url=next_url,
+        status_links=_status_links(counts, filters.status, without_status, vocabulary),
         table_rows=_table_rows(page.rows, vocabulary, members.emails),
     )
+
+
+def _status_links(
+    counts: dict[str, int] | None,
+    current: str | None,
+    without_status: dict[str, Any],
+    vocabulary: _Vocabulary,
+) -> list[tuple[Markup, int, str | None]]:
+    """Each status's label, count and link to the view with that status (None: shown now)."""
+    if counts is None:
+        return []
+    names = vocabulary.names["status"]
+    return [
+        (
+            Markup(names.get(status) or escape(status)),  # noqa: S704 (escaped in the vocabulary)
+            count,
+            None
+            if status == current
+            else url_for("inspectorate.queue", **{**without_status, "status": status}),
+        )
+        for status, count in counts.items()
+    ]
 
 
 # One table row; every value is escaped before it is put in (see _table_rows).
