@@ -17,7 +17,7 @@ from flask import current_app
 
 from portal import crypto
 from portal.extensions import db
-from portal.models import PortalSession, SessionKind, UsedSubmission
+from portal.models import PortalSession, SessionKind, Staff, UsedSubmission
 from portal.models.base import today, utcnow
 
 TOKEN_BYTES = 32
@@ -124,13 +124,19 @@ def find(token: str | None, kind: SessionKind) -> FoundSession | None:
     if not token or len(token) > 128:
         return None
     token_hash = _hash(token)
-    row = db.session.scalars(
-        db.select(PortalSession).where(
-            PortalSession.token_hash == token_hash, PortalSession.kind == kind
+    statement = db.select(PortalSession)
+    if kind == SessionKind.STAFF:
+        # The member is read in the same query: `db.session.get(Staff, ...)` then finds it
+        # loaded instead of asking the database again on every staff page.
+        statement = db.select(PortalSession, Staff).outerjoin(
+            Staff, Staff.id == PortalSession.staff_id
         )
+    found = db.session.execute(
+        statement.where(PortalSession.token_hash == token_hash, PortalSession.kind == kind)
     ).first()
-    if row is None:
+    if found is None:
         return None
+    row = found[0]
     idle, absolute = _limits(kind)
     now = utcnow()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
