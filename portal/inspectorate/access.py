@@ -16,7 +16,6 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from portal import crypto
-from portal.extensions import db
 from portal.models import PortalSession, Role, SessionKind, Staff
 from portal.services import sessions
 from portal.transaction import atomic
@@ -54,7 +53,7 @@ def current_staff() -> StaffContext | None:
             # commit nothing and keep the rows just read instead of reloading them.
             with atomic():
                 live = sessions.settle(found)
-        member = db.session.get(Staff, live.row.staff_id) if live and live.row.staff_id else None
+        member = found.member if live is not None and found is not None else None
         if live and member is not None and member.active:
             g.staff = StaffContext(member, crypto.PrivateKey(live.key), live.row)
         else:

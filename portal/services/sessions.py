@@ -97,12 +97,14 @@ class FoundSession:
     """A cookie's session row as read, before anything is written.
 
     `key` is None when the session is over (expired, or its key does not open); `stale`
-    when it is live but its last-seen time is due to be written (`settle`).
+    when it is live but its last-seen time is due to be written (`settle`); `member` is a
+    staff session's member, read with the row.
     """
 
     row: PortalSession
     key: bytes | None
     stale: bool
+    member: Staff | None = None
 
     @property
     def live(self) -> OpenSession | None:
@@ -126,8 +128,7 @@ def find(token: str | None, kind: SessionKind) -> FoundSession | None:
     token_hash = _hash(token)
     statement = db.select(PortalSession)
     if kind == SessionKind.STAFF:
-        # The member is read in the same query: `db.session.get(Staff, ...)` then finds it
-        # loaded instead of asking the database again on every staff page.
+        # The member is read in the same query, not by a second one on every staff page.
         statement = db.select(PortalSession, Staff).outerjoin(
             Staff, Staff.id == PortalSession.staff_id
         )
@@ -137,6 +138,7 @@ def find(token: str | None, kind: SessionKind) -> FoundSession | None:
     if found is None:
         return None
     row = found[0]
+    member = found[1] if kind == SessionKind.STAFF else None
     idle, absolute = _limits(kind)
     now = utcnow()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
@@ -147,7 +149,7 @@ def find(token: str | None, kind: SessionKind) -> FoundSession | None:
         )
     except crypto.DecryptionError:
         return FoundSession(row, None, stale=False)
-    return FoundSession(row, key, stale=now - row.last_seen_at >= TOUCH_INTERVAL)
+    return FoundSession(row, key, stale=now - row.last_seen_at >= TOUCH_INTERVAL, member=member)
 
 
 def settle(found: FoundSession) -> OpenSession | None:
