@@ -673,7 +673,7 @@ def test_the_quick_select_renders_what_wtforms_renders(app):
     from wtforms.fields.choices import SelectChoice
     from wtforms.widgets import Select
 
-    from portal.inspectorate.queue import QuickSelect
+    from portal.inspectorate.queue import Options, QuickSelect
 
     pairs = [("", "Any"), ("a&b", 'Tom "&" <Jerry>'), ("<x>", "x"), ("plain", "")]
     choices = [SelectChoice(value, label) for value, label in pairs]
@@ -688,3 +688,8 @@ def test_the_quick_select_renders_what_wtforms_renders(app):
         data = {"pick": chosen}
         assert str(Quick(data=data).pick()) == str(Plain(data=data).pick()), chosen
         assert str(Quick(data=data).pick(class_="x")) == str(Plain(data=data).pick(class_="x"))
+        # Choices made once per catalogue version (the queue's own): the same HTML again.
+        ready = Quick(data=data)
+        ready.pick.choices = Options(pairs)
+        assert str(ready.pick()) == str(Plain(data=data).pick()), chosen
+        assert str(ready.pick(class_="x")) == str(Plain(data=data).pick(class_="x"))

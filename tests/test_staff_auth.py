@@ -120,6 +120,34 @@ def test_idle_and_absolute_expiry(app, staff_client):
         assert browser.get("/inspectorate/").status_code == 303
 
 
+def test_last_seen_is_written_at_most_once_a_minute_and_idle_expiry_counts_from_it(
+    app, staff_client
+):
+    browser = staff_client()
+
+    def last_seen():
+        with app.app_context():
+            return db.session.scalars(db.select(PortalSession.last_seen_at)).one()
+
+    def set_last_seen(ago):
+        with app.app_context():
+            db.session.scalars(db.select(PortalSession)).one().last_seen_at = utcnow() - ago
+            db.session.commit()
+
+    # Seen 30 seconds ago: a page view writes nothing.
+    set_last_seen(timedelta(seconds=30))
+    before = last_seen()
+    assert browser.get("/inspectorate/").status_code == 200
+    assert last_seen() == before
+    # Seen over a minute ago: the view moves it to now.
+    set_last_seen(timedelta(seconds=61))
+    assert browser.get("/inspectorate/").status_code == 200
+    assert utcnow() - last_seen() < timedelta(seconds=10)
+    # The idle limit (30 minutes) counts from the last write: never later than that.
+    set_last_seen(timedelta(minutes=30, seconds=1))
+    assert browser.get("/inspectorate/").status_code == 303
+
+
 def test_logout_and_logout_everywhere(app, staff_client):
     account = make_staff(app)
     first, second = staff_client(account=account), staff_client(account=account)

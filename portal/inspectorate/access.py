@@ -16,7 +16,6 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from portal import crypto
-from portal.extensions import db
 from portal.models import PortalSession, Role, SessionKind, Staff
 from portal.services import sessions
 from portal.transaction import atomic
@@ -46,9 +45,15 @@ class StaffContext:
 def current_staff() -> StaffContext | None:
     """The live staff session of this request, if any (cached per request)."""
     if "staff" not in g:
-        with atomic():  # a live session's last-seen time moves; an expired one goes
-            live = sessions.resume(request.cookies.get(STAFF_COOKIE), SessionKind.STAFF)
-        member = db.session.get(Staff, live.row.staff_id) if live and live.row.staff_id else None
+        found = sessions.find(request.cookies.get(STAFF_COOKIE), SessionKind.STAFF)
+        live = found.live if found is not None else None
+        if found is not None and found.needs_write:
+            # An expired session goes; a live one's last-seen time moves (at most once a
+            # minute, sessions.TOUCH_INTERVAL). Other views write nothing here, so they
+            # commit nothing and keep the rows just read instead of reloading them.
+            with atomic():
+                live = sessions.settle(found)
+        member = found.member if live is not None and found is not None else None
         if live and member is not None and member.active:
             g.staff = StaffContext(member, crypto.PrivateKey(live.key), live.row)
         else:

@@ -12,18 +12,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
 
 from portal import deadlines
 from portal.extensions import db
-from portal.models import Category, Report, Service, Staff, Status, Unit
-from portal.services import cases
+from portal.models import HANDLER_ROLES, Category, Report, Service, Staff, Status, Unit
 from portal.services import status_counts as maintained
 
 
@@ -88,9 +86,12 @@ class Cursor:
         return parsed
 
 
-@dataclass(frozen=True)
-class QueueRow:
-    """One line of the queue: public facts and handling, never content."""
+class QueueRow(NamedTuple):
+    """One line of the queue: public facts and handling, never content.
+
+    A named tuple, not a dataclass: made from each result row in one call (a frozen
+    dataclass sets its eleven fields one by one, which showed in the page's profile).
+    """
 
     id: int
     tracking_code: str
@@ -115,13 +116,20 @@ class QueuePage:
 
 
 @dataclass(frozen=True)
-class FilterOptions:
-    """What the filters offer: the whole catalogue (retired rows too) and the handlers."""
+class CatalogueNames:
+    """(code, name in the current language) of every catalogue row, retired ones too."""
 
-    categories: list[Category]
-    services: list[Service]
-    units: list[Unit]
-    handlers: list[Staff]
+    categories: list[tuple[str, str]]
+    services: list[tuple[str, str]]
+    units: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class StaffNames:
+    """The members reports can be assigned to, and every member's email by id."""
+
+    handlers: list[tuple[int, str]]  # (id, email) of active handlers, by email
+    emails: dict[int, str]
 
 
 # Only these columns are read: no ciphertext leaves the database for the queue.
@@ -341,24 +349,31 @@ def stored_counts(*, filters: Filters, today: date | None = None) -> dict[str, i
     return maintained.stored(chosen) if chosen is not None else None
 
 
-def _catalogue(model: type[Any]) -> list[Any]:
-    """Every row of a catalogue table in display order, retired ones included."""
-    return list(db.session.scalars(select(model).order_by(model.position, model.code)))
+def _names(model: type[Any]) -> list[tuple[str, str]]:
+    """(code, name) of every row of a catalogue table in display order, retired ones too."""
+    rows = db.session.scalars(select(model).order_by(model.position, model.code))
+    return [(row.code, row.name) for row in rows]
 
 
-def filter_options() -> FilterOptions:
-    """Catalogue rows and the members reports can be assigned to, for the filter form."""
-    return FilterOptions(
-        categories=_catalogue(Category),
-        services=_catalogue(Service),
-        units=_catalogue(Unit),
-        handlers=cases.assignable_staff(),
+def catalogue_names() -> CatalogueNames:
+    """What the category, service and unit filters offer and how rows name them.
+
+    Read in the current language; the caller keeps it per catalogue version.
+    """
+    return CatalogueNames(categories=_names(Category), services=_names(Service), units=_names(Unit))
+
+
+def staff_names() -> StaffNames:
+    """Active handlers for the assignee filter and every member's email, in one query.
+
+    The staff table holds tens of rows: reading all of them (id, email and what decides
+    "assignable", no keys) is cheaper than a second query for a page's assignees.
+    """
+    rows = db.session.execute(
+        select(Staff.id, Staff.email, Staff.active, Staff.role).order_by(Staff.email)
+    ).all()
+    roles = {role.value for role in HANDLER_ROLES}
+    return StaffNames(
+        handlers=[(row.id, row.email) for row in rows if row.active and row.role in roles],
+        emails={row.id: row.email for row in rows},
     )
-
-
-def staff_emails(ids: Sequence[int]) -> dict[int, str]:
-    """Email of each assigned member on a page, in one query."""
-    if not ids:
-        return {}
-    rows = db.session.execute(select(Staff.id, Staff.email).where(Staff.id.in_(set(ids))))
-    return {row_id: email for row_id, email in rows}

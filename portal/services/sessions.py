@@ -17,7 +17,7 @@ from flask import current_app
 
 from portal import crypto
 from portal.extensions import db
-from portal.models import PortalSession, SessionKind, UsedSubmission
+from portal.models import PortalSession, SessionKind, Staff, UsedSubmission
 from portal.models.base import today, utcnow
 
 TOKEN_BYTES = 32
@@ -86,31 +86,93 @@ def replace(
     return start(kind=kind, key=key, report_id=report_id, staff_id=staff_id)
 
 
-def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
-    """The live session for a cookie token, refreshed; None if absent, expired or revoked."""
+# A live session's last-seen time is written at most once per this interval, so most page
+# views of a signed-in member write nothing. A session then ends up to this much before its
+# idle limit (counted from the last write), never after it.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class FoundSession:
+    """A cookie's session row as read, before anything is written.
+
+    `key` is None when the session is over (expired, or its key does not open); `stale`
+    when it is live but its last-seen time is due to be written (`settle`); `member` is a
+    staff session's member, read with the row.
+    """
+
+    row: PortalSession
+    key: bytes | None
+    stale: bool
+    member: Staff | None = None
+
+    @property
+    def live(self) -> OpenSession | None:
+        """The live session, or None."""
+        return OpenSession(self.row, self.key) if self.key is not None else None
+
+    @property
+    def needs_write(self) -> bool:
+        """Whether `settle` has anything to do (delete an ended row, move last-seen)."""
+        return self.key is None or self.stale
+
+
+def find(token: str | None, kind: SessionKind) -> FoundSession | None:
+    """The session row of a cookie token and whether it is live; reads only.
+
+    None when there is no such session. A caller that gets `needs_write` settles it in a
+    transaction (`settle`); one that does not has nothing to commit.
+    """
     if not token or len(token) > 128:
         return None
     token_hash = _hash(token)
-    row = db.session.scalars(
-        db.select(PortalSession).where(
-            PortalSession.token_hash == token_hash, PortalSession.kind == kind
+    statement = db.select(PortalSession)
+    if kind == SessionKind.STAFF:
+        # The member is read in the same query, not by a second one on every staff page.
+        statement = db.select(PortalSession, Staff).outerjoin(
+            Staff, Staff.id == PortalSession.staff_id
         )
+    found = db.session.execute(
+        statement.where(PortalSession.token_hash == token_hash, PortalSession.kind == kind)
     ).first()
-    if row is None:
+    if found is None:
         return None
+    row = found[0]
+    member = found[1] if kind == SessionKind.STAFF else None
     idle, absolute = _limits(kind)
     now = utcnow()
     if now - row.last_seen_at > idle or now - row.created_at > absolute:
-        db.session.delete(row)
-        return None
+        return FoundSession(row, None, stale=False)
     try:
         key = crypto.decrypt(
             _wrapping_key(token, kind), row.sealed_key, f"session/{kind}/{token_hash}".encode()
         )
     except crypto.DecryptionError:
+        return FoundSession(row, None, stale=False)
+    return FoundSession(row, key, stale=now - row.last_seen_at >= TOUCH_INTERVAL, member=member)
+
+
+def settle(found: FoundSession) -> OpenSession | None:
+    """In the current transaction: delete an expired row, move a live one's last-seen time.
+
+    A row whose key does not open is left as it is (the cookie is wrong, not the row).
+    """
+    idle, absolute = _limits(found.row.kind)
+    now = utcnow()
+    if now - found.row.last_seen_at > idle or now - found.row.created_at > absolute:
+        db.session.delete(found.row)
         return None
-    row.last_seen_at = now
-    return OpenSession(row, key)
+    if found.key is None:
+        return None
+    if found.stale:
+        found.row.last_seen_at = now
+    return found.live
+
+
+def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
+    """The live session for a cookie token, refreshed; None if absent, expired or revoked."""
+    found = find(token, kind)
+    return settle(found) if found is not None else None
 
 
 def end(token: str | None) -> None:
