@@ -1,7 +1,7 @@
 """Maintained counts of reports with any deadline, per status (the queue's overdue counts).
 
-Revision ID: 0009_dated_counts
-Revises: 0008_device_generation
+Revision ID: 0010_dated_counts
+Revises: 0009_stats_facts
 Create Date: 2026-12-02
 
 The overdue count per status was a sum over every past deadline day (thousands of rows
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0009_dated_counts"
-down_revision = "0008_device_generation"
+revision = "0010_dated_counts"
+down_revision = "0009_stats_facts"
 branch_labels = None
 depends_on = None
 
