@@ -145,7 +145,7 @@ def report_input(
         code = _text(values, name)
         if not code:
             errors.add(name, CHOOSE_ONE)
-        elif catalog.find_active(model, code) is None:
+        elif not catalog.is_active(model, code):
             errors.add(name, NOT_OFFERED)
         codes[name] = code
 
