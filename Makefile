@@ -56,11 +56,13 @@ test: $(DEV_STAMP) translations
 
 # Load every public endpoint and its floor with wrk on a throw-away database of a million
 # reports, served by gunicorn as in production; one table, also in bench/results.json
-# (~25 min; REPORTS=200000 for less, DB=postgres for PostgreSQL). docs/performance.md.
+# (~10 min; REPORTS=200000 for less; DB=postgres WORKERS=2 for the busier host of
+# docs/deploy.md: PostgreSQL, limits in Redis, two processes). docs/performance.md.
 REPORTS ?= 1000000
 DB ?= sqlite
+WORKERS ?= 1
 bench: $(DEV_STAMP) translations
-	$(BIN)/python bench/run.py --reports $(REPORTS) --db $(DB)
+	$(BIN)/python bench/run.py --reports $(REPORTS) --db $(DB) --workers $(WORKERS)
 
 # The queue's and the statistics' queries timed and explained, one by one (~8 min).
 bench-queries: $(DEV_STAMP) translations

@@ -157,9 +157,15 @@ def test_a_stored_status_page_follows_each_change_and_keeps_tokens_per_visitor(
     _with_history(app, code)
     again = first.get(f"/status/{code}").get_data(as_text=True)
     assert "Catatan" in again
-    # The code as typed is what the form shows back: another spelling, its own page.
-    lower = first.get(f"/status/{code.lower()}").get_data(as_text=True)
-    assert f'value="{code.lower()}"' in lower and "Catatan" in lower
+    # Another spelling goes to the one canonical page; the stored page shows its own
+    # code in the form and the language links (made from one page per language).
+    moved = first.get(f"/status/{code.lower()}")
+    assert moved.status_code == 308 and moved.headers["Location"].endswith(f"/status/{code}")
+    assert f'value="{code}"' in again and f"next=/status/{code}" in again
+    other_code, _receipt = submit_report(client)
+    other = first.get(f"/status/{other_code}").get_data(as_text=True)
+    assert f'value="{other_code}"' in other and f"next=/status/{other_code}" in other
+    assert code not in other and "Catatan" not in other
     english = app.test_client()
     english.set_cookie("lang", "en")
     assert 'lang="en"' in english.get(f"/status/{code}").get_data(as_text=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request
+from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from markupsafe import Markup
 
-from portal import pages
+from portal import memo, pages
 from portal.i18n import LOCALE_COOKIE, current_locale
 from portal.identifiers import InvalidIdentifier, TrackingCode, parse_tracking_code
 from portal.public import bp
@@ -42,49 +44,74 @@ def status_lookup() -> ResponseReturnValue:
     form = StatusForm()
     if not form.validate():
         return render_template("public/status.html", form=form), 400
-    return _status_page(form.code.data or "", form)
+    found = public_status(_canonical(form.code.data or "") or TrackingCode("-"))
+    if found is None:
+        return _not_found(form)
+    return render_template("public/status.html", form=form, card=_card(found))
 
 
 @bp.get("/status/<code>")
 @counted(lookup_limit, scope=LOOKUP_SCOPE)
 def status_page(code: str) -> ResponseReturnValue:
     """A shareable status page for one tracking code (for media and the reporter)."""
-    found = _lookup(code)
+    canonical = _canonical(code)
+    if canonical is not None and canonical != code:
+        # One address per report: typed in lower case or with spaces, a code is sent to
+        # its canonical page (the one that is stored, and the one worth sharing).
+        return redirect(url_for("public.status_page", code=canonical), 308)
+    found = public_status(canonical or TrackingCode("-"))
     if found is None:
         return _not_found(StatusForm(data={"code": code}))
-    # The page shows `found`, the code as typed (the form, the language links) and the
-    # visitor's CSRF token, nothing else: rendered once per language and per what it
-    # shows, so a status change is a new key and a media spike costs one render per code.
+    # The page shows `found` and the visitor's CSRF token, nothing else: stored per
+    # language and per what it shows, so a status change is a new key and nothing is
+    # ever stale.
     return pages.cached(
-        ("status", current_locale(), request.path, found),
-        lambda: render_template(
-            "public/status.html", form=StatusForm(data={"code": code}), found=found
-        ),
-        store=pages.STATUS_STORE,
+        ("status", current_locale(), found), lambda: _status_html(found), store=pages.STATUS_STORE
     )
 
 
-def _status_page(text: str, form: StatusForm) -> ResponseReturnValue:
-    """The lookup form's answer: the status, or the form again with why not."""
-    found = _lookup(text)
-    if found is None:
-        return _not_found(form)
-    return render_template("public/status.html", form=form, found=found)
+# The page around a status card is the same for every code but for the code itself (in
+# the form and the language links): made once per language with these in its place, so
+# a code's first view renders its card only. Canonical codes are letters, digits and
+# dashes, which neither HTML nor URL escaping changes, so one placeholder serves both.
+_CODE = f"CODE{secrets.token_hex(8).upper()}"
+_CARD = f"<!--card-{secrets.token_hex(8)}-->"
+_FRAMES = ("portal.status_frames", 8)
 
 
-def _lookup(text: str) -> PublicStatus | None:
-    """The public status for a code as typed; the same work for unknown and known codes."""
+def _status_html(found: PublicStatus) -> str:
+    """The status page of `found`, CSRF token left out (pages.cached puts it in)."""
+
+    def frame() -> str:
+        code = found.tracking_code
+        marker = Markup(_CARD)  # noqa: S704 - a constant of ours, an HTML comment
+        return pages.tokenless(
+            lambda: render_template(
+                "public/status.html", form=StatusForm(data={"code": code}), card=marker
+            )
+        ).replace(code, _CODE)
+
+    page = memo.app_cache(*_FRAMES).get((current_locale(),), frame)
+    return page.replace(_CODE, found.tracking_code).replace(_CARD, _card(found))
+
+
+def _card(found: PublicStatus) -> Markup:
+    html = render_template("public/_status_card.html", found=found)
+    return Markup(html)  # noqa: S704 - an autoescaped template's output
+
+
+def _canonical(text: str) -> TrackingCode | None:
+    """The code as the portal writes it, or None if `text` cannot be a tracking code."""
     try:
-        code = parse_tracking_code(text, current_app.config["CITY_PREFIX"])
+        return parse_tracking_code(text, current_app.config["CITY_PREFIX"])
     except InvalidIdentifier:
-        code = None
-    # An unparseable code still costs one indexed lookup, so timing does not tell them apart.
-    return public_status(code or TrackingCode("-"))
+        return None
 
 
 def _not_found(form: StatusForm) -> ResponseReturnValue:
+    # An unparseable code costs the same indexed lookup: timing does not tell them apart.
     form.code.errors = [_("No report has this tracking code. Check it and try again.")]
-    return render_template("public/status.html", form=form, found=None), 404
+    return render_template("public/status.html", form=form), 404
 
 
 def local_path(target: str) -> str:
