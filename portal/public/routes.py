@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from typing import cast
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -96,8 +104,9 @@ def _status_html(found: PublicStatus) -> str:
 
 
 def _card(found: PublicStatus) -> Markup:
-    html = render_template("public/_status_card.html", found=found)
-    return Markup(html)  # noqa: S704 - an autoescaped template's output
+    """The status card of `found`: the macro alone, without the page around it."""
+    card = get_template_attribute("public/_status_card.html", "card")
+    return cast(Markup, card(found))  # an autoescaped macro returns Markup
 
 
 def _canonical(text: str) -> TrackingCode | None:
