@@ -154,6 +154,17 @@ def _timer(app: Flask) -> list[str]:
         return stats.publish_due()
 
 
+def _publishes_the_full_read(app: Flask, today: date) -> str:
+    """The timer publishes the quarter exactly as a full read on `today` gives it; its cells."""
+    with app.app_context():
+        want = _full_read(QUARTER, today)
+        db.session.rollback()
+    assert _timer(app) == ["2026-Q3"]
+    with app.app_context():
+        assert db.session.scalars(select(StatsPublication.cells)).one() == want
+    return want
+
+
 def _shred(app: Flask, codes: list[str], today: date) -> None:
     """Crypto-shred some closed reports, as retention does (public facts stay)."""
     with app.app_context(), atomic():
@@ -256,12 +267,8 @@ def test_new_deadlines_rebuild_the_facts_and_the_freeze_still_equals_a_full_read
             deadlines={"received": 1, "needs_info": 10, "verified": 2, "in_progress": 4},
         )
     clock.day = date(2026, 10, 1)
+    _publishes_the_full_read(app, clock.day)
     with app.app_context():
-        want = _full_read(QUARTER, clock.day)
-        db.session.rollback()
-    assert _timer(app) == ["2026-Q3"]
-    with app.app_context():
-        assert db.session.scalars(select(StatsPublication.cells)).one() == want
         fold = db.session.get(StatsFold, facts.ROW_ID)
         assert json.loads(fold.deadlines) == [["received", 1], ["verified", 2], ["in_progress", 4]]
 
@@ -313,12 +320,7 @@ def test_after_the_migration_the_timer_builds_the_facts_a_fold_would_make(app, c
         fold = db.session.get(StatsFold, facts.ROW_ID)
         assert fold.since is None and fold.version == facts.VERSION  # nothing published yet
     clock.day = date(2026, 10, 1)
-    with app.app_context():
-        want = _full_read(QUARTER, clock.day)
-        db.session.rollback()
-    assert _timer(app) == ["2026-Q3"]
-    with app.app_context():
-        assert db.session.scalars(select(StatsPublication.cells)).one() == want
+    _publishes_the_full_read(app, clock.day)
 
 
 def test_a_write_past_the_orm_is_caught_up_by_the_rebuild_command(app, client, clock, runner):
@@ -332,13 +334,7 @@ def test_a_write_past_the_orm_is_caught_up_by_the_rebuild_command(app, client, c
     assert result.exit_code == 0, result.output
     assert "Facts rebuilt: 10 reports" in result.output
     clock.day = date(2026, 10, 1)
-    with app.app_context():
-        want = _full_read(QUARTER, clock.day)
-        db.session.rollback()
-    assert '"sarana"' in want
-    assert _timer(app) == ["2026-Q3"]
-    with app.app_context():
-        assert db.session.scalars(select(StatsPublication.cells)).one() == want
+    assert '"sarana"' in _publishes_the_full_read(app, clock.day)
 
 
 def test_a_request_only_marks_the_report_and_builds_nothing(app, client, clock):
