@@ -271,3 +271,19 @@ def scratch_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def cpu_samples(client: Any, path: str, requests: int) -> tuple[list[float], Any]:
+    """CPU milliseconds of each of `requests` GETs of `path` (after 5 unmeasured), sorted,
+    and the last response; stops the run on any answer but 200."""
+    for _ in range(5):
+        client.get(path)
+    samples = []
+    response = None
+    for _ in range(requests):
+        started = time.process_time()
+        response = client.get(path)
+        samples.append((time.process_time() - started) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"{path} answered {response.status_code}")
+    return sorted(samples), response

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_queue
-from common import make_app
+from common import cpu_samples, make_app
 
 VIEWS = [
     ("first page", "/inspectorate/queue"),
@@ -69,16 +69,7 @@ def main() -> None:
     count = arguments.requests
     print(f"{'view':<32} {'rows':>4} {'CPU ms median':>14} {'p95':>8}")
     for name, path in VIEWS:
-        for _ in range(5):
-            browser.get(path)
-        samples = []
-        for _ in range(count):
-            started = time.process_time()
-            response = browser.get(path)
-            samples.append((time.process_time() - started) * 1000)
-            if response.status_code != 200:
-                raise SystemExit(f"{path} answered {response.status_code}")
-        samples.sort()
+        samples, response = cpu_samples(browser, path, count)
         p95 = samples[min(count - 1, math.ceil(count * 0.95) - 1)]
         rows = response.get_data(as_text=True).count('<th scope="row"')
         print(f"{name:<32} {rows:>4} {statistics.median(samples):>14.2f} {p95:>8.2f}")

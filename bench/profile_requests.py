@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import make_app, scratch_folder
+from common import cpu_samples, make_app, scratch_folder
 
 HIGH_LIMITS = {
     "RATELIMIT_DEFAULT": "1000000 per minute",
@@ -32,16 +31,7 @@ FLOOR_PATHS = ("/hello", "/template", "/pk-template", "/pk-json")
 
 def cpu_ms(client, path: str, requests: int) -> float:
     """Median CPU milliseconds of one request to `path`."""
-    for _ in range(5):
-        client.get(path)
-    samples = []
-    for _ in range(requests):
-        started = time.process_time()
-        response = client.get(path)
-        samples.append((time.process_time() - started) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"{path} answered {response.status_code}")
-    return statistics.median(samples)
+    return statistics.median(cpu_samples(client, path, requests)[0])
 
 
 def main() -> None:
