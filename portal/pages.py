@@ -16,9 +16,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask_wtf.csrf import generate_csrf
-
 from portal import memo
+from portal.signing import csrf_token
 
 # Not in any page: made here, at random, for this process.
 _PLACEHOLDER = f"csrf-{secrets.token_hex(16)}"
@@ -30,12 +29,12 @@ MAX_PAGES = 256
 
 def tokenless(render: Callable[[], str]) -> str:
     """Render the page, with this request's CSRF token replaced by the placeholder."""
-    return render().replace(generate_csrf(), _PLACEHOLDER)
+    return render().replace(csrf_token(), _PLACEHOLDER)
 
 
 def with_token(template: str) -> str:
     """A stored page with this request's CSRF token (which also starts the session)."""
-    return template.replace(_PLACEHOLDER, generate_csrf())
+    return template.replace(_PLACEHOLDER, csrf_token())
 
 
 # Status pages, kept apart so a media spike's few hundred hot codes never push the home

@@ -12,13 +12,14 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import ExemptionScope, Limiter
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from portal import limitkeys
+from portal.signing import KeptKeySigner, KeptSignerSerializer
 
 # No inline script or style, nothing from another host, no framing, forms only to us.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -239,7 +240,7 @@ class ScrubClientAddress(logging.Filter):
         return True
 
 
-class _DayStampSigner(TimestampSigner):
+class _DayStampSigner(KeptKeySigner):
     """Signs the session cookie with the start of the day (UTC), not the second."""
 
     def get_timestamp(self) -> int:
@@ -248,7 +249,7 @@ class _DayStampSigner(TimestampSigner):
         return now - now % 86_400
 
 
-class _DayStampSerializer(URLSafeTimedSerializer):
+class _DayStampSerializer(KeptSignerSerializer):
     """Flask's session serializer with a day-grained signature time."""
 
     default_signer = _DayStampSigner
@@ -278,7 +279,7 @@ class DayStampSessionInterface(SecureCookieSessionInterface):
 
     def _serializer(self, keys: list[str | bytes]) -> URLSafeTimedSerializer:
         return _DayStampSerializer(
-            keys,  # type: ignore[arg-type]
+            keys,
             salt=self.salt,
             serializer=self.serializer,
             signer_kwargs={
