@@ -160,14 +160,16 @@ def inbox_login() -> ResponseReturnValue:
     except inbox.LoginFailed:
         form.receipt.errors = [_("The tracking code or the receipt is wrong.")]
         return render_template("citizens/inbox_login.html", form=form), 401
+    # Read before the commit expires them (each would cost a SELECT after it).
+    report_id, receipt_seen_by_staff = report.id, report.receipt_seen_by_staff
     with atomic():
         token = sessions.replace(
             request.cookies.get(INBOX_COOKIE),
             kind=SessionKind.REPORTER,
             key=data_key,
-            report_id=report.id,
+            report_id=report_id,
         )
-    if report.receipt_seen_by_staff:
+    if receipt_seen_by_staff:
         # The staff member who filed it has seen this receipt: the first sign-in swaps it
         # for one only the reporter sees. If someone else signed in first, the reporter's
         # receipt no longer works, which they notice (the receipt page tells them so).

@@ -203,20 +203,20 @@ def end_all_for_staff(staff_id: int, *, except_id: int | None = None) -> int:
 
 
 def _delete_expired() -> int:
-    """Delete expired sessions in the current transaction; returns how many."""
-    removed = 0
+    """Delete expired sessions of every kind in the current transaction; returns how many."""
+    now = utcnow()
+    expired = []
     for kind in SessionKind:
         idle, absolute = _limits(kind)
-        now = utcnow()
-        result = db.session.execute(
-            db.delete(PortalSession).where(
-                PortalSession.kind == kind,
+        expired.append(
+            (PortalSession.kind == kind)
+            & (
                 (PortalSession.last_seen_at < now - idle)
-                | (PortalSession.created_at < now - absolute),
+                | (PortalSession.created_at < now - absolute)
             )
         )
-        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return removed
+    result = db.session.execute(db.delete(PortalSession).where(db.or_(*expired)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def sweep() -> int:
