@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, get_template_attribute, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
@@ -244,6 +244,34 @@ def _view_parameters() -> dict[str, Any]:
     return {name: value for name in VIEW_PARAMETERS if (value := request.args.get(name, ""))}
 
 
+# Rendered filter forms per (language, catalogue version, assignable members, filter values).
+# Visitors vary the values, so the store is bounded; the form holds no CSRF token and
+# nothing of the member who asks ("Me" is a fixed label), so staff may share an entry.
+_FILTER_FORMS = "portal.queue_filter_forms"
+_FILTER_FORMS_SIZE = 512
+
+
+def _filter_form(form: QueueFilterForm, handlers: list[tuple[int, str]]) -> Markup:
+    """The filter form's HTML: the `_forms.html` macros over ten selects, some 2 ms a page.
+
+    A valid form's HTML follows from the language, the choices (catalogue version and the
+    assignable members) and the submitted values alone, so it is rendered once per such
+    key on this server. A form in error (a rare 400) is rendered each time.
+    """
+    macro = get_template_attribute("inspectorate/_queue_filters.html", "filters")
+    if form.errors:
+        return cast(Markup, macro(form))  # an autoescaped macro returns Markup
+    locale = get_locale()
+    key = (
+        str(locale) if locale is not None else "-",
+        catalog.version(),
+        tuple(handlers),
+        tuple(tuple(request.args.getlist(name)) for name in form.data if name != "cursor"),
+    )
+    cache = memo.app_cache(_FILTER_FORMS, _FILTER_FORMS_SIZE)
+    return cache.get(key, lambda: cast(Markup, macro(form)))
+
+
 def _render(status: int, **context: Any) -> ResponseReturnValue:
     """The queue page with the defaults every branch shares."""
     context.setdefault("page", None)
@@ -266,7 +294,7 @@ def report_queue() -> ResponseReturnValue:
         problem = _("Some filters are not valid. Correct the marked fields.")
         if form.cursor.errors:
             problem = _("This page link is not valid. Start again from the first page.")
-        return _render(400, form=form, problem=problem)
+        return _render(400, filter_form=_filter_form(form, members.handlers), problem=problem)
     filters = _filters(form, current.member.id)
     try:
         page = queue.page(
@@ -277,7 +305,7 @@ def report_queue() -> ResponseReturnValue:
         )
     except queue.BadCursor:
         problem = _("This page link is not valid. Start again from the first page.")
-        return _render(400, form=form, problem=problem)
+        return _render(400, filter_form=_filter_form(form, members.handlers), problem=problem)
     parameters = _view_parameters()
     without_status = {name: value for name, value in parameters.items() if name != "status"}
     # Counts per status: maintained ones where they exist (most views); an exact count of
@@ -297,7 +325,7 @@ def report_queue() -> ResponseReturnValue:
     )
     return _render(
         200,
-        form=form,
+        filter_form=_filter_form(form, members.handlers),
         page=page,
         counts=counts,
         count_url=count_url,
