@@ -217,6 +217,17 @@ def test_assignee_filters_mine_unassigned_and_a_member(app, staff_client):
     assert colleague.email in by_id.get_data(as_text=True)
 
 
+def test_the_assignee_filter_offers_a_new_member_at_once(app, staff_client):
+    """The filter form is stored per server: a member added since must still be offered."""
+    browser = english(staff_client(account=make_staff(app, "investigator")))
+    before = browser.get(QUEUE).get_data(as_text=True)
+    newcomer = make_staff(app, "investigator")
+    assert newcomer.email not in before
+    after = browser.get(QUEUE).get_data(as_text=True)
+    assert f'value="{staff_id(app, newcomer.email)}"' in after
+    assert newcomer.email in after
+
+
 # -- overdue -------------------------------------------------------------------------------
 
 

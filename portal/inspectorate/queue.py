@@ -20,6 +20,7 @@ from wtforms.widgets.core import html_params
 
 from portal import memo
 from portal.forms import PortalForm
+from portal.i18n import current_locale
 from portal.inspectorate import bp
 from portal.inspectorate.access import signed_in_staff, staff_required
 from portal.labels import CHANNEL_LABELS, PRIORITY_LABELS, status_label
@@ -261,9 +262,8 @@ def _filter_form(form: QueueFilterForm, handlers: list[tuple[int, str]]) -> Mark
     macro = get_template_attribute("inspectorate/_queue_filters.html", "filters")
     if form.errors:
         return cast(Markup, macro(form))  # an autoescaped macro returns Markup
-    locale = get_locale()
     key = (
-        str(locale) if locale is not None else "-",
+        current_locale(),
         catalog.version(),
         tuple(handlers),
         tuple(tuple(request.args.getlist(name)) for name in form.data if name != "cursor"),
