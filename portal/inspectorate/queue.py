@@ -259,17 +259,21 @@ def _filter_form(form: QueueFilterForm, handlers: list[tuple[int, str]]) -> Mark
     assignable members) and the submitted values alone, so it is rendered once per such
     key on this server. A form in error (a rare 400) is rendered each time.
     """
-    macro = get_template_attribute("inspectorate/_queue_filters.html", "filters")
-    if form.errors:
+
+    def render() -> Markup:
+        macro = get_template_attribute("inspectorate/_queue_filters.html", "filters")
         return cast(Markup, macro(form))  # an autoescaped macro returns Markup
+
+    if form.errors:
+        return render()
     key = (
         current_locale(),
         catalog.version(),
         tuple(handlers),
-        tuple(tuple(request.args.getlist(name)) for name in form.data if name != "cursor"),
+        tuple(tuple(request.args.getlist(f.name)) for f in form if f.name != "cursor"),
     )
     cache = memo.app_cache(_FILTER_FORMS, _FILTER_FORMS_SIZE)
-    return cache.get(key, lambda: cast(Markup, macro(form)))
+    return cache.get(key, render)
 
 
 def _render(status: int, **context: Any) -> ResponseReturnValue:
