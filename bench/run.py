@@ -707,8 +707,9 @@ def time_incremental_refresh(database_url: str, folder: Path, count: int) -> flo
         columns = ", ".join(bench_queue.COLUMNS)
         db.session.execute(
             __import__("sqlalchemy").text(
-                f"INSERT INTO report ({columns}) SELECT {start} + id, 'BENCH-DAY-' || id,"
-                " 'received', channel, category_code, service_code, unit_code, incident_month,"
+                f"INSERT INTO report ({columns}) SELECT {start} + id,"
+                f" 'BENCH-DAY-' || ({start} + id), 'received', channel, category_code,"
+                " service_code, unit_code, incident_month,"
                 " amount_demanded_rounded, :today, :today, due_on, NULL, NULL, NULL, priority,"
                 " content_ct, contact_ct, key_sealed, key_wrapped, receipt_salt, receipt_kdf"
                 " FROM report WHERE id <= :day"
@@ -744,7 +745,12 @@ def main() -> None:
         " than one puts the limits in Redis (--redis), as docs/deploy.md does",
     )
     options.add_argument("--redis", default=REDIS_URL, help="Redis for limits with --workers > 1")
-    options.add_argument("--keep", type=Path, help="keep the scratch folder here")
+    options.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the scratch folder here; a later run with the same --keep reuses its"
+        " SQLite database instead of building one",
+    )
     options.add_argument("--json", type=Path, default=BENCH / "results.json")
     options.add_argument(
         "--kdf-seconds",
@@ -776,7 +782,17 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
     """The benchmark proper, on a scratch folder and database."""
     import floors
 
-    built = build(database_url, folder, arguments.reports)
+    built_file = folder / "built.json"
+    reuse = arguments.keep is not None and arguments.db == "sqlite"
+    if reuse and built_file.exists():
+        # A kept SQLite database from an earlier run: its reports, sessions and the
+        # reports that run filed stay; what it built is read back instead of built again.
+        built = json.loads(built_file.read_text())
+        print(f"Reusing the database in {folder} (delete it to build anew)", flush=True)
+    else:
+        built = build(database_url, folder, arguments.reports)
+        if reuse:
+            built_file.write_text(json.dumps(built))
     floors.create_table(database_url)
     write_instance_config(folder, database_url, arguments.redis if arguments.workers > 1 else None)
     config = served_config(folder)

@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
-    from portal import database, i18n, sanitize, schema, security
+    from portal import database, i18n, sanitize, schema, security, signing
     from portal.extensions import babel, csrf, db, limiter, migrate
     from portal.services import status_counts
     from portal.services.stats import pending as stats_pending
@@ -38,6 +38,8 @@ def register_extensions(app: Flask) -> None:
     database.init_app(app)
     migrate.init_app(app, db, directory=str(schema.MIGRATIONS_DIRECTORY), **schema.CONTEXT_OPTIONS)
     csrf.init_app(app)
+    # Templates' csrf_token(): Flask-WTF's token, from a serializer kept between requests.
+    app.jinja_env.globals["csrf_token"] = signing.csrf_token
     limiter.init_app(app)
     security.install_default_limit(app, limiter)
     i18n.init_app(app, babel)

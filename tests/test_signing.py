@@ -67,3 +67,14 @@ def test_kept_signer_serializer_reads_and_is_read_by_itsdangerous() -> None:
     assert kept.loads(old) == small
     with pytest.raises(BadSignature):
         kept.loads(URLSafeTimedSerializer(b"other", salt="s").dumps(small))
+
+
+def test_forms_and_templates_share_one_token_that_flask_wtf_accepts(app: Flask) -> None:
+    """A page's forms (form.csrf_token) and bare template fields (csrf_token()) agree."""
+    from portal.citizens.forms import InboxLoginForm
+
+    with app.test_request_context("/"):
+        field = InboxLoginForm().csrf_token.current_token
+        template_token = app.jinja_env.globals["csrf_token"]()
+        assert field == template_token == signing.csrf_token()
+        validate_csrf(field)
