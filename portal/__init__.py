@@ -31,20 +31,25 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
     from portal import database, i18n, sanitize, schema, security, signing
     from portal.extensions import babel, csrf, db, limiter, migrate
-    from portal.services import status_counts
+    from portal.services import status_counts, versions
+    from portal.services.staff import directory as staff_directory
     from portal.services.stats import pending as stats_pending
 
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(schema.MIGRATIONS_DIRECTORY), **schema.CONTEXT_OPTIONS)
     csrf.init_app(app)
-    # Templates' csrf_token(): Flask-WTF's token, from a serializer kept between requests.
+    # Templates' csrf_token(): Flask-WTF's token, from a serializer kept between requests
+    # (as a global for macros, and in the context, where Flask-WTF puts its own too).
     app.jinja_env.globals["csrf_token"] = signing.csrf_token
+    app.context_processor(lambda: {"csrf_token": signing.csrf_token})
     limiter.init_app(app)
     security.install_default_limit(app, limiter)
     i18n.init_app(app, babel)
     sanitize.init_app(app)
     status_counts.install()  # the queue's counts follow every report change
+    versions.install()  # a server forgets the version tokens it replaced once they commit
+    staff_directory.install()  # and the kept staff list follows every member change
     stats_pending.install()  # and the statistics' timer learns which reports changed
 
 

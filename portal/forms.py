@@ -50,7 +50,7 @@ def clean_text(value: Any) -> Any:
     return "" if _BLANK.match(value) else value
 
 
-class _KeptCSRF(FlaskForm.Meta.csrf_class):  # type: ignore[name-defined,misc]
+class _KeptCSRF(FlaskForm.Meta.csrf_class):
     """Flask-WTF's form CSRF, its token made by the kept serializer (signing.csrf_token)."""
 
     def generate_csrf_token(self, csrf_token_field: Any) -> str:

@@ -228,6 +228,62 @@ def test_the_assignee_filter_offers_a_new_member_at_once(app, staff_client):
     assert newcomer.email in after
 
 
+def _assignable(page: str) -> str:
+    """The assignee filter's options."""
+    found = re.search(r'<select id="assignee".*?</select>', page, re.S)
+    assert found, page[:500]
+    return found.group(0)
+
+
+def test_a_disabled_or_re_roled_member_leaves_the_assignee_filter_at_once(app, staff_client):
+    """The staff list is kept per server; every change to it shows at the next page."""
+    from portal.models import Role
+    from portal.services import staff
+
+    browser = english(staff_client(account=make_staff(app, "admin")))
+    leaving, moving = make_staff(app, "investigator"), make_staff(app, "investigator")
+    page = _assignable(browser.get(QUEUE).get_data(as_text=True))
+    assert leaving.email in page and moving.email in page
+    with app.app_context(), atomic():
+        actor = db.session.scalars(db.select(Staff).where(Staff.role == "admin")).first()
+        member = db.session.scalars(db.select(Staff).where(Staff.email == leaving.email)).one()
+        assert staff.disable_member(member, actor=actor)
+    page = _assignable(browser.get(QUEUE).get_data(as_text=True))
+    assert leaving.email not in page and moving.email in page
+    with app.app_context(), atomic():
+        actor = db.session.scalars(db.select(Staff).where(Staff.role == "admin")).first()
+        member = db.session.scalars(db.select(Staff).where(Staff.email == moving.email)).one()
+        assert staff.change_role(member, actor=actor, role=Role.AUDITOR)
+    assert moving.email not in _assignable(browser.get(QUEUE).get_data(as_text=True))
+
+
+def test_the_staff_list_is_read_once_and_follows_another_servers_change(app, staff_client):
+    """No staff query per page; a member added on another server shows within a second."""
+    import time
+
+    from portal import create_app
+    from tests.test_performance import statements
+
+    browser = english(staff_client(account=make_staff(app, "investigator")))
+    browser.get(QUEUE)
+    with statements(app) as seen:
+        assert browser.get(QUEUE).status_code == 200
+    assert not [s for s in seen if "FROM staff" in s and "portal_session" not in s]
+    other = create_app(dict(app.config))  # a second app server on the same database
+    newcomer = make_staff(other, "investigator")
+    time.sleep(app.config["VERSION_CHECK_SECONDS"] + 0.05)
+    assert newcomer.email in _assignable(browser.get(QUEUE).get_data(as_text=True))
+
+
+def test_the_filter_form_reads_exactly_the_view_parameters(app):
+    """Read forms are kept under these parameters' values: a field outside them would be
+    answered from another query string's entry."""
+    from portal.inspectorate.queue import VIEW_PARAMETERS, QueueFilterForm
+
+    with app.test_request_context(QUEUE):
+        assert tuple(field.name for field in QueueFilterForm()) == VIEW_PARAMETERS
+
+
 # -- overdue -------------------------------------------------------------------------------
 
 

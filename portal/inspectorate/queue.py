@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
 from typing import Any, cast
 
 from flask import current_app, get_template_attribute, render_template, request, url_for
@@ -13,8 +14,8 @@ from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from wtforms import BooleanField, DateField, HiddenField, SelectField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms import BooleanField, DateField, SelectField
+from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import Select
 from wtforms.widgets.core import html_params
 
@@ -27,6 +28,7 @@ from portal.labels import CHANNEL_LABELS, PRIORITY_LABELS, status_label
 from portal.models import HANDLER_ROLES, Status
 from portal.services import catalog, queue
 from portal.services.queue import Sort
+from portal.services.staff import directory
 
 # Assignee filter values besides a member's id.
 MINE, UNASSIGNED = "mine", "unassigned"
@@ -126,7 +128,11 @@ class QuickSelect(Select):
 
 
 class QueueFilterForm(PortalForm):
-    """The queue's filters and sort, read from the query string (GET changes nothing)."""
+    """The queue's filters and sort, read from the query string (GET changes nothing).
+
+    Its fields are VIEW_PARAMETERS, the names a read form is kept under (_read_filters);
+    the page cursor is read apart, since it changes on every page of a view.
+    """
 
     class Meta:
         """No CSRF token: this form only reads."""
@@ -144,7 +150,6 @@ class QueueFilterForm(PortalForm):
     received_from = DateField(_l("Received from"), validators=[Optional()])
     received_to = DateField(_l("Received until"), validators=[Optional()])
     sort = SelectField(_l("Sort"), default=Sort.NEWEST.value, widget=QuickSelect())
-    cursor = HiddenField(validators=[Length(max=CURSOR_MAX_LENGTH)])
 
     def validate_received_to(self, field: DateField) -> None:
         """A date range must not end before it starts."""
@@ -206,7 +211,7 @@ def _vocabulary() -> _Vocabulary:
 
 
 def _offer_choices(
-    form: QueueFilterForm, vocabulary: _Vocabulary, handlers: list[tuple[int, str]]
+    form: QueueFilterForm, vocabulary: _Vocabulary, handlers: tuple[tuple[int, str], ...]
 ) -> None:
     """Fill every select with "any" plus the values the queue knows."""
     for name, options in vocabulary.choices.items():
@@ -221,22 +226,22 @@ def _offer_choices(
     )
 
 
-def _filters(form: QueueFilterForm, member_id: int) -> queue.Filters:
-    """The service's filters from a validated form; "mine" is the signed-in member."""
-    assignee = form.assignee.data or ""
+def _filters(values: Mapping[str, Any], member_id: int) -> queue.Filters:
+    """The service's filters from a valid form's values; "mine" is the signed-in member."""
+    assignee = values["assignee"] or ""
     assignee_id = int(assignee) if assignee.isdigit() else None
     return queue.Filters(
-        status=form.status.data or None,
-        category=form.category.data or None,
-        service=form.service.data or None,
-        unit=form.unit.data or None,
-        channel=form.channel.data or None,
+        status=values["status"] or None,
+        category=values["category"] or None,
+        service=values["service"] or None,
+        unit=values["unit"] or None,
+        channel=values["channel"] or None,
         assignee_id=member_id if assignee == MINE else assignee_id,
         unassigned=assignee == UNASSIGNED,
-        priority=form.priority.data or None,
-        overdue=bool(form.overdue.data),
-        received_from=form.received_from.data,
-        received_to=form.received_to.data,
+        priority=values["priority"] or None,
+        overdue=bool(values["overdue"]),
+        received_from=values["received_from"],
+        received_to=values["received_to"],
     )
 
 
@@ -245,35 +250,48 @@ def _view_parameters() -> dict[str, Any]:
     return {name: value for name in VIEW_PARAMETERS if (value := request.args.get(name, ""))}
 
 
-# Rendered filter forms per (language, catalogue version, assignable members, filter values).
+@dataclass(frozen=True)
+class _ReadFilters:
+    """A query string's filters as the form read them, and the form's HTML.
+
+    `values` are the fields' data, None when some field is in error; shared by every
+    request of the same key, which only read them.
+    """
+
+    values: Mapping[str, Any] | None
+    html: Markup
+
+
+# Read filter forms per (language, catalogue version, assignable members, filter values).
 # Visitors vary the values, so the store is bounded; the form holds no CSRF token and
 # nothing of the member who asks ("Me" is a fixed label), so staff may share an entry.
 _FILTER_FORMS = "portal.queue_filter_forms"
 _FILTER_FORMS_SIZE = 512
 
 
-def _filter_form(form: QueueFilterForm, handlers: list[tuple[int, str]]) -> Markup:
-    """The filter form's HTML: the `_forms.html` macros over ten selects, some 2 ms a page.
+def _read_filters(vocabulary: _Vocabulary, handlers: tuple[tuple[int, str], ...]) -> _ReadFilters:
+    """The request's filters, validated, with the form's HTML: some 3 ms a page to build.
 
-    A valid form's HTML follows from the language, the choices (catalogue version and the
-    assignable members) and the submitted values alone, so it is rendered once per such
-    key on this server. A form in error (a rare 400) is rendered each time.
+    What the form makes of a query string follows from the language, the choices
+    (catalogue version and assignable members) and the values of its fields alone, so
+    it is built, validated and rendered once per such key on this server.
     """
 
-    def render() -> Markup:
+    def build() -> _ReadFilters:
+        form = QueueFilterForm(formdata=request.args)
+        _offer_choices(form, vocabulary, handlers)
+        valid = form.validate()
         macro = get_template_attribute("inspectorate/_queue_filters.html", "filters")
-        return cast(Markup, macro(form))  # an autoescaped macro returns Markup
+        html = cast(Markup, macro(form))  # an autoescaped macro returns Markup
+        return _ReadFilters(MappingProxyType(form.data) if valid else None, html)
 
-    if form.errors:
-        return render()
     key = (
         current_locale(),
         catalog.version(),
-        tuple(handlers),
-        tuple(tuple(request.args.getlist(f.name)) for f in form if f.name != "cursor"),
+        handlers,
+        tuple(tuple(request.args.getlist(name)) for name in VIEW_PARAMETERS),
     )
-    cache = memo.app_cache(_FILTER_FORMS, _FILTER_FORMS_SIZE)
-    return cache.get(key, render)
+    return memo.app_cache(_FILTER_FORMS, _FILTER_FORMS_SIZE).get(key, build)
 
 
 def _render(status: int, **context: Any) -> ResponseReturnValue:
@@ -291,25 +309,25 @@ def report_queue() -> ResponseReturnValue:
     """Every report with its status, facts, assignee and deadline; filters, sort, pages."""
     current = signed_in_staff()
     vocabulary = _vocabulary()
-    members = queue.staff_names()
-    form = QueueFilterForm(formdata=request.args)
-    _offer_choices(form, vocabulary, members.handlers)
-    if not form.validate():
+    members = directory.names()
+    read = _read_filters(vocabulary, members.handlers)
+    cursor = request.args.get("cursor", "")
+    bad_link = _("This page link is not valid. Start again from the first page.")
+    if len(cursor) > CURSOR_MAX_LENGTH:
+        return _render(400, filter_form=read.html, problem=bad_link)
+    if read.values is None:
         problem = _("Some filters are not valid. Correct the marked fields.")
-        if form.cursor.errors:
-            problem = _("This page link is not valid. Start again from the first page.")
-        return _render(400, filter_form=_filter_form(form, members.handlers), problem=problem)
-    filters = _filters(form, current.member.id)
+        return _render(400, filter_form=read.html, problem=problem)
+    filters = _filters(read.values, current.member.id)
     try:
         page = queue.page(
             filters=filters,
-            sort=Sort(form.sort.data),
-            cursor=form.cursor.data or None,
+            sort=Sort(read.values["sort"]),
+            cursor=cursor or None,
             size=int(current_app.config["QUEUE_PAGE_SIZE"]),
         )
     except queue.BadCursor:
-        problem = _("This page link is not valid. Start again from the first page.")
-        return _render(400, filter_form=_filter_form(form, members.handlers), problem=problem)
+        return _render(400, filter_form=read.html, problem=bad_link)
     parameters = _view_parameters()
     without_status = {name: value for name, value in parameters.items() if name != "status"}
     # Counts per status: maintained ones where they exist (most views); an exact count of
@@ -329,13 +347,13 @@ def report_queue() -> ResponseReturnValue:
     )
     return _render(
         200,
-        filter_form=_filter_form(form, members.handlers),
+        filter_form=read.html,
         page=page,
         counts=counts,
         count_url=count_url,
         current_status=filters.status,
         without_status=without_status,
-        first_url=url_for("inspectorate.queue", **parameters) if form.cursor.data else None,
+        first_url=url_for("inspectorate.queue", **parameters) if cursor else None,
         next_url=next_url,
         status_links=_status_links(counts, filters.status, without_status, vocabulary),
         table_rows=_table_rows(page.rows, vocabulary, members.emails),

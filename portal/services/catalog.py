@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from portal import memo, seed
 from portal.extensions import db
-from portal.models import Category, Service, Setting, Unit
-from portal.services import audit
+from portal.models import Category, Service, Unit
+from portal.services import audit, versions
 from portal.services.errors import DomainError
 
 CatalogRow = TypeVar("CatalogRow", Category, Service, Unit)
@@ -34,11 +32,7 @@ Built = TypeVar("Built")
 
 # The catalogue changes a few times a year and is read on every fee page, form and API call.
 # Each app server keeps what it built from it (rendered pages, JSON) under the catalogue's
-# version, a random token that every edit replaces in its own transaction. Reads check the
-# token in the database at most once a second per server (memo.shared_version), so an
-# edit shows at once on the server that made it and within that second on every other.
-# Content cached under a token is never older than the edit that wrote the token, since
-# the token is read before the rows.
+# version token (services/versions.py), which every edit replaces in its own transaction.
 VERSION_KEY = "catalog_version"
 # Built values per catalogue version: an edit's new token makes new keys, and the old
 # version's entries age out of the bounded store.
@@ -46,24 +40,9 @@ _CACHE = "portal.catalog_cache"
 _CACHE_SIZE = 128
 
 
-_VERSION_QUERY = select(Setting.__table__.c.value).where(Setting.__table__.c.key == VERSION_KEY)
-
-
 def version() -> str:
-    """The catalogue's current version token (a primary-key read, at most once a second).
-
-    Inside a transaction that changed the catalogue the ORM's pending change is flushed
-    first and read back, so an edit sees its own new token.
-    """
-    if db.session.new or db.session.dirty:
-        db.session.flush()
-        return _read_version()  # this transaction's own token, not a kept one
-    return memo.shared_version(VERSION_KEY, _read_version)
-
-
-def _read_version() -> str:
-    value = db.session.connection().execute(_VERSION_QUERY).scalar()
-    return value if value is not None else "-"
+    """The catalogue's current version token (a primary-key read, at most once a second)."""
+    return versions.current(VERSION_KEY)
 
 
 def cached(key: tuple[str, ...], build: Callable[[], Built]) -> Built:
@@ -71,21 +50,10 @@ def cached(key: tuple[str, ...], build: Callable[[], Built]) -> Built:
     return memo.app_cache(_CACHE, _CACHE_SIZE).get((version(), *key), build)
 
 
-def _new_version() -> None:
-    """Replace the version token, in the transaction of the edit it stands for."""
-    token = json.dumps(secrets.token_hex(8))
-    memo.forget_version(VERSION_KEY)  # this server shows its own edit at once
-    row = db.session.get(Setting, VERSION_KEY)
-    if row is None:
-        db.session.add(Setting(key=VERSION_KEY, value=token))
-    else:
-        row.value = token
-
-
 def seed_catalog() -> None:
     """Insert the Kota Serang catalogue rows that are missing; never overwrite edits."""
     # A new version too: servers may have cached the catalogue without the added rows.
-    _new_version()
+    versions.replace(VERSION_KEY)
     for position, (code, name_id, name_en) in enumerate(seed.CATEGORIES):
         if db.session.get(Category, code) is None:
             db.session.add(Category(code=code, name_id=name_id, name_en=name_en, position=position))
@@ -386,7 +354,7 @@ def _record(
     model: type[Any], *, actor: str, event: str, code: str, changes: Mapping[str, Any]
 ) -> None:
     """Audit a change with each changed field's old and new value; a new catalogue version."""
-    _new_version()
+    versions.replace(VERSION_KEY)
     audit.record(
         actor=actor,
         action=f"catalog.{TABLE_NAMES[model]}_{event}",

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Select, func, select, tuple_
 
 from portal import deadlines
 from portal.extensions import db
-from portal.models import HANDLER_ROLES, Category, Report, Service, Staff, Status, Unit
+from portal.models import Category, Report, Service, Status, Unit
 from portal.services import status_counts as maintained
 
 
@@ -124,14 +124,6 @@ class CatalogueNames:
     units: list[tuple[str, str]]
 
 
-@dataclass(frozen=True)
-class StaffNames:
-    """The members reports can be assigned to, and every member's email by id."""
-
-    handlers: list[tuple[int, str]]  # (id, email) of active handlers, by email
-    emails: dict[int, str]
-
-
 # Only these columns are read: no ciphertext leaves the database for the queue.
 _COLUMNS = (
     Report.id,
@@ -182,9 +174,10 @@ def _conditions(filters: Filters, today: date, *, with_status: bool = True) -> l
 def _fetch(statement: Select[*tuple[Any, ...]], today: date) -> list[QueueRow]:
     """Run a queue statement and mark the rows whose deadline has passed."""
     # Positional: the statement's columns are _COLUMNS, in QueueRow's field order.
+    # Core rows, not the ORM's result machinery: ~50 plain tuples, no entities.
     return [
         QueueRow(*(*row, row.due_on is not None and row.due_on < today))
-        for row in db.session.execute(statement)
+        for row in db.session.connection().execute(statement)
     ]
 
 
@@ -361,19 +354,3 @@ def catalogue_names() -> CatalogueNames:
     Read in the current language; the caller keeps it per catalogue version.
     """
     return CatalogueNames(categories=_names(Category), services=_names(Service), units=_names(Unit))
-
-
-def staff_names() -> StaffNames:
-    """Active handlers for the assignee filter and every member's email, in one query.
-
-    The staff table holds tens of rows: reading all of them (id, email and what decides
-    "assignable", no keys) is cheaper than a second query for a page's assignees.
-    """
-    rows = db.session.execute(
-        select(Staff.id, Staff.email, Staff.active, Staff.role).order_by(Staff.email)
-    ).all()
-    roles = {role.value for role in HANDLER_ROLES}
-    return StaffNames(
-        handlers=[(row.id, row.email) for row in rows if row.active and row.role in roles],
-        emails={row.id: row.email for row in rows},
-    )

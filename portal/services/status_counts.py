@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import bindparam, delete, event, func, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -216,27 +216,31 @@ def selection(
     return Selection(name, _text(value)) if name in DIMENSIONS else None
 
 
+_COUNTS = StatusCount.__table__.c
+# The few rows a view's counts come from, as statements made once (the queue reads them on
+# every page): one cell's counts, and the deadline cells from a day on (summed per status).
+_CELL = select(_COUNTS.status, _COUNTS.n).where(
+    _COUNTS.dimension == bindparam("dimension"), _COUNTS.value == bindparam("value")
+)
+_DUE_FROM = (
+    select(_COUNTS.status, func.sum(_COUNTS.n))
+    .where(_COUNTS.dimension == DUE, _COUNTS.value >= bindparam("day"))
+    .group_by(_COUNTS.status)
+)
+
+
 def stored(chosen: Selection) -> dict[str, int]:
     """Reports per status (every status, zeros included) from the table: a few rows."""
-    table = StatusCount.__table__
+    connection = db.session.connection()
     if chosen.dimension == DUE:
         # Due before that day = with a deadline - due that day or later (the days ahead).
-        dated = select(table.c.status, table.c.n).where(
-            table.c.dimension == DATED, table.c.value == ""
-        )
-        ahead = (
-            select(table.c.status, func.sum(table.c.n))
-            .where(table.c.dimension == DUE, table.c.value >= chosen.before)
-            .group_by(table.c.status)
-        )
-        found = {status: int(n or 0) for status, n in db.session.execute(dated)}
-        for status, n in db.session.execute(ahead):
+        dated = connection.execute(_CELL, {"dimension": DATED, "value": ""})
+        found = {status: int(n or 0) for status, n in dated}
+        for status, n in connection.execute(_DUE_FROM, {"day": chosen.before}):
             found[status] = found.get(status, 0) - int(n or 0)
     else:
-        statement = select(table.c.status, table.c.n).where(
-            table.c.dimension == chosen.dimension, table.c.value == chosen.value
-        )
-        found = {status: int(n or 0) for status, n in db.session.execute(statement)}
+        cell = connection.execute(_CELL, {"dimension": chosen.dimension, "value": chosen.value})
+        found = {status: int(n or 0) for status, n in cell}
     return {status.value: found.get(status.value, 0) for status in Status}
 
 
