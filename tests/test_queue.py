@@ -167,6 +167,40 @@ def test_rows_show_public_facts_and_handling_but_no_content(app, client, investi
         assert f">{code}</a>" not in text
 
 
+def row_of(browser, code: str) -> str:
+    """The queue row of `code`, as HTML."""
+    found = re.search(
+        rf"<tr[^>]*>\s*<th[^>]*>(?:<a [^>]*>)?{code}<.*?</tr>", browser.get(QUEUE).text
+    )
+    assert found, code
+    return found.group(0)
+
+
+def test_a_row_follows_its_report_the_catalogue_and_the_language_at_once(app, investigator):
+    """Rows are kept rendered; any change to what a row shows makes it anew."""
+    from portal.models import Category
+    from portal.services import catalog
+
+    (code,) = insert_reports(app, {})
+    handler = make_staff(app, "investigator")
+    english(investigator)
+    assert "Normal" in row_of(investigator, code) and "Unassigned" in row_of(investigator, code)
+    with app.app_context(), atomic():
+        report = db.session.scalars(db.select(Report).where(Report.tracking_code == code)).one()
+        report.priority, report.status = "urgent", "verified"
+        report.assignee_id = staff_id(app, handler.email)
+        report.due_on = deadlines.local_today() - timedelta(days=1)
+    row = row_of(investigator, code)
+    assert "Urgent" in row and "Verified" in row and handler.email in row
+    assert 'class="overdue"' in row
+    with app.app_context(), atomic():
+        category = db.session.get(Category, "pungli")
+        catalog.update(category, actor="admin@example.test", values={"name_en": "Levy, renamed"})
+    assert "Levy, renamed" in row_of(investigator, code)
+    investigator.get("/bahasa/id?next=/")
+    assert "Mendesak" in row_of(investigator, code)
+
+
 # -- filters -------------------------------------------------------------------------------
 
 

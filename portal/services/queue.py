@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -19,7 +20,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
 
-from portal import deadlines
+from portal import deadlines, memo
 from portal.extensions import db
 from portal.models import Category, Report, Service, Status, Unit
 from portal.services import status_counts as maintained
@@ -240,7 +241,9 @@ def _open_by_received(
     )
 
 
-def _by_deadline(terms: list[Any], after: Cursor | None, limit: int, today: date) -> list[QueueRow]:
+def _by_deadline(
+    terms: Callable[[], list[Any]], after: Cursor | None, limit: int, today: date, key: Hashable
+) -> list[QueueRow]:
     """Rows by (due_on, id) with deadline-less reports last, in two index-friendly steps.
 
     "NULLS LAST" would defeat the (due_on, id) index on SQLite, which sorts NULL first;
@@ -248,17 +251,37 @@ def _by_deadline(terms: list[Any], after: Cursor | None, limit: int, today: date
     """
     rows: list[QueueRow] = []
     if after is None or after.key is not None:
-        dated = select(*_COLUMNS).where(*terms, Report.due_on.is_not(None))
-        if after is not None:
-            dated = dated.where(tuple_(Report.due_on, Report.id) > tuple_(after.key, after.id))
-        rows = _fetch(dated.order_by(Report.due_on, Report.id).limit(limit), today)
+
+        def dated() -> Select[*tuple[Any, ...]]:
+            statement = select(*_COLUMNS).where(*terms(), Report.due_on.is_not(None))
+            if after is not None:
+                position = tuple_(Report.due_on, Report.id) > tuple_(after.key, after.id)
+                statement = statement.where(position)
+            return statement.order_by(Report.due_on, Report.id).limit(limit)
+
+        rows = _fetch(_kept(("dated", key), dated), today)
     if len(rows) < limit:
-        undated = select(*_COLUMNS).where(*terms, Report.due_on.is_(None))
-        if after is not None and after.key is None:
-            undated = undated.where(Report.id > after.id)
-        undated = undated.order_by(Report.id).limit(limit - len(rows))
-        rows += _fetch(undated, today)
+        rest = limit - len(rows)
+
+        def undated() -> Select[*tuple[Any, ...]]:
+            statement = select(*_COLUMNS).where(*terms(), Report.due_on.is_(None))
+            if after is not None and after.key is None:
+                statement = statement.where(Report.id > after.id)
+            return statement.order_by(Report.id).limit(rest)
+
+        rows += _fetch(_kept(("undated", rest, key), undated), today)
     return rows
+
+
+# Built statements per (filters, sort, cursor, page size, day). SQLAlchemy statements are
+# immutable and building one costs more than running it; a view's first page is the same
+# statement for every member all day. Bounded: cursors make new keys as members page on.
+_STATEMENTS = "portal.queue_statements"
+_STATEMENTS_SIZE = 512
+
+
+def _kept(key: Hashable, build: Callable[[], Select[*tuple[Any, ...]]]) -> Select[*tuple[Any, ...]]:
+    return memo.app_cache(_STATEMENTS, _STATEMENTS_SIZE).get(key, build)
 
 
 def _sort_key(row: QueueRow, sort: Sort) -> date | None:
@@ -281,18 +304,24 @@ def page(
     """
     today = today or deadlines.local_today()
     after = Cursor.decode(cursor, sort) if cursor else None
-    terms = _conditions(filters, today)
     # One row more than the page tells whether a next page exists, without a count.
     limit = size + 1
+    key = (filters, sort, after, limit, today)
+
+    def terms() -> list[Any]:
+        return _conditions(filters, today)
+
     if sort is Sort.DEADLINE:
-        rows = _by_deadline(terms, after, limit, today)
+        rows = _by_deadline(terms, after, limit, today, key)
     else:
         newest = sort is Sort.NEWEST
-        if filters.overdue and replace(filters, overdue=False) == Filters():
-            statement = _open_by_received(terms, after, limit, newest=newest)
-        else:
-            statement = _by_received(terms, after, limit, newest=newest, set_first=filters.overdue)
-        rows = _fetch(statement, today)
+
+        def statement() -> Select[*tuple[Any, ...]]:
+            if filters.overdue and replace(filters, overdue=False) == Filters():
+                return _open_by_received(terms(), after, limit, newest=newest)
+            return _by_received(terms(), after, limit, newest=newest, set_first=filters.overdue)
+
+        rows = _fetch(_kept(("received", key), statement), today)
     if len(rows) <= size:
         return QueuePage(rows, None)
     last = rows[size - 1]
