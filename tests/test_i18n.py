@@ -448,3 +448,28 @@ def test_templates_follow_force_locale_within_one_request(app: Flask) -> None:
         after = render_template_string(page)
     assert before == after == "Status laporan"
     assert forced == "Report status"
+
+
+def test_template_gettext_renders_what_jinjas_newstyle_gettext_renders(app: Flask) -> None:
+    """Templates' `_()` is the portal's own: the same text, escaping and formatting."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+    from jinja2 import Environment
+
+    jinja = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
+    sources = [
+        '{{ _("Report") }}',
+        '{{ _("Next step due by %(date)s (working days).", date="<b>1 Mei</b>") }}',
+        '{{ _("100%% free & <safe>") }}',
+        '{% autoescape false %}{{ _("Report") }} {{ _("a %(x)s", x="<i>") }}{% endautoescape %}',
+    ]
+    for language in ("id", "en"):
+        with app.test_request_context("/"), force_locale(language):
+            from flask_babel import get_translations
+
+            jinja.install_gettext_translations(get_translations(), newstyle=True)  # type: ignore[attr-defined]
+            for source in sources:
+                expected = jinja.from_string(source).render()
+                assert render_template_string(source) == expected, (language, source)
+    with app.test_request_context("/"), force_locale("id"):
+        assert render_template_string('{{ _("Report") }}') == "Lapor"
