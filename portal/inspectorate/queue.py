@@ -371,13 +371,17 @@ def _status_links(
     if counts is None:
         return []
     names = vocabulary.names["status"]
+    # Status values are plain identifiers, the same in a query string escaped or not: one
+    # url_for with a placeholder where the status goes gives what url_for gives for each.
+    placeholder = "STATUS-PLACEHOLDER"
+    before, after = url_for(
+        "inspectorate.queue", **{**without_status, "status": placeholder}
+    ).split(placeholder, 1)
     return [
         (
             Markup(names.get(status) or escape(status)),  # noqa: S704 (escaped in the vocabulary)
             count,
-            None
-            if status == current
-            else url_for("inspectorate.queue", **{**without_status, "status": status}),
+            None if status == current else before + status + after,
         )
         for status, count in counts.items()
     ]
