@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, get_template_attribute, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -72,14 +72,9 @@ def staff_nav(staff: StaffContext | None) -> Markup:
     key = (staff.member.role, enrolled, _language(), request.script_root)
 
     def build() -> str:
-        return pages.tokenless(
-            lambda: render_template(
-                "inspectorate/_nav.html",
-                enrolled=enrolled,
-                links=staff_links(staff) if enrolled else [],
-                email=_EMAIL_PLACEHOLDER,
-            )
-        )
+        header = get_template_attribute("inspectorate/_nav.html", "staff_header")
+        links = staff_links(staff) if enrolled else []
+        return pages.tokenless(lambda: str(header(enrolled, links, _EMAIL_PLACEHOLDER)))
 
     fragment = memo.app_cache(_NAV, _NAV_SIZE).get(key, build)
     return Markup(  # noqa: S704 - our own rendered template; the e-mail is escaped
