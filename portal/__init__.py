@@ -38,11 +38,15 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(schema.MIGRATIONS_DIRECTORY), **schema.CONTEXT_OPTIONS)
+    processors = app.template_context_processors[None]
+    before = list(processors)
     csrf.init_app(app)
-    # Templates' csrf_token(): Flask-WTF's token, from a serializer kept between requests
-    # (as a global for macros, and in the context, where Flask-WTF puts its own too).
+    # Templates' csrf_token(): Flask-WTF's token, from a serializer kept between requests.
+    # Flask-WTF also adds a context processor that hands templates its own generate_csrf
+    # (a new serializer and key derivation per page), and a context processor wins over a
+    # global: it goes, its csrf_meta_tag stays a global.
+    processors[:] = before
     app.jinja_env.globals["csrf_token"] = signing.csrf_token
-    app.context_processor(lambda: {"csrf_token": signing.csrf_token})
     limiter.init_app(app)
     security.install_default_limit(app, limiter)
     i18n.init_app(app, babel)

@@ -78,3 +78,14 @@ def test_forms_and_templates_share_one_token_that_flask_wtf_accepts(app: Flask) 
         rendered = render_template_string("{{ csrf_token() }}")
         assert field == rendered == signing.csrf_token()
         validate_csrf(field)
+
+
+def test_templates_call_the_kept_serializers_csrf_token(app: Flask) -> None:
+    """Flask-WTF's context processor would hand templates its own generate_csrf instead."""
+    from flask import render_template_string
+
+    with app.test_request_context("/"):
+        assert render_template_string("{{ csrf_token.__module__ }}") == "portal.signing"
+        token = render_template_string("{{ csrf_token() }}")
+        assert token == signing.csrf_token()
+        validate_csrf(token)

@@ -388,3 +388,40 @@ def test_enrolment_accepts_a_code_of_the_window_the_member_signed_in_in(app):
         )
         # ... and that code is then spent.
         assert not staff.accept_totp(member, fresh, code)
+
+
+_SIGN_OUT = re.compile(
+    r'action="/inspectorate/logout" class="inline-button">\s*'
+    r'<input type="hidden" name="csrf_token" value="([^"]+)">\s*'
+    r"<button type=\"submit\">([^<]+)</button>"
+)
+
+
+def test_the_staff_header_names_its_own_member_role_and_language(app, staff_client):
+    """The header is stored per role and language; each member still sees their own."""
+    first, second = make_staff(app, "investigator"), make_staff(app, "investigator")
+    pages = {}
+    for account in (first, second):
+        browser = staff_client(account=account)
+        pages[account.email] = (browser, browser.get("/inspectorate/").get_data(as_text=True))
+    for account, other in ((first, second), (second, first)):
+        browser, page = pages[account.email]
+        token, button = _SIGN_OUT.search(page).groups()
+        assert button == f"Keluar ({account.email})" and other.email not in page
+        assert "Antrean laporan" in page and 'href="/inspectorate/audit"' not in page
+        browser.get("/bahasa/en?next=/")
+        english = browser.get("/inspectorate/").get_data(as_text=True)
+        assert _SIGN_OUT.search(english).group(2) == f"Sign out ({account.email})"
+        assert "Report queue" in english
+    # A role change shows in the header on the member's next page.
+    with app.app_context():
+        member = db.session.execute(db.select(Staff).filter_by(email=first.email)).scalar_one()
+        member.role = Role.AUDITOR
+        db.session.commit()
+    browser = pages[first.email][0]
+    page = browser.get("/inspectorate/").get_data(as_text=True)
+    assert 'href="/inspectorate/audit"' in page and "Report queue" not in page
+    # The header's token is this browser's own: the sign-out form works.
+    token = _SIGN_OUT.search(page).group(1)
+    assert browser.post("/inspectorate/logout", data={"csrf_token": token}).status_code == 303
+    assert browser.get("/inspectorate/").headers["Location"].endswith("/inspectorate/login")
