@@ -246,9 +246,9 @@ def _filters(values: Mapping[str, Any], member_id: int) -> queue.Filters:
     )
 
 
-def _view_parameters() -> dict[str, Any]:
-    """The non-empty view parameters of this request, for links that keep them."""
-    return {name: value for name in VIEW_PARAMETERS if (value := request.args.get(name, ""))}
+def _view_parameters(given: Mapping[str, str]) -> dict[str, Any]:
+    """The non-empty view parameters of a query, for links that keep them."""
+    return {name: value for name in VIEW_PARAMETERS if (value := given.get(name, ""))}
 
 
 @dataclass(frozen=True)
@@ -312,7 +312,10 @@ def report_queue() -> ResponseReturnValue:
     vocabulary = _vocabulary()
     members = directory.names()
     read = _read_filters(vocabulary, members.handlers)
-    cursor = request.args.get("cursor", "")
+    # Each parameter's first value, in a plain dict: MultiDict.get raises (and catches) an
+    # HTTP exception for each absent name, and most of the names asked for are absent.
+    given = request.args.to_dict()
+    cursor = given.get("cursor", "")
     bad_link = _("This page link is not valid. Start again from the first page.")
     if len(cursor) > CURSOR_MAX_LENGTH:
         return _render(400, filter_form=read.html, problem=bad_link)
@@ -329,14 +332,14 @@ def report_queue() -> ResponseReturnValue:
         )
     except queue.BadCursor:
         return _render(400, filter_form=read.html, problem=bad_link)
-    parameters = _view_parameters()
+    parameters = _view_parameters(given)
     without_status = {name: value for name, value in parameters.items() if name != "status"}
     # Counts per status: maintained ones where they exist (most views); an exact count of
     # a rarer combination only when asked for, since it reads every matching report.
     counts = queue.stored_counts(filters=filters)
     count_url = None
     if counts is None:
-        if request.args.get(COUNT_PARAMETER) == "1":
+        if given.get(COUNT_PARAMETER) == "1":
             counts = queue.status_counts(filters=filters)
             without_status[COUNT_PARAMETER] = "1"
         else:
