@@ -185,12 +185,19 @@ def _receipt_key(receipt: Receipt, salt: bytes, params: str) -> bytes:
     )
 
 
+# Statements every filing runs, built once (building one costs about as much as running it).
+_CODE_TAKEN = select(Report.id).where(Report.tracking_code == bindparam("code"))
+# FOR SHARE (PostgreSQL): a key rotation waits for this filing to commit, and a filing
+# waits for a rotation, so no report is sealed to a key that is being replaced.
+_PUBLIC_KEY = select(InspectorateKey.__table__.c.public_key).limit(1).with_for_update(read=True)
+
+
 def _unused_tracking_code() -> TrackingCode:
     prefix = current_app.config["CITY_PREFIX"]
+    connection = db.session.connection()
     while True:
         code = new_tracking_code(prefix)
-        exists = db.session.scalar(db.select(Report.id).where(Report.tracking_code == code))
-        if exists is None:
+        if connection.execute(_CODE_TAKEN, {"code": code}).first() is None:
             return code
 
 
@@ -201,12 +208,10 @@ def inspectorate_public_key() -> crypto.PublicKey:
     database but not the instance folder cannot make new reports seal to their own key.
     An instance from before pinning pins its current key at the first report (logged).
     """
-    # FOR SHARE (PostgreSQL): a key rotation waits for this filing to commit, and a filing
-    # waits for a rotation, so no report is sealed to a key that is being replaced.
-    row = db.session.scalars(db.select(InspectorateKey).limit(1).with_for_update(read=True)).first()
-    if row is None:
+    stored = db.session.connection().execute(_PUBLIC_KEY).scalar()
+    if stored is None:
         raise NotInitialised()
-    public_key = crypto.PublicKey(row.public_key)
+    public_key = crypto.PublicKey(stored)
     pinned = instance_files.pinned_public_key()
     if pinned is None:
         instance_files.pin_public_key(public_key)

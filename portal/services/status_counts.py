@@ -25,6 +25,7 @@ How the counts stay right:
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -159,17 +160,23 @@ def install() -> None:
             event.listen(Session, name, listener)
 
 
-def _upsert(connection: Connection) -> Any:
-    """INSERT ... ON CONFLICT (cell) DO UPDATE SET n = n + excluded.n, for this database."""
+@functools.cache
+def _upsert_for(dialect_name: str) -> Any:
+    """INSERT ... ON CONFLICT (cell) DO UPDATE SET n = n + excluded.n, built once per dialect."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     table = StatusCount.__table__
-    dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
+    dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(table)
     return statement.on_conflict_do_update(
         index_elements=[table.c.dimension, table.c.value, table.c.status],
         set_={"n": table.c.n + statement.excluded.n},
     )
+
+
+def _upsert(connection: Connection) -> Any:
+    """The upsert of counts for this connection's database."""
+    return _upsert_for(connection.dialect.name)
 
 
 def apply(connection: Connection, changes: dict[Cell, int]) -> None:
