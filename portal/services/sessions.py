@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, or_, select
 
 from portal import crypto
 from portal.extensions import db
@@ -185,10 +185,28 @@ def resume(token: str | None, kind: SessionKind) -> OpenSession | None:
     return settle(found) if found is not None else None
 
 
+# Deletes every sign-in runs, built once and run on the table (no ORM bookkeeping: no
+# session object of the rows they delete is used after them).
+_SESSIONS = PortalSession.__table__.c
+_END = delete(PortalSession.__table__).where(_SESSIONS.token_hash == bindparam("token_hash"))
+_EXPIRED = delete(PortalSession.__table__).where(
+    or_(
+        *(
+            (_SESSIONS.kind == kind.value)
+            & (
+                (_SESSIONS.last_seen_at < bindparam(f"{kind.value}_idle"))
+                | (_SESSIONS.created_at < bindparam(f"{kind.value}_absolute"))
+            )
+            for kind in SessionKind
+        )
+    )
+)
+
+
 def end(token: str | None) -> None:
     """Delete the session of this token, if any (logout)."""
     if token:
-        db.session.execute(db.delete(PortalSession).where(PortalSession.token_hash == _hash(token)))
+        db.session.execute(_END, {"token_hash": _hash(token)})
 
 
 def end_others_for_report(report_id: int, token: str) -> int:
@@ -215,17 +233,12 @@ def end_all_for_staff(staff_id: int, *, except_id: int | None = None) -> int:
 def _delete_expired() -> int:
     """Delete expired sessions of every kind in the current transaction; returns how many."""
     now = utcnow()
-    expired = []
+    cutoffs = {}
     for kind in SessionKind:
         idle, absolute = _limits(kind)
-        expired.append(
-            (PortalSession.kind == kind)
-            & (
-                (PortalSession.last_seen_at < now - idle)
-                | (PortalSession.created_at < now - absolute)
-            )
-        )
-    result = db.session.execute(db.delete(PortalSession).where(db.or_(*expired)))
+        cutoffs[f"{kind.value}_idle"] = now - idle
+        cutoffs[f"{kind.value}_absolute"] = now - absolute
+    result = db.session.execute(_EXPIRED, cutoffs)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
