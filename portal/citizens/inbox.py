@@ -143,7 +143,7 @@ def inbox_login() -> ResponseReturnValue:
     if not form.validate():
         return render_template("citizens/inbox_login.html", form=form), 400
     try:
-        report, data_key = inbox.login(
+        opened = inbox.login(
             form.code.data or "",
             form.receipt.data or "",
             client=client_address(),
@@ -160,20 +160,18 @@ def inbox_login() -> ResponseReturnValue:
     except inbox.LoginFailed:
         form.receipt.errors = [_("The tracking code or the receipt is wrong.")]
         return render_template("citizens/inbox_login.html", form=form), 401
-    # Read before the commit expires them (each would cost a SELECT after it).
-    report_id, receipt_seen_by_staff = report.id, report.receipt_seen_by_staff
     with atomic():
         token = sessions.replace(
             request.cookies.get(INBOX_COOKIE),
             kind=SessionKind.REPORTER,
-            key=data_key,
-            report_id=report_id,
+            key=opened.data_key,
+            report_id=opened.report_id,
         )
-    if receipt_seen_by_staff:
+    if opened.receipt_seen_by_staff:
         # The staff member who filed it has seen this receipt: the first sign-in swaps it
         # for one only the reporter sees. If someone else signed in first, the reporter's
         # receipt no longer works, which they notice (the receipt page tells them so).
-        return _new_receipt_page(report, data_key, token, first=True)
+        return _new_receipt_page(opened.report, opened.data_key, token, first=True)
     response = redirect(url_for("citizens.inbox_page"), 303)
     _set_cookie(response, token)
     return response

@@ -41,9 +41,23 @@ def _aad(report: Report, kind: str, record_id: int) -> bytes:
     return f"report/{kind}/{report.tracking_code}/{record_id}".encode()
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A report opened with its receipt, and the facts of it the sign-in goes on with.
+
+    The facts are read before the key derivation ends the read transaction, which leaves
+    `report` expired: reading them from it afterwards would load the whole row again.
+    """
+
+    report: Report
+    data_key: crypto.DataKey
+    report_id: int
+    receipt_seen_by_staff: bool
+
+
 def login(
     code_text: str, receipt_text: str, *, client: str, failure_limit: str | None = None
-) -> tuple[Report, crypto.DataKey]:
+) -> Opened:
     """Open a report with its tracking code and receipt.
 
     Wrong receipts count against the tracking code *from this client* (`client` is the
@@ -70,12 +84,13 @@ def login(
         if report is None:
             reports.equalise_receipt_timing(receipt)
             raise LoginFailed()
+        report_id, seen = report.id, report.receipt_seen_by_staff
         data_key = reports.key_from_receipt(report, receipt)
     except (InvalidIdentifier, reports.WrongReceipt, LoginFailed) as error:
         throttle.record_failure(RECEIPT_SCOPE, subject, limit)
         raise LoginFailed() from error
     throttle.clear(RECEIPT_SCOPE, subject, limit)
-    return report, data_key
+    return Opened(report, data_key, report_id, seen)
 
 
 def renew_receipt(

@@ -296,9 +296,12 @@ def file_report(report: ReportInput, receipt: NewReceipt) -> FiledReport:
     return FiledReport(code, receipt.receipt)
 
 
+_BY_CODE = select(Report).where(Report.tracking_code == bindparam("code"))
+
+
 def find(code: TrackingCode) -> Report | None:
     """The report with this canonical tracking code, if any."""
-    return db.session.scalars(db.select(Report).where(Report.tracking_code == code)).first()
+    return db.session.scalars(_BY_CODE, {"code": code}).first()
 
 
 def key_from_receipt(report: Report, receipt: Receipt) -> crypto.DataKey:
