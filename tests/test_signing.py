@@ -69,23 +69,14 @@ def test_kept_signer_serializer_reads_and_is_read_by_itsdangerous() -> None:
         kept.loads(URLSafeTimedSerializer(b"other", salt="s").dumps(small))
 
 
-def test_forms_and_templates_share_one_token_that_flask_wtf_accepts(app: Flask) -> None:
-    """A page's forms (form.csrf_token) and bare template fields (csrf_token()) agree."""
+def test_forms_and_templates_share_the_kept_serializers_token(app: Flask) -> None:
+    """A page's forms (form.csrf_token) and bare template fields (csrf_token()) agree, and
+    templates call the kept serializer's csrf_token, not Flask-WTF's context processor's."""
     from portal.citizens.forms import InboxLoginForm
 
     with app.test_request_context("/"):
+        assert render_template_string("{{ csrf_token.__module__ }}") == "portal.signing"
         field = InboxLoginForm().csrf_token.current_token
         rendered = render_template_string("{{ csrf_token() }}")
         assert field == rendered == signing.csrf_token()
         validate_csrf(field)
-
-
-def test_templates_call_the_kept_serializers_csrf_token(app: Flask) -> None:
-    """Flask-WTF's context processor would hand templates its own generate_csrf instead."""
-    from flask import render_template_string
-
-    with app.test_request_context("/"):
-        assert render_template_string("{{ csrf_token.__module__ }}") == "portal.signing"
-        token = render_template_string("{{ csrf_token() }}")
-        assert token == signing.csrf_token()
-        validate_csrf(token)

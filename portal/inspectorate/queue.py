@@ -374,12 +374,8 @@ def _status_links(
     if counts is None:
         return []
     names = vocabulary.names["status"]
-    # Status values are plain identifiers, the same in a query string escaped or not: one
-    # url_for with a placeholder where the status goes gives what url_for gives for each.
-    placeholder = "STATUS-PLACEHOLDER"
-    before, after = url_for(
-        "inspectorate.queue", **{**without_status, "status": placeholder}
-    ).split(placeholder, 1)
+    # Status values are plain identifiers: the same in a query string escaped or not.
+    before, after = _url_around("status", "inspectorate.queue", **without_status)
     return [
         (
             Markup(names.get(status) or escape(status)),  # noqa: S704 (escaped in the vocabulary)
@@ -428,19 +424,16 @@ def _table_rows(
     context = (vocabulary, case_url("") if case_url else None)
     painter: _RowPainter | None = None
 
-    def paint(row: queue.QueueRow) -> str:
+    def paint(row: queue.QueueRow, assignee: str | None) -> str:
         nonlocal painter
         if painter is None:  # only when some row is not kept yet
             painter = _RowPainter(vocabulary, case_url)
-        return painter.paint(row, emails.get(row.assignee_id, "") if row.assignee_id else None)
+        return painter.paint(row, assignee)
 
-    html = [
-        cache.get(
-            (context, emails.get(row.assignee_id) if row.assignee_id else None, row),
-            partial(paint, row),
-        )
-        for row in rows
-    ]
+    html = []
+    for row in rows:
+        assignee = emails.get(row.assignee_id, "") if row.assignee_id else None
+        html.append(cache.get((context, assignee, row), partial(paint, row, assignee)))
     return Markup("".join(html))  # noqa: S704 (every part escaped by _RowPainter)
 
 
@@ -506,13 +499,19 @@ def _formatted_dates(days: set[date | None]) -> dict[date | None, str]:
     return {day: formatted(day) for day in days if day is not None}
 
 
-def _case_url() -> Callable[[str], str]:
-    """A tracking code's case page URL, built by url_for once per page.
+def _url_around(name: str, endpoint: str, **values: Any) -> tuple[str, str]:
+    """url_for's URL with `values`, split where the value of `name` goes.
 
-    Tracking codes are Crockford symbols and dashes, the same in a path escaped or not,
-    so putting one where url_for put a placeholder gives what url_for would.
+    For values that are the same escaped or not (identifiers, tracking codes): putting
+    one between the halves gives what url_for would give for it, at one url_for a page.
     """
-    placeholder = "SRG-PLACEHOLDER"
-    template = url_for("inspectorate.case", code=placeholder)
-    before, after = template.split(placeholder, 1)
+    placeholder = "PLACEHOLDER-1f3a"
+    url: str = url_for(endpoint, **{**values, name: placeholder})
+    before, after = url.split(placeholder, 1)
+    return before, after
+
+
+def _case_url() -> Callable[[str], str]:
+    """A tracking code's case page URL (Crockford symbols and dashes), one url_for a page."""
+    before, after = _url_around("code", "inspectorate.case")
     return lambda code: before + code + after

@@ -161,7 +161,7 @@ def install() -> None:
 
 
 @functools.cache
-def _upsert_for(dialect_name: str) -> Any:
+def _upsert(dialect_name: str) -> Any:
     """INSERT ... ON CONFLICT (cell) DO UPDATE SET n = n + excluded.n, built once per dialect."""
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -174,18 +174,13 @@ def _upsert_for(dialect_name: str) -> Any:
     )
 
 
-def _upsert(connection: Connection) -> Any:
-    """The upsert of counts for this connection's database."""
-    return _upsert_for(connection.dialect.name)
-
-
 def apply(connection: Connection, changes: dict[Cell, int]) -> None:
     """Add `changes` to the table, in one sorted batch (the same lock order for everyone)."""
     rows = [
         {"dimension": dimension, "value": value, "status": status, "n": change}
         for (dimension, value, status), change in sorted(changes.items())
     ]
-    connection.execute(_upsert(connection), rows)
+    connection.execute(_upsert(connection.dialect.name), rows)
 
 
 # --- reading -------------------------------------------------------------------------------
