@@ -5,8 +5,9 @@ portal with gunicorn and the repository's gunicorn.conf.py exactly as production
 serves bench/floors.py (a bare Flask app) with the same settings. wrk, a separate process,
 loads each endpoint and each floor (32 clients; 64 for submissions; 4 staff for the queue)
 and one table is printed: endpoint, req/s, p50, p99, errors, ratio to its floor and the
-issue's target. The floors are measured before and after the endpoints and averaged, so a
-neighbour's load on the shared machine weighs on both sides of each ratio alike. Also
+issue's target. Each floor is measured just before and just after the endpoints compared
+with it and the two are averaged, so a neighbour's load on the shared machine weighs on
+both sides of each ratio alike. Also
 written to bench/results.json (or --json).
 
     .venv/bin/python bench/run.py [--reports N] [--db sqlite|postgres] [--duration S]
@@ -825,7 +826,9 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
                 wanted = {case.floor for case in cases}
                 floor_list = [case for case in floor_list if case.name in wanted]
             print(
-                f"\nLoading: {arguments.duration:g} s per case, floors before and after", flush=True
+                f"\nLoading: {arguments.duration:g} s per case, each floor just before and after"
+                " its endpoints",
+                flush=True,
             )
             probes = {"floor": "/hello", "portal": "/healthz"}
 
@@ -840,9 +843,19 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
                 print(f"  {case.name}: {result.rps:.1f}/s, {result.errors} errors", flush=True)
                 return result
 
-            before = [measure(case) for case in floor_list]
-            measured = [(case, measure(case)) for case in cases]
-            after = [measure(case) for case in floor_list]
+            # Each floor just before and just after the endpoints compared with it, so the
+            # two sides of a ratio are minutes apart at most, not the whole run.
+            before, after, by_case = [], [], {}
+            for floor_case in floor_list:
+                before.append(measure(floor_case))
+                for case in cases:
+                    if case.floor == floor_case.name:
+                        by_case[case.name] = measure(case)
+                after.append(measure(floor_case))
+            for case in cases:
+                if case.name not in by_case:  # no floor: the staff queue's p95
+                    by_case[case.name] = measure(case)
+            measured = [(case, by_case[case.name]) for case in cases]
     finally:
         shutil.rmtree(wrk_folder, ignore_errors=True)
     floor_rps: dict[str, float] = {}
