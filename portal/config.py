@@ -33,15 +33,19 @@ KDF_DEFAULTS = {"memory_kib": 65536, "iterations": 3, "lanes": 4}
 # The bar (issue 14): guessing one receipt offline must cost at least 100x guessing one
 # GlobaLeaks receipt (16 digits, about 2^53, at 1.6 s per Argon2id guess on this kind of
 # machine: 2^53 x 1.6 s). With g seconds per guess that is 2^66 x g >= 100 x 2^53 x 1.6,
-# so g >= 100 x 1.6 / 2^13 = 20 ms of one core. 24 MiB, 2 passes, 1 lane takes about 40 ms
-# of one core here (`make bench` measures and prints the ratio: about 200x), still memory-
-# hard against GPUs (24 MiB per guess in flight), and leaves both cores of a small server
-# able to file more than 34 reports a second (100x GlobaLeaks' 0.34/s). One lane: a guess
-# costs the attacker the same core time whatever the lanes, and one lane per derivation
-# lets the server run as many at once as it has cores. Memory in flight is bounded by the
-# derivation slots: KDF_SLOTS x 24 MiB. Each wrapped key stores the parameters it was made
-# with, so receipts made under the old 64 MiB / t=3 / p=4 default still open.
-RECEIPT_KDF_DEFAULTS = {"memory_kib": 24576, "iterations": 2, "lanes": 1}
+# so g >= 100 x 1.6 / 2^13 = 20 ms of one core. 24 MiB, 3 passes, 1 lane takes 33-35 ms of
+# one core on the faster of the machines measured (`make bench` prints it: 171-177x the
+# bar), so a server half again as fast would still clear 100x; the slower machine took
+# 49 ms at two passes, so about 70 ms at three. Two passes cleared the bar by only 18 % on
+# the faster machine (23 ms, 118x), and 32 MiB no longer fits the processor's cache there
+# (twice the time, memory-bound, for a third more memory). Still memory-hard against GPUs
+# (24 MiB per guess in flight); both cores of a small server file about 45 reports a
+# second (above 34/s, 100x GlobaLeaks' 0.34/s). One lane: a guess costs the attacker the
+# same core time whatever the lanes, and one lane per derivation lets the server run as
+# many at once as it has cores. Memory in flight is bounded by the derivation slots:
+# KDF_SLOTS x 24 MiB. Each wrapped key stores the parameters it was made with, so receipts
+# made under earlier defaults (64 MiB / t=3 / p=4, 24 MiB / t=2) still open.
+RECEIPT_KDF_DEFAULTS = {"memory_kib": 24576, "iterations": 3, "lanes": 1}
 
 
 class DefaultConfig:
