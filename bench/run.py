@@ -106,6 +106,10 @@ class Result:
     ratio: float | None = None
     target: str = ""
     met: bool | None = None
+    # With several workers: the busiest one's share of the workers' CPU during the case.
+    # wrk opens its connections at once and each stays with the process that accepted it,
+    # so one process may serve a whole case while the other idles (docs/performance.md).
+    busiest_worker: float | None = None
 
 
 # --- wrk ----------------------------------------------------------------------------------
@@ -233,9 +237,35 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    """A gunicorn serving one app: its base URL and its master's process id."""
+
+    base: str
+    pid: int
+
+    def worker_ticks(self) -> dict[int, int]:
+        """CPU clock ticks (user + system) used so far by each of the master's workers."""
+        ticks = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # a process that ended meanwhile
+            if int(fields[1]) == self.pid:  # fields[1]: the parent's id
+                ticks[int(stat.parent.name)] = int(fields[11]) + int(fields[12])
+        return ticks
+
+
+def busiest_share(before: dict[int, int], after: dict[int, int]) -> float | None:
+    """The busiest worker's share of the CPU the workers used between two readings."""
+    used = [after[pid] - before.get(pid, 0) for pid in after]
+    return max(used) / sum(used) if len(used) > 1 and sum(used) > 0 else None
+
+
 @contextmanager
-def gunicorn(app_module: str, env: dict[str, str], log: Path, probe: str) -> Iterator[str]:
-    """Serve `app_module` with the production gunicorn.conf.py; yields the base URL."""
+def gunicorn(app_module: str, env: dict[str, str], log: Path, probe: str) -> Iterator[Server]:
+    """Serve `app_module` with the production gunicorn.conf.py; yields the server."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
@@ -258,7 +288,7 @@ def gunicorn(app_module: str, env: dict[str, str], log: Path, probe: str) -> Ite
             if time.monotonic() > deadline:
                 raise SystemExit(f"{app_module} did not answer within 90 s: see {log}")
             time.sleep(0.3)
-        yield base
+        yield Server(base, server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -674,20 +704,29 @@ def time_kdf(costs: dict[str, int], runs: int = 5) -> float:
 
 
 def print_table(results: list[Result]) -> None:
-    """The one table."""
+    """The one table; with several workers, the busiest one's share of each case's CPU."""
+    shares = any(result.busiest_worker is not None for result in results)
     header = (
         f"{'endpoint':<38} {'c':>3} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
-        f" {'errors':>6} {'ratio':>6}  target"
+        f" {'errors':>6} {'ratio':>6}" + (f" {'top w':>6}" if shares else "") + "  target"
     )
     print(header)
     print("-" * (len(header) + 24))
     for result in results:
         ratio = f"{result.ratio:.2f}" if result.ratio is not None else ""
+        top = f"{result.busiest_worker:.0%}" if result.busiest_worker is not None else ""
         verdict = "" if result.met is None else ("ok" if result.met else "MISS")
         target = f"{result.target} {verdict}".strip()
         print(
             f"{result.name:<38} {result.clients:>3} {result.rps:>8.1f} {result.p50_ms:>8.1f}"
-            f" {result.p95_ms:>8.1f} {result.p99_ms:>8.1f} {result.errors:>6} {ratio:>6}  {target}"
+            f" {result.p95_ms:>8.1f} {result.p99_ms:>8.1f} {result.errors:>6} {ratio:>6}"
+            + (f" {top:>6}" if shares else "")
+            + f"  {target}"
+        )
+    if shares:
+        print(
+            "top w: the busiest worker's share of the workers' CPU during the case (50 % is an"
+            " even split; near 100 %, one process served the case while the other idled)"
         )
 
 
@@ -810,13 +849,14 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
     results: list[Result] = []
     try:
         with (
-            gunicorn("floors:app", env, log, "/hello") as floor_base,
-            gunicorn("wsgi:app", env, log, "/healthz") as portal_base,
+            gunicorn("floors:app", env, log, "/hello") as floor_server,
+            gunicorn("wsgi:app", env, log, "/healthz") as portal_server,
         ):
+            portal_base = portal_server.base
             signins = file_real_reports(portal_base, SIGNIN_REPORTS)
             inbox = csrf_session(portal_base, "/kotak-masuk")
             staff = staff_cookie(portal_base, built["totp_secret"])
-            bases = {"floor": floor_base, "portal": portal_base}
+            servers = {"floor": floor_server, "portal": portal_server}
             floor_list = floor_cases(built["ids"])
             cases = [
                 signin_paths(case) for case in portal_cases(built["codes"], signins, inbox, staff)
@@ -833,13 +873,16 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
             probes = {"floor": "/hello", "portal": "/healthz"}
 
             def measure(case: Case) -> Result:
+                server = servers[case.server]
                 if not case.min_seconds:
                     # Warm, as a server in service is: its first requests fill the stored
                     # pages and the connection pool, and are not what the case measures.
-                    load(wrk, bases[case.server], case, WARM_UP_SECONDS, wrk_folder)
-                result = load(wrk, bases[case.server], case, arguments.duration, wrk_folder)
+                    load(wrk, server.base, case, WARM_UP_SECONDS, wrk_folder)
+                ticks = server.worker_ticks()
+                result = load(wrk, server.base, case, arguments.duration, wrk_folder)
+                result.busiest_worker = busiest_share(ticks, server.worker_ticks())
                 if case.min_seconds:
-                    settle(bases[case.server], probes[case.server])
+                    settle(server.base, probes[case.server])
                 print(f"  {case.name}: {result.rps:.1f}/s, {result.errors} errors", flush=True)
                 return result
 
@@ -871,6 +914,10 @@ def run(wrk: str, folder: Path, database_url: str, arguments: Any) -> None:
             p99_ms=max(first.p99_ms, second.p99_ms),
             errors=first.errors + second.errors,
             target=f"before {first.rps:.0f}/s, after {second.rps:.0f}/s",
+            busiest_worker=max(
+                (share for share in (first.busiest_worker, second.busiest_worker) if share),
+                default=None,
+            ),
         )
         floor_rps[first.name] = mean.rps
         results.append(mean)

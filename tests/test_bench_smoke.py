@@ -11,11 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_bench_smoke_prints_the_table_with_no_errors(tmp_path: Path) -> None:
-    """200 reports, a second per endpoint: every line measured, none with errors."""
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "two processes, Redis"])
+def test_bench_smoke_prints_the_table_with_no_errors(tmp_path: Path, workers: int) -> None:
+    """200 reports, a second per endpoint: every line measured, none with errors.
+
+    With two workers (limits in Redis, as docs/deploy.md serves them) each line also says
+    how the workers shared its CPU, so a case one process served alone can be told apart.
+    """
     results = tmp_path / "results.json"
     finished = subprocess.run(  # noqa: S603 - our own script, our arguments
         [
@@ -28,6 +35,8 @@ def test_bench_smoke_prints_the_table_with_no_errors(tmp_path: Path) -> None:
             # Ratios are not checked here: the derivation cases need no more samples either.
             "--kdf-seconds",
             "1",
+            "--workers",
+            str(workers),
             "--json",
             str(results),
             "--keep",
@@ -59,3 +68,12 @@ def test_bench_smoke_prints_the_table_with_no_errors(tmp_path: Path) -> None:
     assert sum(row["requests"] for name, row in rows.items() if name.startswith("GET")) > 0
     assert report["kdf"]["ratio_to_globaleaks"] > 0
     assert report["stats_incremental_refresh_seconds"] >= 0
+    shares = [row["busiest_worker"] for row in report["rows"]]
+    if workers == 1:
+        assert shares == [None] * len(shares)
+        assert "top w" not in finished.stdout
+    else:
+        assert "top w" in finished.stdout
+        # The busiest of two workers did at least half of a case's work, at most all of it.
+        assert all(0.5 <= share <= 1 for share in shares if share is not None)
+        assert shares[0] is not None  # the hello floor kept a worker busy
