@@ -30,6 +30,9 @@ timeout = _profile.timeout
 graceful_timeout = 30
 # nginx keeps idle upstream connections for less than this (docs/deploy.md, upstream).
 keepalive = 5
+# Several workers: a listening socket each, so the kernel spreads connections over them
+# (serving.ServerProfile.socket_per_worker says why and when).
+reuse_port = _profile.socket_per_worker
 # gunicorn 27's control socket lives at one path per user: two servers on one host would
 # fight over it, and signals (HUP to reload, TERM to stop) already do what systemd needs.
 control_socket_disable = True
@@ -66,6 +69,13 @@ def on_starting(server):
     warning = serving.shared_database_warning(settings)
     if warning:
         server.log.warning(warning)
+
+
+def when_ready(server):
+    """With a socket per worker the master holds none and names no address: say where."""
+    if reuse_port:
+        for address in _profile.bind:
+            server.log.info("Listening at: http://%s (a socket per worker)", address)
 
 
 def nworkers_changed(server, new_value, old_value):

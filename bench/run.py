@@ -7,8 +7,8 @@ loads each endpoint and each floor (32 clients; 64 for submissions; 4 staff for 
 and one table is printed: endpoint, req/s, p50, p99, errors, ratio to its floor and the
 issue's target. Each floor is measured just before and just after the endpoints compared
 with it and the two are averaged, so a neighbour's load on the shared machine weighs on
-both sides of each ratio alike. Also
-written to bench/results.json (or --json).
+both sides of each ratio alike. With several workers each line also gives the busiest
+worker's share of the case's CPU. Also written to bench/results.json (or --json).
 
     .venv/bin/python bench/run.py [--reports N] [--db sqlite|postgres] [--duration S]
         [--workers W] [--keep DIR] [--json PATH]

@@ -48,6 +48,23 @@ class ServerProfile:
     log_level: str = "info"
 
 
+    @property
+    def socket_per_worker(self) -> bool:
+        """Whether each worker listens on its own socket (gunicorn's `reuse_port`).
+
+        On one shared socket the first worker awake accepts a whole burst of connections,
+        and keep-alive connections stay where they were accepted: with two workers, one
+        process then serves everything while the other idles (docs/performance.md). With a
+        socket each (SO_REUSEPORT), the kernel spreads new connections over the processes.
+        Only for several workers on fixed TCP ports: a unix socket cannot be shared this
+        way, and port 0 (any free port) would give each worker a different one.
+        """
+        return self.workers > 1 and all(
+            (match := _HOST_PORT.match(address)) is not None and int(match["port"]) > 0
+            for address in self.bind
+        )
+
+
 def _whole_number(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
