@@ -47,7 +47,6 @@ class ServerProfile:
     timeout: int
     log_level: str = "info"
 
-
     @property
     def socket_per_worker(self) -> bool:
         """Whether each worker listens on its own socket (gunicorn's `reuse_port`).
