@@ -33,14 +33,14 @@ KDF_DEFAULTS = {"memory_kib": 65536, "iterations": 3, "lanes": 4}
 # The bar (issue 14): guessing one receipt offline must cost at least 100x guessing one
 # GlobaLeaks receipt (16 digits, about 2^53, at 1.6 s per Argon2id guess on this kind of
 # machine: 2^53 x 1.6 s). With g seconds per guess that is 2^66 x g >= 100 x 2^53 x 1.6,
-# so g >= 100 x 1.6 / 2^13 = 20 ms of one core. 24 MiB, 3 passes, 1 lane takes 33-35 ms of
-# one core on the faster of the machines measured (`make bench` prints it: 171-177x the
+# so g >= 100 x 1.6 / 2^13 = 20 ms of one core. 24 MiB, 3 passes, 1 lane takes 33-42 ms of
+# one core on the faster of the machines measured (`make bench` prints it: 171-215x the
 # bar), so a server half again as fast would still clear 100x; the slower machine took
 # 49 ms at two passes, so about 70 ms at three. Two passes cleared the bar by only 18 % on
 # the faster machine (23 ms, 118x), and 32 MiB no longer fits the processor's cache there
 # (twice the time, memory-bound, for a third more memory). Still memory-hard against GPUs
-# (24 MiB per guess in flight); both cores of a small server file about 45 reports a
-# second (above 34/s, 100x GlobaLeaks' 0.34/s). One lane: a guess costs the attacker the
+# (24 MiB per guess in flight); both cores of a small server file 35-45 reports a second
+# (above 34/s, 100x GlobaLeaks' 0.34/s). One lane: a guess costs the attacker the
 # same core time whatever the lanes, and one lane per derivation lets the server run as
 # many at once as it has cores. Memory in flight is bounded by the derivation slots:
 # KDF_SLOTS x 24 MiB. Each wrapped key stores the parameters it was made with, so receipts
