@@ -75,12 +75,19 @@ def test_the_per_address_budget_bounds_guesses_over_all_codes(app, file_report):
 
 
 def test_ten_wrong_passwords_for_a_known_email_do_not_lock_the_member_out(app):
-    member = make_staff(app)
     stranger = app.test_client()
-    answers = [
-        staff_sign_in(stranger, member.email, "guess", "000000", "192.0.2.66").status_code
-        for _ in range(10)
-    ]
+    rotation = int(app.config["RATELIMIT_KEY_ROTATION_SECONDS"])
+    for address in ("192.0.2.66", "192.0.2.67"):
+        member = make_staff(app)
+        epoch = int(time.time()) // rotation
+        answers = [
+            staff_sign_in(stranger, member.email, "guess", "000000", address).status_code
+            for _ in range(10)
+        ]
+        # A new key epoch (the hour) starts every count afresh, as above: had one begun
+        # during these ten attempts, another member and address run them inside one epoch.
+        if int(time.time()) // rotation == epoch:
+            break
     assert answers[:5] == [401] * 5
     assert set(answers[5:]) == {429}
     own = app.test_client()
