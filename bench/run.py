@@ -247,13 +247,12 @@ class Server:
     def worker_ticks(self) -> dict[int, int]:
         """CPU clock ticks (user + system) used so far by each of the master's workers."""
         ticks = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        for pid in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split():
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # a process that ended meanwhile
-            if int(fields[1]) == self.pid:  # fields[1]: the parent's id
-                ticks[int(stat.parent.name)] = int(fields[11]) + int(fields[12])
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a worker that ended meanwhile
+            ticks[int(pid)] = int(fields[11]) + int(fields[12])  # utime + stime
         return ticks
 
 
